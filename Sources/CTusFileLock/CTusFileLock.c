@@ -1,0 +1,6 @@
+#include "CTusFileLock.h"
+#include <sys/file.h>
+
+int ctus_flock_exclusive(int fd) { return flock(fd, LOCK_EX); }
+
+int ctus_flock_unlock(int fd) { return flock(fd, LOCK_UN); }

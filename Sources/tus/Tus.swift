@@ -1,0 +1,1 @@
+@main struct Tus { static func main() {} }

@@ -1,0 +1,12 @@
+import Foundation
+import Testing
+import TusCore
+import TusFileStorage
+import TusStorageTesting
+
+@Suite struct FileStorageConformanceTests {
+    @Test func followsTheStorageRules() async throws {
+        let folder = try TemporaryFolder()
+        try await StorageConformance.check { try FileStorage(path: folder.newPath("store.json")) }
+    }
+}
