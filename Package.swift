@@ -8,43 +8,91 @@ let package = Package(
         .library(name: "TusCore", targets: ["TusCore"]),
         .library(name: "TusFingerprints", targets: ["TusFingerprints"]),
         .library(name: "TusFileStorage", targets: ["TusFileStorage"]),
+        .library(name: "TusSQLiteStorage", targets: ["TusSQLiteStorage"]),
+        .library(name: "TusRedisStorage", targets: ["TusRedisStorage"]),
         .library(name: "TusStorageTesting", targets: ["TusStorageTesting"]),
+        .library(name: "TusDevServer", targets: ["TusDevServer"]),
         .executable(name: "tus", targets: ["tus"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // Core: protocols and the error type, Foundation only.
         .target(name: "TusCore"),
+
+        // Fingerprints.
         .target(
             name: "TusFingerprints",
             dependencies: ["TusCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+
+        // The JSON file store.
         .target(name: "CTusFileLock"),
         .target(name: "TusFileStorage", dependencies: ["TusCore", "CTusFileLock"]),
+
+        // The SQLite store, over the system's libsqlite3.
+        .systemLibrary(
+            name: "CTusSQLite",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(name: "TusSQLiteStorage", dependencies: ["TusCore", "CTusSQLite"]),
+
+        // The Redis store, over the system's hiredis.
+        .systemLibrary(
+            name: "CTusHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
+        ),
+        .target(name: "TusRedisStorage", dependencies: ["TusCore", "CTusHiredis"]),
+
+        // The conformance suite any Storage runs from its own tests.
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
+
+        // A development tus server, for tests, the demo and the examples.
+        .target(
+            name: "TusDevServer",
+            dependencies: [
+                "TusCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The command-line tool.
         .executableTarget(
             name: "tus",
             dependencies: [
                 "TusCore",
                 "TusFingerprints",
                 "TusFileStorage",
+                "TusSQLiteStorage",
+                "TusRedisStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints"]),
         .testTarget(
             name: "TusFileStorageTests",
             dependencies: ["TusFileStorage", "TusFingerprints", "TusStorageTesting"]
         ),
+        .testTarget(name: "TusSQLiteStorageTests", dependencies: ["TusSQLiteStorage", "TusStorageTesting"]),
+        .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
+        .testTarget(name: "TusDevServerTests", dependencies: ["TusDevServer"]),
         .testTarget(name: "TusCLITests", dependencies: ["TusCore"]),
     ]
 )
 
-// Settings shared by every target.
-for target in package.targets {
+// Settings shared by every Swift target.
+for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
