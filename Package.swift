@@ -78,16 +78,19 @@ let package = Package(
             ]
         ),
 
+        // Helpers shared by the tests: temporary folders, running processes.
+        .target(name: "TusTestSupport", path: "Tests/TusTestSupport"),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore"]),
-        .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints"]),
+        .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusFileStorageTests",
-            dependencies: ["TusFileStorage", "TusFingerprints", "TusStorageTesting"]
+            dependencies: ["TusFileStorage", "TusFingerprints", "TusStorageTesting", "TusTestSupport"]
         ),
+        .testTarget(name: "TusInteropTests", dependencies: ["TusFileStorage", "TusFingerprints", "TusTestSupport"]),
         .testTarget(name: "TusSQLiteStorageTests", dependencies: ["TusSQLiteStorage", "TusStorageTesting"]),
         .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
         .testTarget(name: "TusDevServerTests", dependencies: ["TusDevServer"]),
-        .testTarget(name: "TusCLITests", dependencies: ["TusCore"]),
+        .testTarget(name: "TusCLITests", dependencies: ["TusFileStorage", "TusFingerprints", "TusTestSupport"]),
     ]
 )
 

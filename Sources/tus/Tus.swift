@@ -1,1 +1,66 @@
-@main struct Tus { static func main() {} }
+import ArgumentParser
+import Foundation
+import TusCore
+
+/// The `tus` command-line tool.
+@main
+struct Tus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tus",
+        abstract: "Resumable uploads over the tus protocol, and the store of their upload URLs.",
+        discussion: """
+            Exit status: 0 on success; 1 when `tus store get` finds no URL for the key; \
+            2 for every other failure (bad arguments, unreadable files, a broken store).
+            """,
+        subcommands: [FingerprintCommand.self, StoreCommand.self]
+    )
+
+    /// Runs the command, printing one line on standard error for any failure.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CommandFailure {
+            printError(error.message)
+            Foundation.exit(error.status)
+        } catch let error as TusError {
+            printError(error.message)
+            Foundation.exit(ExitStatus.failure)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code == .failure && error is ExitCode {
+                exit(withError: error)
+            }
+            // Usage errors: ArgumentParser's message and help hint, exit 2.
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+            }
+            Foundation.exit(code == .success ? 0 : ExitStatus.failure)
+        }
+    }
+}
+
+/// The exit statuses scripts rely on.
+enum ExitStatus {
+    /// `tus store get` found nothing under the key.
+    static let notFound: Int32 = 1
+    /// Any other failure.
+    static let failure: Int32 = 2
+}
+
+/// A failure that ends the command with `message` on standard error.
+struct CommandFailure: Error {
+    var message: String
+    var status: Int32 = ExitStatus.failure
+}
+
+/// Prints `tus: <message>` on standard error, on one line.
+func printError(_ message: String) {
+    let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    FileHandle.standardError.write(Data("tus: \(oneLine)\n".utf8))
+}

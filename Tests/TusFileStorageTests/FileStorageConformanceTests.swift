@@ -3,6 +3,7 @@ import Testing
 import TusCore
 import TusFileStorage
 import TusStorageTesting
+import TusTestSupport
 
 @Suite struct FileStorageConformanceTests {
     @Test func followsTheStorageRules() async throws {

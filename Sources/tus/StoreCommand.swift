@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import TusCore
+
+/// `tus store …`: read and change the store of upload URLs.
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Read and change the stored upload URLs.",
+        discussion: """
+            Every subcommand takes --store SPEC, where SPEC is \(StoreSpec.forms). \
+            Without it, $\(StoreSpec.environmentVariable) is used, else \
+            $XDG_STATE_HOME/tus/uploads.json (~/.local/state/tus/uploads.json).
+            """,
+        subcommands: [List.self, Get.self, Set.self, Remove.self]
+    )
+}
+
+/// The `--store` option every store subcommand takes.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The store to use: \(StoreSpec.forms).", valueName: "spec"))
+    var store: String?
+
+    /// Opens the store, runs `body`, and closes the store.
+    func withStore<Result: Sendable>(_ body: (any ListableStorage, StoreSpec) async throws -> Result) async throws -> Result {
+        let spec = try StoreSpec(store)
+        let storage = try spec.open()
+        return try await withStorage(storage) { try await body($0, spec) }
+    }
+}
+
+extension StoreCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every stored entry as KEY<TAB>URL lines.",
+            discussion: "--json prints one JSON array of {\"key\", \"url\", \"stored_at\"} objects instead; stored_at is an ISO 8601 time, or null when unknown."
+        )
+
+        @OptionGroup var options: StoreOptions
+
+        @Flag(help: "Print JSON instead of KEY<TAB>URL lines.")
+        var json = false
+
+        func run() async throws {
+            let entries = try await options.withStore { store, _ in try await store.entries() }
+            if json {
+                print(try Self.json(entries))
+            } else {
+                for entry in entries {
+                    print("\(entry.key)\t\(entry.url)")
+                }
+            }
+        }
+
+        private struct Line: Encodable {
+            var key: String
+            var url: String
+            var stored_at: String?
+        }
+
+        static func json(_ entries: [StoredUpload]) throws -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let lines = entries.map { Line(key: $0.key, url: $0.url, stored_at: $0.storedAt.map(formatter.string(from:))) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(lines), as: UTF8.self)
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the URL stored under KEY.",
+            discussion: "Exits 1 when no URL is stored under KEY, and 2 when the store cannot be read."
+        )
+
+        @OptionGroup var options: StoreOptions
+
+        @Argument(help: "The key, usually the output of `tus fingerprint`.")
+        var key: String
+
+        func run() async throws {
+            let key = self.key
+            let (url, spec) = try await options.withStore { store, spec in (try await store.url(forKey: key), spec.description) }
+            guard let url else {
+                throw CommandFailure(message: "no URL stored under \(key.debugDescription) in \(spec)", status: ExitStatus.notFound)
+            }
+            print(url)
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store URL under KEY, replacing what was there.")
+
+        @OptionGroup var options: StoreOptions
+
+        @Argument(help: "The key, usually the output of `tus fingerprint`.")
+        var key: String
+
+        @Argument(help: "The upload URL.")
+        var url: String
+
+        func run() async throws {
+            let (key, url) = (self.key, self.url)
+            try await options.withStore { store, _ in try await store.setURL(url, forKey: key) }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the URL stored under KEY; no error when there is none.")
+
+        @OptionGroup var options: StoreOptions
+
+        @Argument(help: "The key to forget.")
+        var key: String
+
+        func run() async throws {
+            let key = self.key
+            try await options.withStore { store, _ in try await store.removeURL(forKey: key) }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+public import Foundation
+
+/// What a finished process left behind.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// Standard output without its final newline.
+    public var output: String { stdout.hasSuffix("\n") ? String(stdout.dropLast()) : stdout }
+}
+
+/// Where the things the tests run live.
+public enum TestPaths {
+    /// The package's root folder.
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The built `tus` tool: `$TUS_BIN`, else beside the test bundle.
+    public static var tusBinary: String {
+        if let path = ProcessInfo.processInfo.environment["TUS_BIN"], !path.isEmpty { return path }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // On Apple platforms the runner sits inside the .xctest bundle.
+        while folder.pathExtension == "xctest" || folder.lastPathComponent == "MacOS" || folder.lastPathComponent == "Contents" {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("tus").path
+    }
+
+    /// The Python with tuspy 1.1.0: `$TUS_TEST_PYTHON`, else the package's
+    /// `.venv`, which the test command creates.
+    public static var python: String {
+        if let path = ProcessInfo.processInfo.environment["TUS_TEST_PYTHON"], !path.isEmpty { return path }
+        return packageRoot.appendingPathComponent(".venv/bin/python").path
+    }
+}
+
+public enum TestError: Error, CustomStringConvertible {
+    case missing(String)
+    case timedOut(String)
+    public var description: String {
+        switch self {
+        case .missing(let what): what
+        case .timedOut(let what): "timed out: \(what)"
+        }
+    }
+}
+
+/// Runs `executable` to its end and returns its status and output.
+///
+/// - Parameters:
+///   - environment: variables to set (or, with nil values, remove) on top of this process's environment.
+///   - timeout: the process is killed after this many seconds.
+public func runProcess(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String?] = [:],
+    input: Data? = nil,
+    timeout: TimeInterval = 120
+) throws -> ProcessResult {
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+        throw TestError.missing("\(executable) is missing or not executable; run the README's test command")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (name, value) in environment { env[name] = value }
+    process.environment = env
+    let folder = try TemporaryFolder()
+    let outPath = folder.newPath("stdout"), errPath = folder.newPath("stderr")
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    process.standardOutput = out
+    process.standardError = err
+    if let input {
+        let inPath = folder.newPath("stdin")
+        _ = FileManager.default.createFile(atPath: inPath, contents: input)
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning {
+        if Date() > deadline {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw TestError.timedOut("\(executable) \(arguments.joined(separator: " "))")
+        }
+        usleep(2_000)
+    }
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    return ProcessResult(
+        status: process.terminationStatus,
+        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    )
+}
+
+/// Runs the built `tus` tool.
+public func runTus(
+    _ arguments: [String],
+    environment: [String: String?] = [:],
+    timeout: TimeInterval = 120
+) throws -> ProcessResult {
+    try runProcess(TestPaths.tusBinary, arguments, environment: environment, timeout: timeout)
+}
+
+/// Runs a Python script with the test venv's Python (tuspy 1.1.0 installed).
+public func runPython(_ script: String, _ arguments: [String] = [], timeout: TimeInterval = 120) throws -> ProcessResult {
+    try runProcess(TestPaths.python, ["-c", script] + arguments, timeout: timeout)
+}
