@@ -78,6 +78,13 @@ let package = Package(
             ]
         ),
 
+        // Runnable examples: `swift run <name>`.
+        .executableTarget(
+            name: "managing-stored-urls",
+            dependencies: ["TusCore", "TusFileStorage", "TusFingerprints"],
+            path: "Examples/ManagingStoredURLs"
+        ),
+
         // Helpers shared by the tests: temporary folders, running processes.
         .target(name: "TusTestSupport", path: "Tests/TusTestSupport"),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore"]),
