@@ -87,7 +87,7 @@ let package = Package(
 
         // Helpers shared by the tests: temporary folders, running processes.
         .target(name: "TusTestSupport", path: "Tests/TusTestSupport"),
-        .testTarget(name: "TusCoreTests", dependencies: ["TusCore"]),
+        .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusFileStorageTests",

@@ -16,12 +16,14 @@ public import Foundation
 ///   to the new URL, and a later ``url(forKey:)`` — from this instance or from
 ///   another one reading the same backing store — returns it.
 /// - ``removeURL(forKey:)`` does not throw when the key is absent.
-/// - Keys and URLs are stored verbatim, byte for byte: any non-empty Unicode
-///   string is a valid key, and the URL is never parsed or normalised.
+/// - Keys and URLs are stored verbatim: any string is a valid key, and the
+///   URL is never parsed or normalised. (The backends of this package also
+///   compare keys byte for byte, not by Unicode equivalence.)
 /// - Every method is safe to call from many tasks at once.
-/// - After ``close()`` the store releases what it holds; calling any other
-///   method afterwards throws ``TusError/Code/closed``. Calling `close()` twice
-///   is harmless.
+/// - ``close()`` releases what the store holds. A store that can no longer
+///   answer afterwards throws ``TusError`` with code ``TusError/Code/closed``
+///   (every backend of this package does); one that holds nothing may go on
+///   answering. Calling `close()` twice is harmless.
 ///
 /// `TusStorageTesting`'s conformance suite checks these rules against any
 /// implementation.

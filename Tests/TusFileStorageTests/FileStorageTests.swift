@@ -249,6 +249,15 @@ private func mode(of path: String) throws -> Int {
         #expect(error.message.contains(path))
     }
 
+    @Test func keysCompareByBytesNotUnicodeEquivalence() async throws {
+        let store = try FileStorage(path: folder.newPath("store.json"))
+        try await store.setURL("http://x/precomposed", forKey: "caf\u{E9}")
+        try await store.setURL("http://x/decomposed", forKey: "cafe\u{301}")
+        #expect(try await store.url(forKey: "caf\u{E9}") == "http://x/precomposed")
+        #expect(try await store.url(forKey: "cafe\u{301}") == "http://x/decomposed")
+        #expect(try await store.entries().count == 2)
+    }
+
     @Test func pruneKeepsEntriesOfUnknownAge() async throws {
         let path = folder.newPath("store.json")
         try write(#"{"_default": {"1": {"key": "from-tuspy", "url": "http://x/a"}}}"#, to: path)
