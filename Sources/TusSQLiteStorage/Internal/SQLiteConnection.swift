@@ -1,0 +1,183 @@
+import CTusSQLite
+import Foundation
+
+/// One open SQLite handle and the statements prepared on it.
+///
+/// It is not thread-safe: the handle is opened in SQLite's multi-thread mode
+/// (`SQLITE_OPEN_NOMUTEX`), so one connection must never be used by two
+/// threads at once. ``SQLiteStorage`` owns each connection and reaches it only
+/// under its lock.
+final class SQLiteConnection {
+    private var handle: OpaquePointer?
+    private var statements: [SQLiteStatement] = []
+
+    /// Opens the existing database file at `path` for reading and writing.
+    /// Nothing is read or written until the first statement runs.
+    init(path: String, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        guard result == SQLITE_OK, let handle else {
+            let error = SQLiteError(
+                resultCode: result,
+                message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(result))
+            )
+            sqlite3_close_v2(handle)
+            throw error
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+    }
+
+    deinit {
+        close()
+    }
+
+    var isOpen: Bool { handle != nil }
+
+    /// Finalizes every prepared statement and closes the handle. Closing a
+    /// closed connection does nothing.
+    func close() {
+        for statement in statements { statement.finalize() }
+        statements = []
+        if let handle {
+            sqlite3_close_v2(handle)
+            self.handle = nil
+        }
+    }
+
+    /// The error SQLite recorded for the last failed call.
+    func lastError(_ result: Int32) -> SQLiteError {
+        guard let handle else {
+            return SQLiteError(resultCode: result, message: String(cString: sqlite3_errstr(result)))
+        }
+        return SQLiteError(resultCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Compiles `sql` once; the statement lives until ``close()``.
+    func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard result == SQLITE_OK, let statement else {
+            throw lastError(result)
+        }
+        let prepared = SQLiteStatement(statement, connection: self)
+        statements.append(prepared)
+        return prepared
+    }
+
+    /// Runs `sql`, which has no parameters, with a statement prepared for
+    /// this one use, and returns the first column of each row as text.
+    @discardableResult
+    func execute(_ sql: String) throws(SQLiteError) -> [String] {
+        var statement: OpaquePointer?
+        var result = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard result == SQLITE_OK, let statement else { throw lastError(result) }
+        defer { sqlite3_finalize(statement) }
+        var rows: [String] = []
+        while true {
+            result = sqlite3_step(statement)
+            if result == SQLITE_DONE { return rows }
+            guard result == SQLITE_ROW else { throw lastError(result) }
+            rows.append(sqlite3_column_count(statement) > 0 ? SQLiteStatement.text(statement, column: 0) : "")
+        }
+    }
+
+    /// Runs `sql`, one or more statements without parameters, ignoring
+    /// any rows.
+    func executeScript(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let result = sqlite3_exec(handle, sql, nil, nil, &message)
+        defer { sqlite3_free(message) }
+        guard result == SQLITE_OK else {
+            throw SQLiteError(
+                resultCode: handle.map { sqlite3_extended_errcode($0) } ?? result,
+                message: message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(result))
+            )
+        }
+    }
+
+    /// The number of rows the last INSERT, UPDATE or DELETE changed.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+}
+
+@available(*, unavailable)
+extension SQLiteConnection: Sendable {}
+
+/// A prepared statement, reused across calls: ``run(_:)`` binds the values,
+/// steps through the rows, then resets it and clears its bindings.
+final class SQLiteStatement {
+    private var handle: OpaquePointer?
+    private unowned let connection: SQLiteConnection
+
+    fileprivate init(_ handle: OpaquePointer, connection: SQLiteConnection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    fileprivate func finalize() {
+        sqlite3_finalize(handle)
+        handle = nil
+    }
+
+    /// A value bound to a statement parameter.
+    enum Value {
+        case text(String)
+        case real(Double)
+    }
+
+    /// Binds `values` to parameters 1, 2, …, then calls `row` for each row
+    /// the statement yields. The statement is reset whether this returns or
+    /// throws.
+    func run(_ values: [Value], row: (Row) throws(SQLiteError) -> Void = { _ in }) throws(SQLiteError) {
+        guard let handle else { throw SQLiteError(resultCode: SQLITE_MISUSE, message: "the statement was finalized") }
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let result: Int32
+            switch value {
+            case .text(var text):
+                result = text.withUTF8 { bytes in
+                    ctus_sqlite3_bind_text(handle, index, bytes.baseAddress, sqlite3_uint64(bytes.count))
+                }
+            case .real(let number):
+                result = sqlite3_bind_double(handle, index, number)
+            }
+            guard result == SQLITE_OK else { throw connection.lastError(result) }
+        }
+        while true {
+            let result = sqlite3_step(handle)
+            if result == SQLITE_DONE { return }
+            guard result == SQLITE_ROW else { throw connection.lastError(result) }
+            try row(Row(handle: handle))
+        }
+    }
+
+    /// The current row of a running statement.
+    struct Row {
+        fileprivate let handle: OpaquePointer
+
+        /// Column `column` as text, every byte kept, embedded NULs included.
+        func text(_ column: Int32) -> String { SQLiteStatement.text(handle, column: column) }
+
+        /// Column `column` as a number, or nil when it is NULL.
+        func real(_ column: Int32) -> Double? {
+            sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_double(handle, column)
+        }
+    }
+
+    fileprivate static func text(_ handle: OpaquePointer, column: Int32) -> String {
+        // sqlite3_column_text first, then sqlite3_column_bytes: the order
+        // SQLite documents for an exact byte count.
+        guard let bytes = sqlite3_column_text(handle, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+}
+
+@available(*, unavailable)
+extension SQLiteStatement: Sendable {}

@@ -1,0 +1,188 @@
+import CTusSQLite
+import Foundation
+import TusCore
+
+/// The store's table on one connection, with its statements prepared once.
+///
+/// Schema version 1 (`PRAGMA user_version = 1`):
+///
+/// ```sql
+/// CREATE TABLE tus_uploads (
+///     key       TEXT PRIMARY KEY NOT NULL,  -- compared as bytes (BINARY)
+///     url       TEXT NOT NULL,
+///     stored_at REAL NOT NULL               -- seconds since 1970
+/// );
+/// CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
+/// ```
+///
+/// Like its connection, it is not thread-safe.
+final class UploadTable {
+    /// The schema version this code reads and writes.
+    static let schemaVersion: Int32 = 1
+
+    private static let schema = """
+        CREATE TABLE tus_uploads (
+            key TEXT PRIMARY KEY NOT NULL,
+            url TEXT NOT NULL,
+            stored_at REAL NOT NULL
+        );
+        CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
+        PRAGMA user_version = 1;
+        """
+
+    private let connection: SQLiteConnection
+    private let select: SQLiteStatement
+    private let upsert: SQLiteStatement
+    private let delete: SQLiteStatement
+    private let list: SQLiteStatement
+    private let prune: SQLiteStatement
+
+    /// Opens the database file at `path`, which exists and is empty or starts
+    /// with SQLite's header, gives a new one the schema, and checks an old
+    /// one is a store of a schema version this code knows.
+    ///
+    /// Nothing is written to a file that turns out not to be a store: the
+    /// checks only read, and write-ahead logging, which rewrites the header,
+    /// is switched on after them.
+    init(path: String, busyTimeoutMilliseconds: Int32) throws(TusError) {
+        let opening = "cannot open the SQLite store \(path)"
+        do {
+            connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        } catch {
+            throw TusError.sqlite(error, opening)
+        }
+        do {
+            // A store holds no views or triggers of its own: never run any
+            // SQL a crafted file puts in its schema.
+            try connection.execute("PRAGMA trusted_schema = OFF")
+            try Self.checkOrCreateSchema(connection, path: path)
+            do {
+                select = try connection.prepare("SELECT url FROM tus_uploads WHERE key = ?1")
+                upsert = try connection.prepare("""
+                    INSERT INTO tus_uploads (key, url, stored_at) VALUES (?1, ?2, ?3)
+                    ON CONFLICT (key) DO UPDATE SET url = excluded.url, stored_at = excluded.stored_at
+                    """)
+                delete = try connection.prepare("DELETE FROM tus_uploads WHERE key = ?1")
+                list = try connection.prepare("SELECT key, url, stored_at FROM tus_uploads")
+                prune = try connection.prepare("DELETE FROM tus_uploads WHERE stored_at < ?1")
+            } catch {
+                throw TusError(
+                    .corruptStore,
+                    "cannot use \(path) as an SQLite store: its tus_uploads table is not the one swift-tus writes (\(error.message)); it was left unchanged",
+                    cause: error
+                )
+            }
+            let mode = try connection.execute("PRAGMA journal_mode = WAL").first ?? ""
+            guard mode.lowercased() == "wal" else {
+                throw TusError(.unsupported, "cannot use the SQLite store \(path): SQLite cannot keep a write-ahead log there (journal mode \(mode))")
+            }
+            try connection.execute("PRAGMA synchronous = NORMAL")
+        } catch let error as TusError {
+            connection.close()
+            throw error
+        } catch let error as SQLiteError {
+            connection.close()
+            switch error.primaryResultCode {
+            case SQLITE_NOTADB:
+                throw TusError(.corruptStore, "cannot use \(path) as an SQLite store: it is not an SQLite database (\(error.message)); it was left unchanged", cause: error)
+            case SQLITE_CORRUPT:
+                throw TusError(.corruptStore, "cannot use the SQLite store \(path): it is damaged (\(error.message)); it was left unchanged", cause: error)
+            default:
+                throw TusError.sqlite(error, opening)
+            }
+        } catch {
+            connection.close()
+            throw TusError(.io, "\(opening): \(error)", cause: error)
+        }
+    }
+
+    /// Checks the schema version, and creates the schema in a database
+    /// with no tables. Another process may be creating it at the same
+    /// time: the creation happens in an immediate (write) transaction that
+    /// looks again before it writes.
+    private static func checkOrCreateSchema(_ connection: SQLiteConnection, path: String) throws {
+        if try checkVersion(connection, path: path) { return }
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            if try !checkVersion(connection, path: path) {
+                try connection.executeScript(schema)
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// True when the database holds a store of the known version, false
+    /// when it is empty; throws when it is something else.
+    private static func checkVersion(_ connection: SQLiteConnection, path: String) throws -> Bool {
+        let version = Int32(try connection.execute("PRAGMA user_version").first ?? "") ?? 0
+        if version == schemaVersion { return true }
+        if version > schemaVersion {
+            throw TusError(
+                .corruptStore,
+                "cannot use the SQLite store \(path): its schema version is \(version), and this version of swift-tus knows only version \(schemaVersion) or older; it was left unchanged"
+            )
+        }
+        let objects = try connection.execute("SELECT count(*) FROM sqlite_master")
+        if version == 0 && objects.first == "0" { return false }
+        throw TusError(
+            .corruptStore,
+            "cannot use \(path) as an SQLite store: it is an SQLite database but not a swift-tus store (it holds other tables); it was left unchanged"
+        )
+    }
+
+    func close() {
+        connection.close()
+    }
+
+    func url(forKey key: String) throws(SQLiteError) -> String? {
+        var url: String?
+        try select.run([.text(key)]) { row in url = row.text(0) }
+        return url
+    }
+
+    func setURL(_ url: String, forKey key: String, at date: Date) throws(SQLiteError) {
+        try upsert.run([.text(key), .text(url), .real(date.timeIntervalSince1970)])
+    }
+
+    func removeURL(forKey key: String) throws(SQLiteError) {
+        try delete.run([.text(key)])
+    }
+
+    func entries() throws(SQLiteError) -> [StoredUpload] {
+        var entries: [StoredUpload] = []
+        try list.run([]) { row in
+            entries.append(StoredUpload(
+                key: row.text(0),
+                url: row.text(1),
+                storedAt: row.real(2).map(Date.init(timeIntervalSince1970:))
+            ))
+        }
+        return entries
+    }
+
+    /// Deletes the entries stored before `date` in one statement, which is
+    /// its own write transaction, and returns how many it deleted.
+    func removeEntries(storedBefore date: Date) throws(SQLiteError) -> Int {
+        try prune.run([.real(date.timeIntervalSince1970)])
+        return connection.changes
+    }
+}
+
+@available(*, unavailable)
+extension UploadTable: Sendable {}
+
+extension TusError {
+    /// An error for a failed SQLite call while doing `what` (a phrase that
+    /// names the operation and the file), with SQLite's message after it.
+    static func sqlite(_ error: SQLiteError, _ what: String) -> TusError {
+        let code: TusError.Code = switch error.primaryResultCode {
+        case SQLITE_BUSY, SQLITE_LOCKED: .unavailable
+        case SQLITE_CORRUPT, SQLITE_NOTADB: .corruptStore
+        default: .io
+        }
+        return TusError(code, "\(what): \(error.message)", cause: error)
+    }
+}

@@ -1,0 +1,33 @@
+/// An error SQLite reported: its result code and its message.
+///
+/// ``SQLiteStorage`` throws `TusError`; when SQLite itself failed, the
+/// `TusError`'s `cause` is one of these, so the raw code stays reachable:
+///
+/// ```swift
+/// do {
+///     try await store.setURL(url, forKey: key)
+/// } catch let error as TusError {
+///     if let sqlite = error.cause as? SQLiteError, sqlite.primaryResultCode == 5 /* SQLITE_BUSY */ {
+///         print("another process held the database for too long: \(error.message)")
+///     }
+/// }
+/// ```
+public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// SQLite's extended result code, such as 5 (`SQLITE_BUSY`), 26
+    /// (`SQLITE_NOTADB`) or 778 (`SQLITE_IOERR_WRITE`).
+    public var resultCode: Int32
+    /// SQLite's message, such as "database is locked".
+    public var message: String
+
+    /// Creates an error from a result code and a message.
+    public init(resultCode: Int32, message: String) {
+        self.resultCode = resultCode
+        self.message = message
+    }
+
+    /// The primary result code: the low 8 bits of ``resultCode``, such as 10
+    /// (`SQLITE_IOERR`) for 778 (`SQLITE_IOERR_WRITE`).
+    public var primaryResultCode: Int32 { resultCode & 0xFF }
+
+    public var description: String { "\(message) (SQLite result code \(resultCode))" }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import TusCore
+import TusSQLiteStorage
+
+/// What the store does with the file it is given: files it must not touch,
+/// the modes of the files it creates, and the paths it refuses.
+@Suite struct SQLiteStorageFileTests {
+    /// Requires that opening `path` throws `code` naming the file, and that
+    /// the file and its folder are exactly as they were.
+    private func expectRefused(
+        _ path: String,
+        _ code: TusError.Code,
+        containing fragment: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let before = try contents(of: path)
+        let filesBefore = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        let error = try #require(throws: TusError.self, sourceLocation: sourceLocation) { try SQLiteStorage(path: path) }
+        #expect(error.code == code, "\(error.message)", sourceLocation: sourceLocation)
+        #expect(error.message.contains(path), "\(error.message)", sourceLocation: sourceLocation)
+        #expect(error.message.contains(fragment), "\(error.message)", sourceLocation: sourceLocation)
+        #expect(try contents(of: path) == before, "the file changed", sourceLocation: sourceLocation)
+        let filesAfter = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(filesAfter == filesBefore, "files appeared beside it", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [
+        ("notes.txt", "upload URLs, one per line\nhttps://tus.example/files/1\n"),
+        ("uploads.json", #"{"_default": {"1": {"key": "k", "url": "https://tus.example/files/1"}}}"#),
+        ("short.sqlite", "SQLite format 3"),
+        ("garbage.sqlite", "SQLite format 3\u{0}" + String(repeating: "\u{7F}", count: 4000)),
+    ])
+    func refusesAFileThatIsNotAnSQLiteDatabase(name: String, text: String) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath(name)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try expectRefused(path, .corruptStore, containing: "it is not an SQLite database")
+    }
+
+    @Test func refusesAnotherProgramsSQLiteDatabase() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("app.sqlite")
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("CREATE TABLE notes (body TEXT)")
+            db.execute("INSERT INTO notes VALUES ('keep me')")
+            db.commit()
+            """, [path])
+        try expectRefused(path, .corruptStore, containing: "not a swift-tus store")
+    }
+
+    @Test func refusesAStoreOfANewerSchemaVersion() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("future.sqlite")
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("CREATE TABLE tus_uploads (key TEXT PRIMARY KEY, url TEXT, stored_at REAL, owner TEXT)")
+            db.execute("INSERT INTO tus_uploads VALUES ('k', 'https://tus.example/files/1', 0, 'me')")
+            db.execute("PRAGMA user_version = 99")
+            db.commit()
+            """, [path])
+        try expectRefused(path, .corruptStore, containing: "schema version is 99")
+    }
+
+    @Test func refusesAStoreWhoseTableIsNotOurs() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("other.sqlite")
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("CREATE TABLE tus_uploads (id INTEGER PRIMARY KEY, location TEXT)")
+            db.execute("PRAGMA user_version = 1")
+            db.commit()
+            """, [path])
+        try expectRefused(path, .corruptStore, containing: "tus_uploads")
+    }
+
+    @Test func createsThePrivateFilesAndFolders() async throws {
+        let folder = try TemporaryFolder()
+        let parent = folder.newPath("state") + "/tus"
+        let path = parent + "/uploads.sqlite"
+        let store = try SQLiteStorage(path: path)
+        try await store.setURL("https://tus.example/files/1", forKey: "k")
+        #expect(try mode(of: path) == 0o600)
+        // While a connection is open, SQLite keeps its log and shared-memory
+        // index beside the database.
+        #expect(try mode(of: path + "-wal") == 0o600)
+        #expect(try mode(of: path + "-shm") == 0o600)
+        #expect(try mode(of: parent) == 0o700)
+        #expect(try mode(of: (parent as NSString).deletingLastPathComponent) == 0o700)
+        try await store.close()
+    }
+
+    @Test func usesAnEmptyFileAndKeepsItsMode() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("empty.sqlite")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o640]))
+        let store = try SQLiteStorage(path: path)
+        try await store.setURL("https://tus.example/files/1", forKey: "k")
+        try await store.close()
+        #expect(try mode(of: path) == 0o640)
+        #expect(try contents(of: path).prefix(16) == Data("SQLite format 3\u{0}".utf8))
+    }
+
+    @Test func refusesADirectory() throws {
+        let folder = try TemporaryFolder()
+        let error = try #require(throws: TusError.self) { try SQLiteStorage(path: folder.path) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains(folder.path))
+        #expect(error.message.contains("directory"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
+
+    @Test func refusesAnEmptyPath() throws {
+        let error = try #require(throws: TusError.self) { try SQLiteStorage(path: "") }
+        #expect(error.code == .invalidArgument)
+    }
+}

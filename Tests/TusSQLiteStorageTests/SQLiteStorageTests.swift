@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import TusCore
+import TusSQLiteStorage
+import TusStorageTesting
+
+@Suite struct SQLiteStorageTests {
+    @Test func followsTheStorageRules() async throws {
+        let folder = try TemporaryFolder()
+        try await StorageConformance.check { try SQLiteStorage(path: folder.newPath("store.sqlite")) }
+    }
+
+    @Test func keepsEntriesAcrossCloseAndReopen() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        let first = try SQLiteStorage(path: path)
+        try await first.setURL("https://tus.example/files/a", forKey: "a")
+        try await first.setURL("https://tus.example/files/b", forKey: "b")
+        try await first.removeURL(forKey: "b")
+        try await first.close()
+
+        let reopened = try SQLiteStorage(url: URL(fileURLWithPath: path))
+        #expect(try await reopened.url(forKey: "a") == "https://tus.example/files/a")
+        #expect(try await reopened.url(forKey: "b") == nil)
+        #expect(try await reopened.entries().map(\.key) == ["a"])
+        try await reopened.close()
+    }
+
+    @Test func aSecondInstanceSeesTheFirstsChanges() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        let writer = try SQLiteStorage(path: path)
+        let reader = try SQLiteStorage(path: path)
+        #expect(try await reader.url(forKey: "k") == nil)
+        try await writer.setURL("https://tus.example/files/1", forKey: "k")
+        #expect(try await reader.url(forKey: "k") == "https://tus.example/files/1")
+        try await writer.setURL("https://tus.example/files/2", forKey: "k")
+        #expect(try await reader.url(forKey: "k") == "https://tus.example/files/2")
+        try await writer.removeURL(forKey: "k")
+        #expect(try await reader.url(forKey: "k") == nil)
+        try await writer.close()
+        try await reader.close()
+    }
+
+    @Test func keysAreComparedAsBytesWithEmbeddedNULs() async throws {
+        let folder = try TemporaryFolder()
+        let store = try SQLiteStorage(path: folder.newPath("store.sqlite"))
+        let keys = ["a", "a\u{0}b", "a\u{0}c", "A", "\u{0}"]
+        for (index, key) in keys.enumerated() {
+            try await store.setURL("https://tus.example/\(index)\u{0}tail", forKey: key)
+        }
+        for (index, key) in keys.enumerated() {
+            let url = try await store.url(forKey: key)
+            #expect(url.map { Array($0.utf8) } == Array("https://tus.example/\(index)\u{0}tail".utf8), "key \(key.debugDescription)")
+        }
+        #expect(try await store.url(forKey: "a\u{0}") == nil)
+        let listed = try await store.entries().map { Array($0.key.utf8) }
+        #expect(Set(listed) == Set(keys.map { Array($0.utf8) }))
+        try await store.close()
+    }
+
+    @Test func aClosedStoreNamesItsFile() async throws {
+        let folder = try TemporaryFolder()
+        let store = try SQLiteStorage(path: folder.newPath("store.sqlite"))
+        try await store.close()
+        let error = try await #require(throws: TusError.self) { try await store.setURL("u", forKey: "k") }
+        #expect(error.code == .closed)
+        #expect(error.message.contains(store.path))
+    }
+
+    @Test func withStorageClosesTheStore() async throws {
+        let folder = try TemporaryFolder()
+        let store = try SQLiteStorage(path: folder.newPath("store.sqlite"))
+        let url = try await withStorage(store) { store in
+            try await store.setURL("https://tus.example/files/1", forKey: "k")
+            return try await store.url(forKey: "k")
+        }
+        #expect(url == "https://tus.example/files/1")
+        let error = try await #require(throws: TusError.self) { try await store.entries() }
+        #expect(error.code == .closed)
+    }
+
+    @Test func pythonsSQLiteReadsWhatItStored() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        let store = try SQLiteStorage(path: path)
+        try await store.setURL("https://tus.example/files/é", forKey: "size:3--md5:x")
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            rows = db.execute("SELECT key, url, typeof(stored_at) FROM tus_uploads").fetchall()
+            assert rows == [("size:3--md5:x", "https://tus.example/files/é", "real")], rows
+            """, [path])
+        try await store.close()
+    }
+}
