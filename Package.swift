@@ -94,10 +94,16 @@ let package = Package(
             dependencies: ["TusFileStorage", "TusFingerprints", "TusStorageTesting", "TusTestSupport"]
         ),
         .testTarget(name: "TusInteropTests", dependencies: ["TusFileStorage", "TusFingerprints", "TusTestSupport"]),
-        .testTarget(name: "TusSQLiteStorageTests", dependencies: ["TusSQLiteStorage", "TusStorageTesting"]),
+        .testTarget(
+            name: "TusSQLiteStorageTests",
+            dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport"]
+        ),
         .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
         .testTarget(name: "TusDevServerTests", dependencies: ["TusDevServer"]),
-        .testTarget(name: "TusCLITests", dependencies: ["TusFileStorage", "TusFingerprints", "TusTestSupport"]),
+        .testTarget(
+            name: "TusCLITests",
+            dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusTestSupport"]
+        ),
     ]
 )
 

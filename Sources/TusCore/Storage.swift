@@ -95,6 +95,14 @@ public protocol ListableStorage: Storage {
     /// Every entry in the store, in no promised order.
     func entries() async throws -> [StoredUpload]
 
+    /// Stores `url` under `key` as if it had been stored at `storedAt`,
+    /// replacing any URL stored there before.
+    ///
+    /// Copying entries from one store to another uses it, so that they keep
+    /// their age. `nil` means the time is unknown; a backend that must record
+    /// a time records the present one.
+    func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws
+
     /// Removes every entry stored strictly before `date` and returns how many
     /// were removed.
     ///

@@ -136,6 +136,12 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         return try read().entries.map { StoredUpload(key: $0.key, url: $0.url, storedAt: $0.storedAt) }
     }
 
+    /// Stores `url` under `key` with `storedAt` as its time; `nil` leaves
+    /// the entry without a `stored_at` field, as tuspy writes it.
+    public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
+        try modify("store the URL of \(key.debugDescription)") { $0.setURL(url, forKey: key, at: storedAt) }
+    }
+
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         try modify("remove old entries") { $0.removeEntries(storedBefore: date) }

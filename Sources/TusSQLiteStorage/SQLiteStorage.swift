@@ -147,6 +147,15 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         }
     }
 
+    /// Stores `url` under `key` with `storedAt` as its time; `nil` records
+    /// the present time, since every row has one.
+    public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
+        let date = storedAt ?? Date()
+        try withTable("cannot store the URL of \(key.debugDescription) in \(path)") {
+            try $0.setURL(url, forKey: key, at: date)
+        }
+    }
+
     public func removeURL(forKey key: String) async throws {
         try withTable("cannot remove the URL of \(key.debugDescription) from \(path)") { try $0.removeURL(forKey: key) }
     }

@@ -43,7 +43,7 @@ public enum StorageConformance {
     }
 
     /// Runs the checks of ``Storage`` and those of ``ListableStorage``:
-    /// listing and age-based removal.
+    /// listing, storing with a given time, and age-based removal.
     ///
     /// - Throws: ``Failure`` when a rule is broken.
     public static func check<S: ListableStorage>(_ makeStorage: @escaping @Sendable () async throws -> S) async throws {
@@ -228,6 +228,23 @@ public enum StorageConformance {
                 try expect(old == nil && new == "https://tus.example/new", "after pruning: old=\(String(describing: old)) new=\(String(describing: new))")
                 let keys = try await store.entries().map(\.key)
                 try expect(keys == ["new"], "lists \(keys) after pruning")
+            }),
+            ("setURL(_:forKey:storedAt:) keeps the given time", { store in
+                let hourAgo = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 3600).rounded())
+                try await store.setURL("https://tus.example/migrated", forKey: "migrated", storedAt: hourAgo)
+                try await store.setURL("https://tus.example/unknown", forKey: "unknown", storedAt: nil)
+                let entries = try await store.entries()
+                let migrated = entries.first { $0.key == "migrated" }
+                try expect(migrated?.url == "https://tus.example/migrated", "listed \(entries.map(\.key))")
+                let storedAt = try migrated?.storedAt ?? { throw Broken(description: "the migrated entry has no storedAt") }()
+                try expect(abs(storedAt.timeIntervalSince(hourAgo)) < 0.002, "storedAt \(storedAt), expected \(hourAgo)")
+                if let unknown = entries.first(where: { $0.key == "unknown" })?.storedAt {
+                    try expect(abs(unknown.timeIntervalSinceNow) < 60, "an unknown time was recorded as \(unknown)")
+                }
+                let removed = try await store.removeEntries(olderThan: 1800)
+                try expect(removed == 1, "removing entries older than 30 minutes removed \(removed), expected 1")
+                let left = try await store.url(forKey: "unknown")
+                try expect(left == "https://tus.example/unknown", "the entry of unknown age was removed")
             }),
             ("replacing a URL renews its age", { store in
                 try await store.setURL("https://tus.example/1", forKey: "k")

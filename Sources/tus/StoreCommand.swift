@@ -12,7 +12,7 @@ struct StoreCommand: AsyncParsableCommand {
             Without it, $\(StoreSpec.environmentVariable) is used, else \
             $XDG_STATE_HOME/tus/uploads.json (~/.local/state/tus/uploads.json).
             """,
-        subcommands: [List.self, Get.self, Set.self, Remove.self]
+        subcommands: [List.self, Get.self, Set.self, Remove.self, Migrate.self, Prune.self]
     )
 }
 
@@ -23,9 +23,15 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the store, runs `body`, and closes the store.
     func withStore<Result: Sendable>(_ body: (any ListableStorage, StoreSpec) async throws -> Result) async throws -> Result {
-        let spec = try StoreSpec(store)
-        let storage = try spec.open()
-        return try await withStorage(storage) { try await body($0, spec) }
+        try await StoreSpec(store).withStore(body)
+    }
+}
+
+extension StoreSpec {
+    /// Opens the store, runs `body`, and closes the store.
+    func withStore<Result: Sendable>(_ body: (any ListableStorage, StoreSpec) async throws -> Result) async throws -> Result {
+        let storage = try open()
+        return try await withStorage(storage) { try await body($0, self) }
     }
 }
 
@@ -119,4 +125,80 @@ extension StoreCommand {
             try await options.withStore { store, _ in try await store.removeURL(forKey: key) }
         }
     }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy every entry of one store into another and print how many were copied.",
+            discussion: """
+                Entries keep their keys, URLs and stored times. An entry the destination already \
+                holds with the same URL is left alone, so running the same migration twice copies \
+                nothing the second time. The source is not changed.
+                """
+        )
+
+        @Option(help: ArgumentHelp("The store to copy from: \(StoreSpec.forms).", valueName: "spec"))
+        var from: String
+
+        @Option(help: ArgumentHelp("The store to copy into: \(StoreSpec.forms).", valueName: "spec"))
+        var to: String
+
+        func run() async throws {
+            let source = try StoreSpec(from), destination = try StoreSpec(to)
+            let entries = try await source.withStore { store, _ in try await store.entries() }
+            let copied = try await destination.withStore { store, _ in
+                var copied = 0
+                for entry in entries where try await store.url(forKey: entry.key) != entry.url {
+                    try await store.setURL(entry.url, forKey: entry.key, storedAt: entry.storedAt)
+                    copied += 1
+                }
+                return copied
+            }
+            print("copied \(copied) of \(countOfEntries(entries.count)) from \(source) to \(destination)")
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the entries stored longer ago than a duration, and print how many.",
+            discussion: """
+                DURATION is a whole number followed by s, m, h or d: 90s, 30m, 12h, 7d. Entries whose \
+                stored time is unknown (written by tuspy) are kept.
+                """
+        )
+
+        @OptionGroup var options: StoreOptions
+
+        @Option(help: ArgumentHelp("Remove entries older than this: 90s, 30m, 12h, 7d.", valueName: "duration"))
+        var olderThan: PruneAge
+
+        func run() async throws {
+            let seconds = olderThan.seconds
+            let (removed, spec) = try await options.withStore { store, spec in
+                (try await store.removeEntries(olderThan: seconds), spec.description)
+            }
+            print("removed \(countOfEntries(removed)) older than \(olderThan.text) from \(spec)")
+        }
+    }
+}
+
+/// "1 entry", "2 entries".
+private func countOfEntries(_ count: Int) -> String {
+    count == 1 ? "1 entry" : "\(count) entries"
+}
+
+/// A duration given as a whole number and a unit: `90s`, `30m`, `12h`, `7d`.
+struct PruneAge: ExpressibleByArgument {
+    var seconds: TimeInterval
+    var text: String
+
+    init?(argument: String) {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = argument.last, let scale = units[unit],
+              let count = UInt(argument.dropLast()), argument.dropLast().allSatisfy(\.isASCII)
+        else { return nil }
+        seconds = TimeInterval(count) * scale
+        text = argument
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
 }

@@ -1,11 +1,13 @@
 import Foundation
 import TusCore
 import TusFileStorage
+import TusSQLiteStorage
 
-/// Which store a command uses: `json:PATH` for now.
+/// Which store a command uses: `json:PATH` or `sqlite:PATH`.
 struct StoreSpec: CustomStringConvertible {
     enum Kind {
         case json(path: String)
+        case sqlite(path: String)
     }
     var kind: Kind
 
@@ -17,7 +19,7 @@ struct StoreSpec: CustomStringConvertible {
     static let environmentVariable = "TUS_STORE"
 
     /// The accepted forms, for error messages and help.
-    static let forms = "json:PATH"
+    static let forms = "json:PATH or sqlite:PATH"
 
     /// Parses `spec`, or the default when it is nil: `$TUS_STORE`, else the
     /// JSON file at ``FileStorage/defaultPath``.
@@ -32,12 +34,17 @@ struct StoreSpec: CustomStringConvertible {
     }
 
     private init(parsing spec: String, source: String) throws {
-        if spec.hasPrefix("json:") {
-            let path = String(spec.dropFirst("json:".count))
+        func path(after prefix: String) throws -> String {
+            let path = String(spec.dropFirst(prefix.count))
             guard !path.isEmpty else {
                 throw CommandFailure(message: "\(source): \"\(spec)\" names no file; expected \(Self.forms)")
             }
-            kind = .json(path: (path as NSString).expandingTildeInPath)
+            return (path as NSString).expandingTildeInPath
+        }
+        if spec.hasPrefix("json:") {
+            kind = .json(path: try path(after: "json:"))
+        } else if spec.hasPrefix("sqlite:") {
+            kind = .sqlite(path: try path(after: "sqlite:"))
         } else {
             throw CommandFailure(message: "\(source): unknown store \"\(spec)\"; expected \(Self.forms)")
         }
@@ -46,6 +53,7 @@ struct StoreSpec: CustomStringConvertible {
     var description: String {
         switch kind {
         case .json(let path): "json:\(path)"
+        case .sqlite(let path): "sqlite:\(path)"
         }
     }
 
@@ -53,6 +61,7 @@ struct StoreSpec: CustomStringConvertible {
     func open() throws -> any ListableStorage {
         switch kind {
         case .json(let path): try FileStorage(path: path)
+        case .sqlite(let path): try SQLiteStorage(path: path)
         }
     }
 }

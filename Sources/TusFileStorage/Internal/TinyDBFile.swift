@@ -116,9 +116,10 @@ struct TinyDBFile: Equatable {
     }
 
     /// Sets the URL of every document stored under `key`, as TinyDB's update
-    /// does, or inserts a new document at the highest id + 1.
-    mutating func setURL(_ url: String, forKey key: String, at date: Date) {
-        let stamp = JSONValue.double((date.timeIntervalSince1970 * 1000).rounded() / 1000)
+    /// does, or inserts a new document at the highest id + 1. The stored
+    /// time is kept to the millisecond; `nil` leaves the document without one.
+    mutating func setURL(_ url: String, forKey key: String, at date: Date?) {
+        let stamp = date.map { JSONValue.double(($0.timeIntervalSince1970 * 1000).rounded() / 1000) }
         var found = false
         for index in documents.indices where Self.matches(documents[index].fields, key: key) {
             documents[index].fields["url"] = .string(url)
@@ -127,7 +128,9 @@ struct TinyDBFile: Equatable {
         }
         if !found {
             let id = (documents.last?.id ?? 0) + 1
-            documents.append((id, ["key": .string(key), "url": .string(url), Self.storedAtField: stamp]))
+            var fields: [String: JSONValue] = ["key": .string(key), "url": .string(url)]
+            fields[Self.storedAtField] = stamp
+            documents.append((id, fields))
         }
     }
 
