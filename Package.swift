@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "TusSQLiteStorage", targets: ["TusSQLiteStorage"]),
         .library(name: "TusRedisStorage", targets: ["TusRedisStorage"]),
         .library(name: "TusStorageTesting", targets: ["TusStorageTesting"]),
+        .library(name: "TusClient", targets: ["TusClient"]),
         .library(name: "TusDevServer", targets: ["TusDevServer"]),
         .executable(name: "tus", targets: ["tus"]),
     ],
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Core: protocols and the error type, Foundation only.
@@ -51,6 +53,20 @@ let package = Package(
 
         // The conformance suite any Storage runs from its own tests.
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
+
+        // The tus 1.0 client.
+        .target(
+            name: "TusClient",
+            dependencies: [
+                "TusCore",
+                "TusFingerprints",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // A development tus server, for tests, the demo and the examples.
         .target(
