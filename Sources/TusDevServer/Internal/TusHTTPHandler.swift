@@ -76,6 +76,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var keepAlive = true
     private var faultUsed = false
     private var hostHeader: String?
+    private var localAuthority = "127.0.0.1"
 
     // Stall state.
     private var stalled = false
@@ -162,6 +163,9 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestMethod = head.method
         keepAlive = head.isKeepAlive
         hostHeader = head.headers.first(name: "host")
+        if let address = context.channel.localAddress, let ip = address.ipAddress, let port = address.port {
+            localAuthority = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        }
         let method = effectiveMethod(head)
         let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         server.requestLog.withLock { $0.append("\(method) \(path)") }
@@ -702,7 +706,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var authority = hostHeader?.trimmingCharacters(in: .whitespaces) ?? ""
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]_")
         if authority.isEmpty || !authority.allSatisfy({ allowed.contains($0) }) {
-            authority = "127.0.0.1"
+            authority = localAuthority
         }
         return "http://\(authority)\(server.basePath)\(id)"
     }
