@@ -72,15 +72,17 @@ public final class TusDevServer: Sendable {
             throw TusError(.invalidArgument, "cannot start tus server: port \(configuration.port) is not in 0...65535")
         }
         let basePath = normalizedBasePath(configuration.basePath)
+        // Beyond a century (or not a number) means never.
+        let expiration = configuration.expiration.flatMap { $0.isFinite && $0 < 3.2e9 ? max($0, 0) : nil }
         let store = try UploadStore(
-            directory: configuration.directory, expiration: configuration.expiration, logger: configuration.logger)
+            directory: configuration.directory, expiration: expiration, logger: configuration.logger)
         let algorithms = configuration.checksumAlgorithms.compactMap { ChecksumAlgorithm(rawValue: $0.lowercased()) }
         var seen = Set<ChecksumAlgorithm>()
         let context = ServerContext(
             store: store,
             basePath: basePath,
             maxUploadSize: configuration.maxUploadSize,
-            expiration: configuration.expiration,
+            expiration: expiration,
             checksumAlgorithms: algorithms.filter { seen.insert($0).inserted },
             logger: configuration.logger
         )
@@ -228,7 +230,8 @@ public final class TusDevServer: Sendable {
     /// Every request received, oldest first, as method and path, such as
     /// `POST /files/` or `PATCH /files/5f0c…`. The method is the effective one
     /// (`X-HTTP-Method-Override` applied); the query is left out. Includes
-    /// requests answered with an error.
+    /// requests answered with an error. It holds at most the last 100,000
+    /// or so requests (the oldest half is dropped when it fills up).
     public var requestLog: [String] {
         context.requestLog.withLock { $0 }
     }
@@ -268,6 +271,8 @@ final class ServerContext: Sendable {
     let logger: Logger
     let faults = Locked<[Fault]>([])
     let requestLog = Locked<[String]>([])
+    /// Past this many entries the older half of the request log is dropped.
+    static let requestLogLimit = 100_000
 
     init(
         store: UploadStore, basePath: String, maxUploadSize: Int64, expiration: TimeInterval?,

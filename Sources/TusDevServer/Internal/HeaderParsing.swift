@@ -51,7 +51,10 @@ enum HeaderParsing {
     /// An HTTP date (RFC 7231 IMF-fixdate), such as
     /// `Sun, 06 Nov 1994 08:49:37 GMT`.
     static func httpDate(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        let interval = date.timeIntervalSince1970
+        // Years 1 to 9999 fit the format.
+        let bounded = interval.isFinite ? min(max(interval, -62_135_596_800), 253_402_300_799) : 0
+        var seconds = time_t(bounded.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]

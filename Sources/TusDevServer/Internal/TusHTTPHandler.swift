@@ -168,7 +168,10 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let method = effectiveMethod(head)
         let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-        server.requestLog.withLock { $0.append("\(method) \(path)") }
+        server.requestLog.withLock { log in
+            if log.count >= ServerContext.requestLogLimit { log.removeFirst(log.count / 2) }
+            log.append("\(method) \(path)")
+        }
         server.logger.info("\(method) \(path)")
 
         if let fault = server.takeFault(where: { fault in
@@ -178,7 +181,8 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             faultUsed = true
             stalled = true
             stalledParts = []
-            let delay = TimeAmount.nanoseconds(Int64(max(0, seconds) * 1_000_000_000))
+            let bounded = seconds.isFinite ? min(max(seconds, 0), 86_400) : 0
+            let delay = TimeAmount.nanoseconds(Int64(bounded * 1_000_000_000))
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             stallTask = context.eventLoop.scheduleTask(in: delay) {
                 let (handler, context) = loopBound.value
@@ -250,7 +254,9 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return false
         }), case .status(let code, _) = fault {
             faultUsed = true
-            return .respond(Response(status: .init(statusCode: code), body: "injected fault: status \(code)\n"))
+            // Only a final status can answer a request.
+            let status = (200...999).contains(code) ? code : 500
+            return .respond(Response(status: .init(statusCode: status), body: "injected fault: status \(status)\n"))
         }
 
         if method == "OPTIONS" {
@@ -481,7 +487,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 server.store.persist(id)
             }
         }
-        if let bodyLength, offset + bodyLength > (length ?? server.maxUploadSize) {
+        if let bodyLength, bodyLength > (length ?? server.maxUploadSize) - offset {
             return tooLarge("the body (\(bodyLength) bytes) goes past the end of the upload")
         }
         let outcome = startStream(id: id, offset: offset, length: length, checksum: checksum, head: head, createdLocation: nil)
@@ -551,7 +557,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             stream.dropAfter = remaining - buffer.readableBytes
         }
         let count = Int64(buffer.readableBytes)
-        if stream.offset + count > stream.limit {
+        if count > stream.limit - stream.offset {
             rollBack(stream)
             let message =
                 stream.limitIsMaxSize
