@@ -20,10 +20,9 @@ import TusCore
 ///
 /// ```swift
 /// let server = try await TusDevServer.start(.init(directory: tempDir))
-/// defer { Task { try? await server.shutdown() } }
-/// // POST to server.endpoint, PATCH the Location …
-/// server.inject(.status(500, method: "PATCH"))
-/// let info = server.uploadInfo(for: location)
+/// server.inject(.status(500, method: "PATCH"))   // the first PATCH fails
+/// // … POST to server.endpoint, PATCH the Location it answers …
+/// let info = server.uploadInfo(for: location)    // offset, length, metadata
 /// try await server.shutdown()
 /// ```
 ///
