@@ -215,7 +215,7 @@ final class RawConnection {
         data.withUnsafeBytes { raw in
             var sent = 0
             while sent < raw.count {
-                let n = Foundation.send(fd, raw.baseAddress! + sent, raw.count - sent, 0)
+                let n = sendSocket(fd, raw.baseAddress! + sent, raw.count - sent)
                 if n <= 0 { return }
                 sent += n
             }
@@ -249,5 +249,15 @@ private func closeSocket(_ fd: Int32) -> Int32 {
     Musl.close(fd)
     #else
     Darwin.close(fd)
+    #endif
+}
+
+private func sendSocket(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+    #elseif canImport(Musl)
+    Musl.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+    #else
+    Darwin.send(fd, bytes, count, 0)
     #endif
 }

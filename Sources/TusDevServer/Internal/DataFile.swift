@@ -51,8 +51,18 @@ final class DataFile {
 
     func close() {
         if fd >= 0 {
-            _ = Foundation.close(fd)
+            _ = closeDescriptor(fd)
             fd = -1
         }
     }
+}
+
+private func closeDescriptor(_ fd: Int32) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.close(fd)
+    #elseif canImport(Musl)
+    Musl.close(fd)
+    #else
+    Darwin.close(fd)
+    #endif
 }
