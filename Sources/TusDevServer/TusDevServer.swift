@@ -1,1 +1,295 @@
+public import Foundation
+import Logging
 import NIOCore
+import NIOHTTP1
+import NIOPosix
+import TusCore
+
+/// A small tus 1.0 server for development and tests, on SwiftNIO.
+///
+/// It implements the core protocol and the `creation`,
+/// `creation-defer-length`, `creation-with-upload`, `termination`,
+/// `checksum` (`sha1`, `sha256`, `md5`) and `expiration` extensions, keeps
+/// every upload on disk in ``Configuration/directory`` (so a server started
+/// again on the same directory resumes where the last one stopped), streams
+/// request bodies straight to disk, and can play ``Fault``s so client tests
+/// can watch a client recover.
+///
+/// It binds the loopback address by default and is not hardened for the
+/// internet: no authentication, no rate limits, no TLS.
+///
+/// ```swift
+/// let server = try await TusDevServer.start(.init(directory: tempDir))
+/// server.inject(.status(500, method: "PATCH"))   // the first PATCH fails
+/// // … POST to server.endpoint, PATCH the Location it answers …
+/// let info = server.uploadInfo(for: location)    // offset, length, metadata
+/// try await server.shutdown()
+/// ```
+///
+/// Prefer ``withServer(_:_:)`` where a scope fits: it always shuts down.
+public final class TusDevServer: Sendable {
+    /// The configuration the server was started with.
+    public let configuration: Configuration
+    /// The creation endpoint clients `POST` to, such as
+    /// `http://127.0.0.1:54321/files/`. Upload URLs live under it.
+    public let endpoint: URL
+    /// The TCP port the server listens on (the one picked by the system when
+    /// ``Configuration/port`` was `0`).
+    public let port: Int
+
+    private let context: ServerContext
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    private let isShutDown = Locked(false)
+
+    private init(
+        configuration: Configuration, endpoint: URL, port: Int, context: ServerContext, channel: any Channel,
+        group: MultiThreadedEventLoopGroup
+    ) {
+        self.configuration = configuration
+        self.endpoint = endpoint
+        self.port = port
+        self.context = context
+        self.channel = channel
+        self.group = group
+    }
+
+    /// Starts a server and returns once it accepts connections.
+    ///
+    /// ```swift
+    /// var configuration = TusDevServer.Configuration(directory: tempDir)
+    /// configuration.expiration = nil
+    /// let server = try await TusDevServer.start(configuration)
+    /// print("tus endpoint: \(server.endpoint)")
+    /// ```
+    ///
+    /// - Throws: ``TusError`` with code `.io` if the directory cannot be
+    ///   created, `.unavailable` if the address cannot be bound (a port in
+    ///   use), `.invalidArgument` for a port outside `0...65535`.
+    public static func start(_ configuration: Configuration) async throws -> TusDevServer {
+        guard (0...65535).contains(configuration.port) else {
+            throw TusError(.invalidArgument, "cannot start tus server: port \(configuration.port) is not in 0...65535")
+        }
+        let basePath = normalizedBasePath(configuration.basePath)
+        // Beyond a century (or not a number) means never.
+        let expiration = configuration.expiration.flatMap { $0.isFinite && $0 < 3.2e9 ? max($0, 0) : nil }
+        let store = try UploadStore(
+            directory: configuration.directory, expiration: expiration, logger: configuration.logger)
+        let algorithms = configuration.checksumAlgorithms.compactMap { ChecksumAlgorithm(rawValue: $0.lowercased()) }
+        var seen = Set<ChecksumAlgorithm>()
+        let context = ServerContext(
+            store: store,
+            basePath: basePath,
+            maxUploadSize: configuration.maxUploadSize,
+            expiration: expiration,
+            checksumAlgorithms: algorithms.filter { seen.insert($0).inserted },
+            logger: configuration.logger
+        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(TusHTTPHandler(server: context))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw TusError(
+                .unavailable, "cannot start tus server on \(configuration.host):\(configuration.port): \(error)",
+                cause: error)
+        }
+        let port = channel.localAddress?.port ?? configuration.port
+        var host = configuration.host
+        if host == "0.0.0.0" { host = "127.0.0.1" }
+        if host == "::" { host = "::1" }
+        if host.contains(":") { host = "[\(host)]" }
+        guard let endpoint = URL(string: "http://\(host):\(port)\(basePath)") else {
+            try? await channel.close()
+            try? await group.shutdownGracefully()
+            throw TusError(.invalidArgument, "cannot start tus server: http://\(host):\(port)\(basePath) is not a URL")
+        }
+        configuration.logger.info("tus server listening on \(endpoint.absoluteString)")
+        return TusDevServer(
+            configuration: configuration, endpoint: endpoint, port: port, context: context, channel: channel,
+            group: group)
+    }
+
+    /// Starts a server, runs `body` with it, and shuts it down however
+    /// `body` ends.
+    ///
+    /// ```swift
+    /// try await TusDevServer.withServer(.init(directory: tempDir)) { server in
+    ///     try await upload(file, to: server.endpoint)
+    /// }
+    /// ```
+    public static func withServer<T>(
+        _ configuration: Configuration, _ body: (TusDevServer) async throws -> T
+    ) async throws -> T {
+        let server = try await start(configuration)
+        do {
+            let result = try await body(server)
+            try await server.shutdown()
+            return result
+        } catch {
+            try? await server.shutdown()
+            throw error
+        }
+    }
+
+    /// Stops listening, closes every open connection (a request in progress
+    /// keeps the bytes it wrote, as with a client that disconnects) and stops
+    /// the server's threads. Calling it again does nothing.
+    public func shutdown() async throws {
+        let first = isShutDown.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        try? await channel.close()
+        do {
+            try await group.shutdownGracefully()
+        } catch {
+            throw TusError(.io, "cannot shut down tus server on port \(port)", cause: error)
+        }
+        configuration.logger.info("tus server on port \(port) stopped")
+    }
+
+    // MARK: Inspection
+
+    /// The bytes received so far for the upload at `uploadURL` (an absolute
+    /// upload URL, a path such as `/files/abc`, or just the id), or `nil` if
+    /// the server knows no such upload. Reads the whole data file: meant for
+    /// tests comparing bytes; for large uploads compare
+    /// ``uploadedDataFile(for:)`` instead.
+    public func uploadedData(for uploadURL: URL) -> Data? {
+        guard let file = uploadedDataFile(for: uploadURL) else { return nil }
+        guard let data = try? Data(contentsOf: file) else { return nil }
+        if let info = uploadInfo(for: uploadURL), Int64(data.count) > info.offset {
+            return data.prefix(Int(info.offset))
+        }
+        return data
+    }
+
+    /// The file holding the bytes received so far for the upload at
+    /// `uploadURL`, or `nil` if the server knows no such upload. Its first
+    /// ``UploadInfo/offset`` bytes are the upload's data; it is the server's
+    /// own file, so read it but do not change it.
+    public func uploadedDataFile(for uploadURL: URL) -> URL? {
+        guard let id = uploadID(for: uploadURL), case .found = context.store.lookup(id) else { return nil }
+        return URL(fileURLWithPath: context.store.dataPath(id))
+    }
+
+    /// What the server knows about the upload at `uploadURL` (an absolute
+    /// upload URL, a path such as `/files/abc`, or just the id): its length
+    /// (`nil` while deferred), offset, metadata, expiry. `nil` if the server
+    /// knows no such upload, or it was terminated or expired.
+    public func uploadInfo(for uploadURL: URL) -> UploadInfo? {
+        guard let id = uploadID(for: uploadURL), case .found(let record) = context.store.lookup(id) else {
+            return nil
+        }
+        return UploadInfo(
+            id: record.id,
+            length: record.length,
+            offset: record.offset,
+            metadata: record.rawMetadata.flatMap(HeaderParsing.metadata) ?? [:],
+            rawMetadata: record.rawMetadata,
+            createdAt: record.createdAt,
+            expiresAt: record.isComplete ? nil : record.expiresAt
+        )
+    }
+
+    /// Queues `fault`; it applies once, to the next request it matches (see
+    /// ``Fault`` for what matches and what happens).
+    ///
+    /// ```swift
+    /// server.inject(.dropConnectionDuringPatch(afterBytes: 100))
+    /// ```
+    public func inject(_ fault: Fault) {
+        context.faults.withLock { $0.append(fault) }
+    }
+
+    /// The faults queued and not yet played, oldest first.
+    public var pendingFaults: [Fault] {
+        context.faults.withLock { $0 }
+    }
+
+    /// Removes every queued fault.
+    public func removeAllFaults() {
+        context.faults.withLock { $0.removeAll() }
+    }
+
+    /// Every request received, oldest first, as method and path, such as
+    /// `POST /files/` or `PATCH /files/5f0c…`. The method is the effective one
+    /// (`X-HTTP-Method-Override` applied); the query is left out. Includes
+    /// requests answered with an error. It holds at most the last 100,000
+    /// or so requests (the oldest half is dropped when it fills up).
+    public var requestLog: [String] {
+        context.requestLog.withLock { $0 }
+    }
+
+    /// Empties ``requestLog``.
+    public func clearRequestLog() {
+        context.requestLog.withLock { $0.removeAll() }
+    }
+
+    private func uploadID(for url: URL) -> String? {
+        var path = url.path
+        if path.isEmpty { path = url.relativeString }
+        if path.hasPrefix(context.basePath) {
+            path.removeFirst(context.basePath.count)
+        } else if let last = path.split(separator: "/").last {
+            path = String(last)
+        }
+        return UploadStore.isValidID(path) ? path : nil
+    }
+
+    static func normalizedBasePath(_ path: String) -> String {
+        var path = path
+        if !path.hasPrefix("/") { path = "/" + path }
+        if !path.hasSuffix("/") { path += "/" }
+        return path
+    }
+}
+
+/// What the connection handlers share: the store, the fault queue, the log
+/// and the settings.
+final class ServerContext: Sendable {
+    let store: UploadStore
+    let basePath: String
+    let maxUploadSize: Int64
+    let expiration: TimeInterval?
+    let checksumAlgorithms: [ChecksumAlgorithm]
+    let logger: Logger
+    let faults = Locked<[Fault]>([])
+    let requestLog = Locked<[String]>([])
+    /// Past this many entries the older half of the request log is dropped.
+    static let requestLogLimit = 100_000
+
+    init(
+        store: UploadStore, basePath: String, maxUploadSize: Int64, expiration: TimeInterval?,
+        checksumAlgorithms: [ChecksumAlgorithm], logger: Logger
+    ) {
+        self.store = store
+        self.basePath = basePath
+        self.maxUploadSize = maxUploadSize
+        self.expiration = expiration
+        self.checksumAlgorithms = checksumAlgorithms
+        self.logger = logger
+    }
+
+    /// Removes and returns the first queued fault for which `matches` holds.
+    func takeFault(where matches: (Fault) -> Bool) -> Fault? {
+        faults.withLock { faults in
+            guard let index = faults.firstIndex(where: matches) else { return nil }
+            return faults.remove(at: index)
+        }
+    }
+}

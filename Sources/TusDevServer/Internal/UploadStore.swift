@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import TusCore
+
+/// The uploads of one server: a data file (`<id>.bin`) and a JSON info file
+/// (`<id>.info`) per upload in one directory, with an in-memory cache, the
+/// set of uploads a request is writing to, and the uploads that expired.
+///
+/// Every method is thread-safe. The info file is rewritten when a request
+/// ends; the data file's size is the truth about the offset when an upload is
+/// loaded from disk (after a restart).
+final class UploadStore: Sendable {
+    /// The persisted state of one upload.
+    struct Record: Codable, Sendable {
+        var id: String
+        var length: Int64?
+        var offset: Int64
+        var rawMetadata: String?
+        var createdAt: Date
+        var expiresAt: Date?
+
+        var isComplete: Bool { length.map { offset == $0 } ?? false }
+    }
+
+    /// What a look-up found.
+    enum Lookup {
+        case found(Record)
+        case notFound
+        case gone
+        case busy
+    }
+
+    private struct State {
+        var records: [String: Record] = [:]
+        var busy: Set<String> = []
+        var expired: Set<String> = []
+    }
+
+    let directory: URL
+    let expiration: TimeInterval?
+    private let logger: Logger
+    private let state = Locked(State())
+
+    init(directory: URL, expiration: TimeInterval?, logger: Logger) throws {
+        self.directory = directory
+        self.expiration = expiration
+        self.logger = logger
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TusError(.io, "cannot create upload directory \(directory.path)", cause: error)
+        }
+    }
+
+    /// Whether `id` can name an upload: 1 to 128 of `A-Z a-z 0-9 _ -`. Keeps
+    /// request paths from reaching files outside the directory.
+    static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 128
+            && id.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95
+            }
+    }
+
+    /// A fresh random id: 32 hex digits.
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let a = generator.next() as UInt64
+        let b = generator.next() as UInt64
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(a) + hex(b)
+    }
+
+    func dataPath(_ id: String) -> String { directory.appendingPathComponent("\(id).bin").path }
+    private func infoURL(_ id: String) -> URL { directory.appendingPathComponent("\(id).info") }
+
+    // MARK: Operations
+
+    /// Creates an empty upload and persists it.
+    func create(length: Int64?, rawMetadata: String?, now: Date = Date()) throws -> Record {
+        var record = Record(
+            id: Self.newID(), length: length, offset: 0, rawMetadata: rawMetadata, createdAt: now,
+            expiresAt: nil)
+        if !record.isComplete, let expiration { record.expiresAt = now.addingTimeInterval(expiration) }
+        let path = dataPath(record.id)
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw TusError(.io, "cannot create upload data file \(path)")
+        }
+        try save(record)
+        state.withLock { $0.records[record.id] = record }
+        return record
+    }
+
+    /// The upload `id`, expiring it first if its time is up.
+    func lookup(_ id: String, now: Date = Date()) -> Lookup {
+        state.withLock { state in lookupLocked(id, now: now, state: &state) }
+    }
+
+    /// Marks `id` as being written by one request. `.busy` if another holds it.
+    func acquire(_ id: String, now: Date = Date()) -> Lookup {
+        state.withLock { state in
+            let found = lookupLocked(id, now: now, state: &state)
+            guard case .found = found else { return found }
+            if state.busy.contains(id) { return .busy }
+            state.busy.insert(id)
+            return found
+        }
+    }
+
+    /// Ends the hold taken by ``acquire(_:now:)``.
+    func release(_ id: String) {
+        _ = state.withLock { $0.busy.remove(id) }
+    }
+
+    /// Changes the cached record of `id` (no disk write).
+    func update(_ id: String, _ change: (inout Record) -> Void) {
+        state.withLock { state in
+            if var record = state.records[id] {
+                change(&record)
+                state.records[id] = record
+            }
+        }
+    }
+
+    /// Writes the cached record of `id` to its info file.
+    func persist(_ id: String) {
+        guard let record = state.withLock({ $0.records[id] }) else { return }
+        do {
+            try save(record)
+        } catch {
+            logger.error("\(error)")
+        }
+    }
+
+    /// Deletes `id`'s files. `.found` with the deleted record on success.
+    func delete(_ id: String, now: Date = Date()) -> Lookup {
+        state.withLock { state in
+            let found = lookupLocked(id, now: now, state: &state)
+            guard case .found = found else { return found }
+            if state.busy.contains(id) { return .busy }
+            removeFiles(id)
+            state.records[id] = nil
+            return found
+        }
+    }
+
+    // MARK: Internals
+
+    private func lookupLocked(_ id: String, now: Date, state: inout State) -> Lookup {
+        guard Self.isValidID(id) else { return .notFound }
+        if state.expired.contains(id) { return .gone }
+        var record: Record
+        if let cached = state.records[id] {
+            record = cached
+        } else if let loaded = load(id) {
+            record = loaded
+            state.records[id] = loaded
+        } else {
+            return .notFound
+        }
+        if let expiresAt = record.expiresAt, !record.isComplete, !state.busy.contains(id), expiresAt <= now {
+            removeFiles(id)
+            state.records[id] = nil
+            state.expired.insert(id)
+            return .gone
+        }
+        if record.isComplete { record.expiresAt = nil }
+        return .found(record)
+    }
+
+    private func load(_ id: String) -> Record? {
+        guard let data = try? Data(contentsOf: infoURL(id)) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        guard var record = try? decoder.decode(Record.self, from: data), record.id == id else {
+            logger.error("ignoring unreadable upload info file \(infoURL(id).path)")
+            return nil
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: dataPath(id))[.size] as? NSNumber)?.int64Value ?? 0
+        record.offset = min(size, record.length ?? size)
+        return record
+    }
+
+    private func save(_ record: Record) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            try encoder.encode(record).write(to: infoURL(record.id), options: .atomic)
+        } catch {
+            throw TusError(.io, "cannot write upload info file \(infoURL(record.id).path)", cause: error)
+        }
+    }
+
+    private func removeFiles(_ id: String) {
+        try? FileManager.default.removeItem(atPath: dataPath(id))
+        try? FileManager.default.removeItem(at: infoURL(id))
+    }
+}

@@ -1,0 +1,56 @@
+public import Foundation
+public import Logging
+
+extension TusDevServer {
+    /// How a ``TusDevServer`` listens, where it keeps uploads and which
+    /// limits it announces.
+    ///
+    /// ```swift
+    /// var configuration = TusDevServer.Configuration(directory: tempDir)
+    /// configuration.expiration = 2          // seconds
+    /// configuration.maxUploadSize = 1 << 20 // 1 MiB
+    /// let server = try await TusDevServer.start(configuration)
+    /// ```
+    public struct Configuration: Sendable {
+        /// The address to bind. The loopback address by default; the server
+        /// is not meant to face a network.
+        public var host: String = "127.0.0.1"
+        /// The TCP port; `0` lets the system pick a free one (read it back
+        /// from ``TusDevServer/port``).
+        public var port: Int = 0
+        /// Where each upload's data file (`<id>.bin`) and info file
+        /// (`<id>.info`, JSON) are kept. Created if missing. A server started
+        /// again on the same directory knows the uploads it held.
+        public var directory: URL
+        /// The path of the creation endpoint; upload URLs are
+        /// `<basePath><id>`. Leading and trailing slashes are added if missing.
+        public var basePath: String = "/files/"
+        /// The largest `Upload-Length` accepted, announced as `Tus-Max-Size`.
+        /// A larger upload is answered with `413`.
+        public var maxUploadSize: Int64 = 1 << 40
+        /// How long an unfinished upload lives after its creation or its last
+        /// `PATCH`, announced as `Upload-Expires` on `POST` and `PATCH`
+        /// responses. An upload past its expiry is deleted, and requests for
+        /// it get `410 Gone` (`404` after a restart). `nil`: uploads never
+        /// expire. Finished uploads never expire.
+        public var expiration: TimeInterval? = 24 * 3600
+        /// The checksum algorithms accepted in `Upload-Checksum` and announced
+        /// in `Tus-Checksum-Algorithm`. Known: `sha1`, `sha256`, `md5`;
+        /// unknown names are ignored.
+        public var checksumAlgorithms: [String] = ["sha1", "sha256", "md5"]
+        /// Where the server logs: each request at `.info`, failures to read
+        /// or write its files at `.error`. Quiet (`.warning`) by default; set
+        /// `logger.logLevel = .info` to see every request.
+        public var logger: Logger = {
+            var logger = Logger(label: "tus.devserver")
+            logger.logLevel = .warning
+            return logger
+        }()
+
+        /// A configuration keeping uploads in `directory`, with every other
+        /// setting at its default.
+        public init(directory: URL) {
+            self.directory = directory
+        }
+    }
+}

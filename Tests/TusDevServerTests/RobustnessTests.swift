@@ -1,0 +1,165 @@
+import Crypto
+import Foundation
+import Testing
+import TusDevServer
+
+@Suite struct RobustnessTests {
+    @Test func restartOnTheSameDirectoryKeepsUploads() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = TusDevServer.Configuration(directory: directory.url)
+        let first = try await TusDevServer.start(configuration)
+        let url: URL
+        do {
+            url = try await first.create(length: 10)
+            #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
+        } catch {
+            try await first.shutdown()
+            throw error
+        }
+        try await first.shutdown()
+        #expect(try await Curl.request("HEAD", url, timeout: 2).status == 0, "the first server is gone")
+
+        var again = configuration
+        again.port = first.port
+        try await TusDevServer.withServer(again) { second in
+            #expect(second.endpoint == first.endpoint)
+            let head = try await Curl.request("HEAD", url)
+            #expect(head.status == 200)
+            #expect(head["upload-offset"] == "5")
+            #expect(head["upload-length"] == "10")
+            #expect(head["upload-metadata"] == "filename YS50eHQ=,filetype dGV4dC9wbGFpbg==")
+            #expect(try await second.patch(url, offset: 5, Data("56789".utf8)).status == 204)
+            #expect(second.uploadedData(for: url) == Data("0123456789".utf8))
+        }
+    }
+
+    @Test func largeUploadThroughSeveralPatchesIsByteIdentical() async throws {
+        try await withServer { server in
+            let scratch = try TemporaryDirectory()
+            defer { scratch.remove() }
+            let chunk = 10 << 20
+            let chunks = 5
+            var sourceHash = SHA256()
+            var files: [URL] = []
+            for index in 0..<chunks {
+                let data = sampleBytes(chunk, seed: UInt8(index + 1))
+                sourceHash.update(data: data)
+                let file = scratch.url.appendingPathComponent("chunk\(index)")
+                try data.write(to: file)
+                files.append(file)
+            }
+            let url = try await server.create(length: chunk * chunks)
+            for (index, file) in files.enumerated() {
+                // curl sends `Expect: 100-continue` for bodies this large.
+                let response = try await Curl.request(
+                    "PATCH", url,
+                    headers: [
+                        "Upload-Offset": String(index * chunk), "Content-Type": "application/offset+octet-stream",
+                    ],
+                    bodyFile: file, allowExpect: true, timeout: 60)
+                #expect(response.status == 204)
+                #expect(response["upload-offset"] == String((index + 1) * chunk))
+            }
+            #expect(server.uploadInfo(for: url)?.isComplete == true)
+
+            let stored = try #require(server.uploadedDataFile(for: url))
+            let handle = try FileHandle(forReadingFrom: stored)
+            defer { try? handle.close() }
+            var storedHash = SHA256()
+            var total = 0
+            while let piece = try handle.read(upToCount: 1 << 20), !piece.isEmpty {
+                storedHash.update(data: piece)
+                total += piece.count
+            }
+            #expect(total == chunk * chunks)
+            #expect(Data(storedHash.finalize()) == Data(sourceHash.finalize()))
+        }
+    }
+
+    @Test func rejectedLargeBodyWithExpectContinueIsAnswered() async throws {
+        try await withServer { server in
+            let scratch = try TemporaryDirectory()
+            defer { scratch.remove() }
+            let file = scratch.url.appendingPathComponent("body")
+            try sampleBytes(2 << 20).write(to: file)
+            let url = try await server.create(length: 2 << 20)
+            let response = try await Curl.request(
+                "PATCH", url,
+                headers: ["Upload-Offset": "7", "Content-Type": "application/offset+octet-stream"],
+                bodyFile: file, allowExpect: true)
+            #expect(response.status == 409)
+            #expect(try await server.headOffset(url) == 0)
+        }
+    }
+
+    @Test func concurrentPatchIsLockedAndADisconnectKeepsTheBytes() async throws {
+        try await withServer { server in
+            let url = try await server.create(length: 10)
+            let connection = try RawConnection(port: server.port)
+            connection.send(
+                "PATCH \(url.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                    + "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 10\r\n\r\nabc")
+            let started = await eventually { server.uploadInfo(for: url)?.offset == 3 }
+            try #require(started)
+
+            let second = try await server.patch(url, offset: 3, Data("defghij".utf8))
+            #expect(second.status == 423)
+            #expect(try await Curl.request("DELETE", url).status == 423)
+
+            connection.close()
+            let released = try await eventually {
+                try await server.patch(url, offset: 3, Data("defghij".utf8)).status == 204
+            }
+            #expect(released)
+            #expect(server.uploadedData(for: url) == Data("abcdefghij".utf8))
+        }
+    }
+
+    @Test(arguments: [
+        "GARBAGE\r\n\r\n",
+        "PATCH /files/x HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+        "\u{0}\u{1}\u{2}\u{ff}\r\n\r\n",
+        "POST /files/ HTTP/1.1\r\nHost: a b c\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 1\r\nConnection: close\r\n\r\n",
+        "HEAD /files/../../etc/passwd HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n",
+        "HEAD /files/%2e%2e%2fpasswd HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n",
+    ])
+    func garbageIsAnsweredAndTheServerStaysUp(request: String) async throws {
+        try await withServer { server in
+            let connection = try RawConnection(port: server.port)
+            connection.send(request)
+            let answer = connection.receiveAll()
+            connection.close()
+            if request.contains("Host: a b c") {
+                // A Host header that cannot be used: the Location falls back
+                // to the server's own address.
+                #expect(answer.hasPrefix("HTTP/1.1 201"))
+                #expect(answer.contains("Location: http://127.0.0.1:\(server.port)/files/"))
+            } else {
+                #expect(answer.hasPrefix("HTTP/1.1 4"), "\(answer.prefix(40))")
+            }
+            let options = try await Curl.request("OPTIONS", server.endpoint, tus: false)
+            #expect(options.status == 204)
+        }
+    }
+
+    @Test func startFailsOnAPortInUse() async throws {
+        try await withServer { server in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            var configuration = TusDevServer.Configuration(directory: directory.url)
+            configuration.port = server.port
+            await #expect(throws: (any Error).self) { try await TusDevServer.start(configuration) }
+        }
+    }
+
+    @Test func shutdownIsIdempotentAndStopsAnswering() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try await TusDevServer.start(.init(directory: directory.url))
+        #expect(try await Curl.request("OPTIONS", server.endpoint, tus: false).status == 204)
+        try await server.shutdown()
+        try await server.shutdown()
+        #expect(try await Curl.request("OPTIONS", server.endpoint, tus: false, timeout: 2).status == 0)
+    }
+}
