@@ -62,6 +62,7 @@ let package = Package(
                 "TusFingerprints",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,7 +116,10 @@ let package = Package(
             dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport"]
         ),
         .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
-        .testTarget(name: "TusDevServerTests", dependencies: ["TusDevServer"]),
+        .testTarget(
+            name: "TusDevServerTests",
+            dependencies: ["TusDevServer", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "TusCLITests",
             dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusTestSupport"]
