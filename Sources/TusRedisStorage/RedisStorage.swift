@@ -99,7 +99,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     ///
     /// - Throws: ``TusCore/TusError`` as every operation does.
     public func connect() async throws {
-        try await perform("connect") { session, operation in
+        try await perform("open the store") { session, operation in
             _ = try session.run(["PING"], operation)
         }
     }

@@ -253,6 +253,22 @@ import TusStorageTesting
         try await store.close()
     }
 
+    @Test func aLargeCommandOnADroppedConnectionIsSentAgainOnANewOne() async throws {
+        // Writing 8 MiB to a connection whose server died fails part-way
+        // (ECONNRESET); the store reconnects and sends all of it again.
+        var server = try RedisServerProcess()
+        let port = server.port
+        let store = try RedisStorage(url: "redis://127.0.0.1:\(port)/0?prefix=pipe:")
+        try await store.connect()
+        server.crash()
+        server = try RedisServerProcess(port: port)
+        defer { server.stop() }
+        let url = "https://tus.example/" + String(repeating: "x", count: 8 * 1024 * 1024)
+        try await store.setURL(url, forKey: "big")
+        #expect(try await store.url(forKey: "big") == url)
+        try await store.close()
+    }
+
     @Test func aServerThatStopsAnsweringTimesOut() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
