@@ -106,6 +106,8 @@ public final class RedisStorage: ListableStorage, Sendable {
 
     // MARK: Storage
 
+    /// Returns the URL stored under `key` (`GET <prefix>url:<key>`), or `nil`
+    /// when there is none or it has expired.
     public func url(forKey key: String) async throws -> String? {
         try await perform("read the URL of \(Self.shown(key))") { session, operation in
             let reply = try session.run([Array("GET".utf8), session.urlKey(key)], operation)
@@ -117,6 +119,9 @@ public final class RedisStorage: ListableStorage, Sendable {
         }
     }
 
+    /// Stores `url` under `key` and records the time, replacing any URL
+    /// stored there before. With a ``Configuration/ttl``, the entry expires
+    /// that long after this call.
     public func setURL(_ url: String, forKey key: String) async throws {
         let milliseconds = Self.milliseconds(Date())
         try await perform("store the URL of \(Self.shown(key))") { session, operation in
@@ -130,6 +135,8 @@ public final class RedisStorage: ListableStorage, Sendable {
         }
     }
 
+    /// Removes the URL stored under `key` and its index member. Removing an
+    /// absent key is not an error.
     public func removeURL(forKey key: String) async throws {
         try await perform("remove the URL of \(Self.shown(key))") { session, operation in
             _ = try session.eval(
@@ -187,6 +194,9 @@ public final class RedisStorage: ListableStorage, Sendable {
         }
     }
 
+    /// Removes every entry stored strictly before `date`, by the clock of the
+    /// process that stored it, and returns how many were removed. Entries
+    /// that had already expired are dropped from the index but not counted.
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         let cutoff = Self.milliseconds(date)

@@ -194,6 +194,18 @@ import TusStorageTesting
         try await store.close()
     }
 
+    @Test(.enabled(if: RedisServerProcess.hasIPv6Loopback, "the machine has no IPv6 loopback"))
+    func anIPv6AddressInBrackets() async throws {
+        let server = try RedisServerProcess(alsoIPv6: true)
+        defer { server.stop() }
+        let store = try RedisStorage(url: "redis://[::1]:\(server.port)/0?prefix=v6:")
+        #expect(store.address == "redis://[::1]:\(server.port)/0")
+        try await store.setURL("https://tus.example/1", forKey: "k")
+        #expect(try await store.url(forKey: "k") == "https://tus.example/1")
+        #expect(try RawRedisClient(port: server.port).command(["GET", "v6:url:k"]).string == "https://tus.example/1")
+        try await store.close()
+    }
+
     @Test func aPasswordProtectedServer() async throws {
         let password = "s3cret-\(UUID().uuidString.prefix(6))"
         let server = try RedisServerProcess(password: password)

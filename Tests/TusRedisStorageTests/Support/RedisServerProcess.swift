@@ -21,13 +21,14 @@ final class RedisServerProcess {
         return "redis://127.0.0.1:\(port)"
     }
 
-    /// Starts a server on `port` (a free one when `nil`) and waits, at most
-    /// 10 s, until it answers.
+    /// Starts a server on `port` (a free one when `nil`), listening on
+    /// 127.0.0.1 and, when `alsoIPv6`, on ::1, and waits, at most 10 s, until
+    /// it answers.
     ///
     /// The server is spawned and reaped with `posix_spawn` and `waitpid`
     /// directly, so that stopping it waits exactly as long as it takes to
     /// exit.
-    init(port: Int? = nil, password: String? = nil) throws {
+    init(port: Int? = nil, password: String? = nil, alsoIPv6: Bool = false) throws {
         let port = try port ?? Self.freePort()
         self.port = port
         self.password = password
@@ -36,6 +37,7 @@ final class RedisServerProcess {
             executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--dir", NSTemporaryDirectory(), "--logfile", "",
         ]
+        if alsoIPv6 { arguments.insert("::1", at: arguments.firstIndex(of: "127.0.0.1")! + 1) }
         if let password { arguments += ["--requirepass", password] }
         pid = try Self.spawn(executable, arguments)
 
@@ -171,6 +173,21 @@ final class RedisServerProcess {
         }
         guard bound else { throw ServerError(description: "cannot bind a loopback socket: errno \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether this machine has the IPv6 loopback address ::1.
+    static var hasIPv6Loopback: Bool {
+        let fd = socket(AF_INET6, streamSocketType, 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0
+            }
+        }
     }
 
     struct ServerError: Error, CustomStringConvertible {
