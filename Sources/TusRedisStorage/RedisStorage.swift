@@ -42,6 +42,8 @@ public import TusCore
 /// - ``TusCore/TusError/Code/timeout``: a command got no answer in time.
 /// - ``TusCore/TusError/Code/corruptStore``: a key under the prefix holds
 ///   another kind of value (`WRONGTYPE`).
+/// - ``TusCore/TusError/Code/invalidArgument``: the server has no database
+///   of the configured number.
 /// - ``TusCore/TusError/Code/unavailable``: any other error reply, such as a
 ///   server that is loading its data or out of memory.
 /// - ``TusCore/TusError/Code/closed``: the store was closed.
