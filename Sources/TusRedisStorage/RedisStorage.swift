@@ -1,1 +1,496 @@
-import CTusHiredis
+public import Foundation
+public import TusCore
+
+/// The Redis store: upload URLs in a Redis server, shared by every process
+/// and machine that reaches it, with an optional time to live per entry.
+///
+/// ```swift
+/// let store = try RedisStorage(url: "redis://:s3cret@cache.internal:6379/0?prefix=uploader:&ttl=604800")
+/// try await store.setURL("https://tus.example/files/24e5", forKey: key)
+/// let url = try await store.url(forKey: key)
+/// try await store.close()
+/// ```
+///
+/// ## Key layout
+/// With the default prefix `tus:`, an entry with key `K` is
+/// - the string `tus:url:K`, holding the upload URL (with an expiry when a
+///   ``Configuration/ttl`` is set), and
+/// - the member `K` of the sorted set `tus:stored_at`, scored with the time it
+///   was stored, in milliseconds since 1970 (the clock of the process that
+///   stored it).
+///
+/// Lua scripts change both together, atomically. Listing and pruning read the
+/// sorted set, never `KEYS`, and drop the members whose URL has expired.
+///
+/// ## Connection
+/// The store connects lazily, on its first operation (or on ``connect()``),
+/// sends `AUTH` when a password is set and `SELECT` when the database is not
+/// 0. It keeps one connection, used by one operation at a time on a private
+/// serial queue, so callers never block a Swift concurrency thread. Every wait
+/// is bounded: the connection by ``Configuration/connectTimeout``, each
+/// command by ``Configuration/commandTimeout``. When the server closes the
+/// connection or an I/O error breaks it, the store reconnects once and sends
+/// the command once more; every command it sends can safely be repeated.
+///
+/// ## Errors
+/// Every method throws ``TusCore/TusError``, naming the server as ``address``
+/// (never with the password), with a ``RedisError`` as its `cause`:
+/// - ``TusCore/TusError/Code/connectionFailed``: the server cannot be reached,
+///   refuses the connection, or dropped it twice in a row.
+/// - ``TusCore/TusError/Code/authenticationFailed``: a wrong password, or
+///   none given to a server that requires one.
+/// - ``TusCore/TusError/Code/timeout``: a command got no answer in time.
+/// - ``TusCore/TusError/Code/corruptStore``: a key under the prefix holds
+///   another kind of value (`WRONGTYPE`).
+/// - ``TusCore/TusError/Code/invalidArgument``: the server has no database
+///   of the configured number.
+/// - ``TusCore/TusError/Code/unavailable``: any other error reply, such as a
+///   server that is loading its data or out of memory.
+/// - ``TusCore/TusError/Code/closed``: the store was closed.
+///
+/// No TLS: hiredis 0.14 has none. Reach a remote server through a TLS tunnel
+/// or a private network.
+public final class RedisStorage: ListableStorage, Sendable {
+    /// The settings the store was made with.
+    public let configuration: Configuration
+
+    /// The server's address, `redis://host:port/db`, without credentials.
+    public var address: String { configuration.address }
+
+    private let session: Session
+    private let queue: DispatchQueue
+
+    /// Makes a store from its settings. Nothing is sent to the server until
+    /// the first operation or ``connect()``.
+    ///
+    /// ```swift
+    /// let store = try RedisStorage(configuration: .init(host: "127.0.0.1", port: 6380, keyPrefix: "test:"))
+    /// ```
+    ///
+    /// - Throws: ``TusCore/TusError`` with
+    ///   ``TusCore/TusError/Code/invalidArgument`` when a setting cannot be
+    ///   used: an empty host, a port outside 1...65535, a negative database, a
+    ///   ttl or timeout that is not greater than zero, a user name without a
+    ///   password.
+    public init(configuration: Configuration) throws {
+        self.configuration = try configuration.validated()
+        self.session = Session(configuration: self.configuration)
+        self.queue = DispatchQueue(label: "swift-tus.redis \(self.configuration.address)")
+    }
+
+    /// Makes a store from a Redis URL:
+    /// `redis://[[username]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]`.
+    /// Nothing is sent to the server until the first operation or
+    /// ``connect()``.
+    ///
+    /// ```swift
+    /// let store = try RedisStorage(url: "redis://127.0.0.1:6379/0?prefix=tus:")
+    /// ```
+    ///
+    /// - Throws: ``TusCore/TusError`` with
+    ///   ``TusCore/TusError/Code/invalidArgument`` naming the URL (its
+    ///   credentials masked) when it is malformed; see
+    ///   ``Configuration/init(url:)``.
+    public convenience init(url: String) throws {
+        try self.init(configuration: Configuration(url: url))
+    }
+
+    /// Connects now, if not connected yet, and checks that the server
+    /// answers, so that a wrong address or password shows at once rather
+    /// than at the first operation.
+    ///
+    /// - Throws: ``TusCore/TusError`` as every operation does.
+    public func connect() async throws {
+        try await perform("open the store") { session, operation in
+            _ = try session.run(["PING"], operation)
+        }
+    }
+
+    // MARK: Storage
+
+    /// Returns the URL stored under `key` (`GET <prefix>url:<key>`), or `nil`
+    /// when there is none or it has expired.
+    public func url(forKey key: String) async throws -> String? {
+        try await perform("read the URL of \(Self.shown(key))") { session, operation in
+            let reply = try session.run([Array("GET".utf8), session.urlKey(key)], operation)
+            switch reply {
+            case .null: return nil
+            case .string(let bytes): return String(decoding: bytes, as: UTF8.self)
+            default: throw session.unexpected(reply, from: "GET", expected: "a string", operation)
+            }
+        }
+    }
+
+    /// Stores `url` under `key` and records the time, replacing any URL
+    /// stored there before. With a ``Configuration/ttl``, the entry expires
+    /// that long after this call.
+    public func setURL(_ url: String, forKey key: String) async throws {
+        let milliseconds = Self.milliseconds(Date())
+        try await perform("store the URL of \(Self.shown(key))") { session, operation in
+            let ttl = session.configuration.ttl.map { String(max(1, Int64(($0 * 1000).rounded(.up)))) } ?? ""
+            _ = try session.eval(
+                Scripts.set,
+                keys: [session.urlKey(key), session.indexKey],
+                arguments: [Array(url.utf8), Array(key.utf8), Array(milliseconds.utf8), Array(ttl.utf8)],
+                operation
+            )
+        }
+    }
+
+    /// Removes the URL stored under `key` and its index member. Removing an
+    /// absent key is not an error.
+    public func removeURL(forKey key: String) async throws {
+        try await perform("remove the URL of \(Self.shown(key))") { session, operation in
+            _ = try session.eval(
+                Scripts.remove, keys: [session.urlKey(key), session.indexKey], arguments: [Array(key.utf8)], operation
+            )
+        }
+    }
+
+    /// Closes the connection. Later calls throw
+    /// ``TusCore/TusError/Code/closed``; closing twice is harmless.
+    ///
+    /// An operation already running finishes first.
+    public func close() async throws {
+        try await perform("close", whenClosed: true) { session, _ in session.close() }
+    }
+
+    // MARK: ListableStorage
+
+    /// Every entry, read from the `stored_at` index and the URL keys, in
+    /// batches of ``batchSize``.
+    ///
+    /// Index members whose URL key has expired are not listed, and are
+    /// removed from the index.
+    public func entries() async throws -> [StoredUpload] {
+        try await perform("list the entries") { session, operation in
+            let members = try session.indexMembers(
+                [Array("ZRANGE".utf8), session.indexKey, Array("0".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)],
+                operation
+            )
+            var entries: [StoredUpload] = []
+            var expired: [[UInt8]] = []
+            for batch in members.batches(of: Self.batchSize) {
+                let reply = try session.run([Array("MGET".utf8)] + batch.map { session.urlKey(bytes: $0.member) }, operation)
+                guard case .array(let values) = reply, values.count == batch.count else {
+                    throw session.unexpected(reply, from: "MGET", expected: "an array of \(batch.count)", operation)
+                }
+                for (member, value) in zip(batch, values) {
+                    switch value {
+                    case .string(let url):
+                        entries.append(StoredUpload(
+                            key: String(decoding: member.member, as: UTF8.self),
+                            url: String(decoding: url, as: UTF8.self),
+                            storedAt: Date(timeIntervalSince1970: member.score / 1000)
+                        ))
+                    default:
+                        expired.append(member.member)
+                    }
+                }
+            }
+            for batch in expired.batches(of: Self.batchSize) {
+                let urlKeys = batch.map { session.urlKey(bytes: $0) }
+                _ = try session.eval(Scripts.forgetExpired, keys: [session.indexKey] + urlKeys, arguments: Array(batch), operation)
+            }
+            return entries
+        }
+    }
+
+    /// Removes every entry stored strictly before `date`, by the clock of the
+    /// process that stored it, and returns how many were removed. Entries
+    /// that had already expired are dropped from the index but not counted.
+    @discardableResult
+    public func removeEntries(storedBefore date: Date) async throws -> Int {
+        let cutoff = Self.milliseconds(date)
+        return try await perform("remove the entries stored before \(date)") { session, operation in
+            let members = try session.indexMembers(
+                [Array("ZRANGEBYSCORE".utf8), session.indexKey, Array("-inf".utf8), Array("(\(cutoff)".utf8),
+                 Array("WITHSCORES".utf8)],
+                operation
+            )
+            var removed = 0
+            for batch in members.batches(of: Self.batchSize) {
+                let urlKeys: [[UInt8]] = batch.map { session.urlKey(bytes: $0.member) }
+                let arguments: [[UInt8]] = [Array(cutoff.utf8)] + batch.map(\.member)
+                let reply = try session.eval(Scripts.removeOlder, keys: [session.indexKey] + urlKeys, arguments: arguments, operation)
+                guard case .integer(let count) = reply else {
+                    throw session.unexpected(reply, from: "EVAL", expected: "an integer", operation)
+                }
+                removed += Int(count)
+            }
+            return removed
+        }
+    }
+
+    /// How many entries ``entries()`` and ``removeEntries(storedBefore:)``
+    /// read or change per command, so that no single command keeps the
+    /// server busy for long.
+    public static let batchSize = 500
+
+    // MARK: Running on the queue
+
+    /// Runs `body` on the store's serial queue, which alone touches the
+    /// connection, and waits for it without blocking the caller's thread.
+    private func perform<Result: Sendable>(
+        _ operation: String,
+        whenClosed: Bool = false,
+        _ body: @escaping @Sendable (Session, String) throws -> Result
+    ) async throws -> Result {
+        let session = self.session
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                if session.isClosed, !whenClosed {
+                    continuation.resume(throwing: TusError(
+                        .closed, "cannot \(operation): the Redis store at \(session.configuration.address) is closed"
+                    ))
+                    return
+                }
+                continuation.resume(with: Swift.Result { try body(session, operation) })
+            }
+        }
+    }
+
+    /// Milliseconds since 1970, as Redis and Lua parse them.
+    private static func milliseconds(_ date: Date) -> String {
+        String(date.timeIntervalSince1970 * 1000)
+    }
+
+    /// A key as messages show it: quoted, and cut when long.
+    private static func shown(_ key: String) -> String {
+        key.count <= 80 ? key.debugDescription : (String(key.prefix(80)) + "…").debugDescription
+    }
+}
+
+/// The connection and its state. Only the store's serial queue touches it,
+/// which is what makes the unchecked `Sendable` sound.
+private final class Session: @unchecked Sendable {
+    let configuration: RedisStorage.Configuration
+    let indexKey: [UInt8]
+    private let urlKeyPrefix: [UInt8]
+    private var connection: RedisConnection?
+    private(set) var isClosed = false
+
+    init(configuration: RedisStorage.Configuration) {
+        self.configuration = configuration
+        self.indexKey = Array((configuration.keyPrefix + "stored_at").utf8)
+        self.urlKeyPrefix = Array((configuration.keyPrefix + "url:").utf8)
+    }
+
+    var address: String { configuration.address }
+
+    func urlKey(_ key: String) -> [UInt8] { urlKeyPrefix + Array(key.utf8) }
+    func urlKey(bytes key: [UInt8]) -> [UInt8] { urlKeyPrefix + key }
+
+    func close() {
+        connection = nil
+        isClosed = true
+    }
+
+    /// Sends a command given as text words.
+    func run(_ words: [String], _ operation: String) throws -> RedisReply {
+        try run(words.map { Array($0.utf8) }, operation)
+    }
+
+    /// Sends a command, connecting first when needed. When the connection
+    /// breaks (EOF or an I/O error other than a timeout), reconnects once and
+    /// sends the command once more. An error reply is thrown as a
+    /// ``TusError``.
+    func run(_ arguments: [[UInt8]], _ operation: String) throws -> RedisReply {
+        let name = String(decoding: arguments[0], as: UTF8.self).uppercased()
+        var attempt = 1
+        while true {
+            let connection = try connected(operation)
+            let reply: RedisReply
+            do {
+                reply = try connection.command(arguments, name: name)
+            } catch {
+                self.connection = nil
+                if attempt == 1, isBroken(error) {
+                    attempt += 1
+                    continue
+                }
+                throw failure(error, operation, lostTwice: attempt > 1)
+            }
+            if case .error(let text) = reply {
+                throw replyFailure(text, from: name, operation)
+            }
+            return reply
+        }
+    }
+
+    /// Runs a Lua script with `EVAL`.
+    func eval(_ script: String, keys: [[UInt8]], arguments: [[UInt8]], _ operation: String) throws -> RedisReply {
+        var command: [[UInt8]] = [Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)]
+        command.append(contentsOf: keys)
+        command.append(contentsOf: arguments)
+        return try run(command, operation)
+    }
+
+    /// Reads `[member, score, member, score, ...]`, the reply of `ZRANGE ...
+    /// WITHSCORES`.
+    func indexMembers(_ arguments: [[UInt8]], _ operation: String) throws -> [(member: [UInt8], score: Double)] {
+        let reply = try run(arguments, operation)
+        let name = String(decoding: arguments[0], as: UTF8.self)
+        guard case .array(let items) = reply, items.count % 2 == 0 else {
+            throw unexpected(reply, from: name, expected: "an array of members and scores", operation)
+        }
+        var members: [(member: [UInt8], score: Double)] = []
+        members.reserveCapacity(items.count / 2)
+        var index = 0
+        while index < items.count {
+            guard case .string(let member) = items[index], case .string(let scoreText) = items[index + 1],
+                  let score = Double(String(decoding: scoreText, as: UTF8.self)) else {
+                throw unexpected(reply, from: name, expected: "members and scores", operation)
+            }
+            members.append((member, score))
+            index += 2
+        }
+        return members
+    }
+
+    func unexpected(_ reply: RedisReply, from command: String, expected: String, _ operation: String) -> TusError {
+        TusError(
+            .protocolViolation,
+            "cannot \(operation): Redis at \(address) answered \(command) with \(reply.kind), expected \(expected)"
+        )
+    }
+
+    // MARK: Connecting
+
+    /// The open connection, or a new one, logged in and on the database.
+    private func connected(_ operation: String) throws -> RedisConnection {
+        if let connection { return connection }
+        let connection: RedisConnection
+        do {
+            connection = try RedisConnection(
+                host: configuration.host,
+                port: configuration.port,
+                connectTimeout: configuration.connectTimeout,
+                commandTimeout: configuration.commandTimeout
+            )
+        } catch {
+            let timeLimit = error.message.localizedCaseInsensitiveContains("timed out")
+                ? " within \(Self.seconds(configuration.connectTimeout))" : ""
+            throw TusError(
+                .connectionFailed,
+                "cannot \(operation): cannot connect to Redis at \(address)\(timeLimit): \(error.message)",
+                cause: error
+            )
+        }
+
+        if let password = configuration.password {
+            var arguments = [Array("AUTH".utf8)]
+            if let username = configuration.username { arguments.append(Array(username.utf8)) }
+            arguments.append(Array(password.utf8))
+            let reply: RedisReply
+            do {
+                reply = try connection.command(arguments, name: "AUTH")
+            } catch {
+                throw failure(error, operation, lostTwice: true)
+            }
+            if case .error(let text) = reply {
+                let who = configuration.username.map { "the user name \($0.debugDescription) or its password is wrong" }
+                    ?? "wrong password"
+                let why = text.hasPrefix("WRONGPASS") || text.localizedCaseInsensitiveContains("invalid password")
+                    ? who : "the server refused the credentials"
+                throw TusError(
+                    .authenticationFailed,
+                    "cannot \(operation): Redis at \(address) refused to log in: \(why) (\(text))",
+                    cause: RedisError(code: RedisError.reply, message: text, command: "AUTH")
+                )
+            }
+        }
+
+        if configuration.database != 0 {
+            let reply: RedisReply
+            do {
+                reply = try connection.command(
+                    [Array("SELECT".utf8), Array(String(configuration.database).utf8)], name: "SELECT"
+                )
+            } catch {
+                throw failure(error, operation, lostTwice: true)
+            }
+            if case .error(let text) = reply {
+                if text.hasPrefix("NOAUTH") { throw replyFailure(text, from: "SELECT", operation) }
+                throw TusError(
+                    .invalidArgument,
+                    "cannot \(operation): Redis at \(address) cannot select database \(configuration.database): \(text)",
+                    cause: RedisError(code: RedisError.reply, message: text, command: "SELECT")
+                )
+            }
+        }
+
+        self.connection = connection
+        return connection
+    }
+
+    // MARK: Errors
+
+    /// A timeout: hiredis reports an expired `SO_RCVTIMEO`/`SO_SNDTIMEO` as
+    /// an I/O error with `EAGAIN`.
+    private func isTimeout(_ error: RedisError) -> Bool {
+        error.code == RedisError.io && (error.systemErrno == EAGAIN || error.systemErrno == EWOULDBLOCK
+            || error.systemErrno == ETIMEDOUT)
+    }
+
+    /// A connection the server closed or that broke, worth one new attempt.
+    private func isBroken(_ error: RedisError) -> Bool {
+        error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
+    }
+
+    private func failure(_ error: RedisError, _ operation: String, lostTwice: Bool) -> TusError {
+        if isTimeout(error) {
+            return TusError(
+                .timeout,
+                "cannot \(operation): Redis at \(address) did not answer \(error.command) within \(Self.seconds(configuration.commandTimeout))",
+                cause: error
+            )
+        }
+        switch error.code {
+        case RedisError.eof, RedisError.io:
+            let again = lostTwice ? "lost the connection to Redis at \(address)" : "the connection to Redis at \(address) broke"
+            return TusError(.connectionFailed, "cannot \(operation): \(again) during \(error.command): \(error.message)", cause: error)
+        case RedisError.protocolError:
+            return TusError(
+                .protocolViolation,
+                "cannot \(operation): Redis at \(address) answered \(error.command) with data that is not RESP: \(error.message)",
+                cause: error
+            )
+        default:
+            return TusError(.unavailable, "cannot \(operation): \(error.command) to Redis at \(address) failed: \(error.message)", cause: error)
+        }
+    }
+
+    private func replyFailure(_ text: String, from command: String, _ operation: String) -> TusError {
+        let cause = RedisError(code: RedisError.reply, message: text, command: command)
+        if text.hasPrefix("NOAUTH") {
+            return TusError(
+                .authenticationFailed,
+                "cannot \(operation): Redis at \(address) requires a password and none was given; write it as redis://:password@host (\(text))",
+                cause: cause
+            )
+        }
+        if text.hasPrefix("WRONGPASS") {
+            return TusError(.authenticationFailed, "cannot \(operation): Redis at \(address) refused the credentials (\(text))", cause: cause)
+        }
+        if text.hasPrefix("WRONGTYPE") {
+            return TusError(
+                .corruptStore,
+                "cannot \(operation): a key under the prefix \(configuration.keyPrefix.debugDescription) in Redis at \(address) holds another kind of value; it was left unchanged (\(text))",
+                cause: cause
+            )
+        }
+        return TusError(.unavailable, "cannot \(operation): Redis at \(address) answered \(command) with an error: \(text)", cause: cause)
+    }
+
+    private static func seconds(_ value: TimeInterval) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
+
+extension Array {
+    /// The array cut into consecutive slices of at most `size` elements.
+    fileprivate func batches(of size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

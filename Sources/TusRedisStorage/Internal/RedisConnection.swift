@@ -1,0 +1,151 @@
+import CTusHiredis
+import Foundation
+
+/// A reply of the server, copied out of hiredis's `redisReply`.
+enum RedisReply {
+    case string([UInt8])
+    case status(String)
+    case integer(Int64)
+    case array([RedisReply])
+    case null
+    case error(String)
+
+    /// What the reply is, for messages: "a string", "an error", ...
+    var kind: String {
+        switch self {
+        case .string: "a string"
+        case .status: "a status"
+        case .integer: "an integer"
+        case .array: "an array"
+        case .null: "nil"
+        case .error: "an error"
+        }
+    }
+}
+
+/// One blocking hiredis connection: a `redisContext` and nothing else.
+///
+/// A `redisContext` is not thread-safe, so this type is not `Sendable`: the
+/// store's serial queue owns it. After any failed command (a `RedisError`
+/// thrown, not an error reply) the context is unusable and the owner drops
+/// it.
+final class RedisConnection {
+    private let context: UnsafeMutablePointer<redisContext>
+
+    /// Connects to `host:port` within `connectTimeout` seconds and sets the
+    /// read and write timeout of every later command to `commandTimeout`
+    /// seconds.
+    init(host: String, port: Int, connectTimeout: TimeInterval, commandTimeout: TimeInterval) throws(RedisError) {
+        guard let context = redisConnectWithTimeout(host, Int32(port), Self.makeTimeval(connectTimeout)) else {
+            throw RedisError(code: RedisError.outOfMemory, message: "cannot allocate a hiredis context", command: "connect")
+        }
+        if context.pointee.err != 0 {
+            let error = RedisError(
+                code: context.pointee.err,
+                message: String(cString: tus_redis_errstr(context)),
+                command: "connect"
+            )
+            redisFree(context)
+            throw error
+        }
+        tus_redis_prepare_socket(context)
+        if redisSetTimeout(context, Self.makeTimeval(commandTimeout)) != REDIS_OK {
+            let number = errno
+            redisFree(context)
+            throw RedisError(
+                code: RedisError.io,
+                systemErrno: number,
+                message: "cannot set the command timeout: \(String(cString: strerror(number)))",
+                command: "connect"
+            )
+        }
+        self.context = context
+    }
+
+    deinit {
+        redisFree(context)
+    }
+
+    /// Sends one command, each argument as raw bytes, and waits for its reply.
+    ///
+    /// An error reply of the server is returned as ``RedisReply/error(_:)``;
+    /// a failure of the connection itself (I/O error, timeout, EOF, bad
+    /// protocol) is thrown.
+    func command(_ arguments: [[UInt8]], name: String) throws(RedisError) -> RedisReply {
+        precondition(!arguments.isEmpty)
+        var lengths = arguments.map(\.count)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(lengths.reduce(1, +))
+        for argument in arguments { bytes.append(contentsOf: argument) }
+        bytes.append(0)  // never empty, so the base address exists
+
+        var errorNumber: Int32 = 0
+        let reply: UnsafeMutablePointer<redisReply>? = bytes.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!)
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(arguments.count)
+            var offset = 0
+            for length in lengths {
+                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
+                offset += length
+            }
+            return pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeMutableBufferPointer { argvlen in
+                    tus_redis_command_argv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress, &errorNumber)
+                }
+            }
+        }
+        guard let reply else {
+            let code = context.pointee.err
+            throw RedisError(
+                code: code == 0 ? RedisError.other : code,
+                systemErrno: code == RedisError.io ? errorNumber : 0,
+                message: String(cString: tus_redis_errstr(context)),
+                command: name
+            )
+        }
+        defer { freeReplyObject(reply) }
+        return Self.copy(reply)
+    }
+
+    private static func copy(_ pointer: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let reply = pointer.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            return .string(bytes(reply.str, reply.len))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(reply.integer)
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisReply] = []
+            elements.reserveCapacity(reply.elements)
+            for index in 0..<reply.elements {
+                if let element = reply.element[index] {
+                    elements.append(copy(element))
+                } else {
+                    elements.append(.null)
+                }
+            }
+            return .array(elements)
+        default:
+            return .null
+        }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> [UInt8] {
+        guard let pointer, count > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    private static func makeTimeval(_ seconds: TimeInterval) -> timeval {
+        let whole = seconds.rounded(.down)
+        let micros = ((seconds - whole) * 1_000_000).rounded()
+        return timeval(tv_sec: .init(whole), tv_usec: .init(min(micros, 999_999)))
+    }
+}
+
+@available(*, unavailable)
+extension RedisConnection: Sendable {}
