@@ -125,7 +125,14 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// stored there before. With a ``Configuration/ttl``, the entry expires
     /// that long after this call.
     public func setURL(_ url: String, forKey key: String) async throws {
-        let milliseconds = Self.milliseconds(Date())
+        try await setURL(url, forKey: key, storedAt: nil)
+    }
+
+    /// Stores `url` under `key` with `storedAt` as its time; `nil` records
+    /// the present time, since the index needs one. A ``Configuration/ttl``
+    /// counts from this call, not from `storedAt`.
+    public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
+        let milliseconds = Self.milliseconds(storedAt ?? Date())
         try await perform("store the URL of \(Self.shown(key))") { session, operation in
             let ttl = session.configuration.ttl.map { String(max(1, Int64(($0 * 1000).rounded(.up)))) } ?? ""
             _ = try session.eval(

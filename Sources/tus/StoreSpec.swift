@@ -1,13 +1,15 @@
 import Foundation
 import TusCore
 import TusFileStorage
+import TusRedisStorage
 import TusSQLiteStorage
 
-/// Which store a command uses: `json:PATH` or `sqlite:PATH`.
+/// Which store a command uses: `json:PATH`, `sqlite:PATH` or a `redis://` URL.
 struct StoreSpec: CustomStringConvertible {
     enum Kind {
         case json(path: String)
         case sqlite(path: String)
+        case redis(RedisStorage.Configuration, shown: String)
     }
     var kind: Kind
 
@@ -19,7 +21,7 @@ struct StoreSpec: CustomStringConvertible {
     static let environmentVariable = "TUS_STORE"
 
     /// The accepted forms, for error messages and help.
-    static let forms = "json:PATH or sqlite:PATH"
+    static let forms = "json:PATH, sqlite:PATH or redis://[user:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
 
     /// Parses `spec`, or the default when it is nil: `$TUS_STORE`, else the
     /// JSON file at ``FileStorage/defaultPath``.
@@ -45,6 +47,8 @@ struct StoreSpec: CustomStringConvertible {
             kind = .json(path: try path(after: "json:"))
         } else if spec.hasPrefix("sqlite:") {
             kind = .sqlite(path: try path(after: "sqlite:"))
+        } else if spec.lowercased().hasPrefix("redis://") || spec.lowercased().hasPrefix("rediss://") {
+            kind = .redis(try RedisStorage.Configuration(url: spec), shown: Self.hidingPassword(spec))
         } else {
             throw CommandFailure(message: "\(source): unknown store \"\(spec)\"; expected \(Self.forms)")
         }
@@ -54,7 +58,17 @@ struct StoreSpec: CustomStringConvertible {
         switch kind {
         case .json(let path): "json:\(path)"
         case .sqlite(let path): "sqlite:\(path)"
+        case .redis(_, let shown): shown
         }
+    }
+
+    /// `spec` with the password of its user information replaced by `***`.
+    private static func hidingPassword(_ spec: String) -> String {
+        guard let schemeEnd = spec.range(of: "://"),
+              let at = spec[schemeEnd.upperBound...].firstIndex(of: "@") else { return spec }
+        let userInfo = spec[schemeEnd.upperBound..<at]
+        let user = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return spec[..<schemeEnd.upperBound] + user + ":***" + spec[at...]
     }
 
     /// Opens the store.
@@ -62,6 +76,7 @@ struct StoreSpec: CustomStringConvertible {
         switch kind {
         case .json(let path): try FileStorage(path: path)
         case .sqlite(let path): try SQLiteStorage(path: path)
+        case .redis(let configuration, _): try RedisStorage(configuration: configuration)
         }
     }
 }
