@@ -121,6 +121,13 @@ let package = Package(
             dependencies: ["TusDevServer", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
+            name: "TusClientTests",
+            dependencies: [
+                "TusClient", "TusDevServer", "TusFileStorage", "TusSQLiteStorage", "TusRedisStorage",
+                "TusFingerprints", "TusTestSupport",
+            ]
+        ),
+        .testTarget(
             name: "TusCLITests",
             dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusTestSupport"]
         ),

@@ -20,7 +20,8 @@ import TusCore
 /// ```
 ///
 /// Requests go through AsyncHTTPClient, which reuses connections; by default
-/// the process-wide `HTTPClient.shared`, which needs no shutting down.
+/// ``sharedHTTPClient``, which lives as long as the process and needs no
+/// shutting down.
 public struct TusClient: Sendable {
     /// The creation endpoint, where new uploads are POSTed.
     public var url: URL
@@ -36,12 +37,16 @@ public struct TusClient: Sendable {
     /// - Parameters:
     ///   - url: The creation endpoint, such as `https://tus.example/files/`.
     ///   - headers: Headers sent with every request.
-    ///   - httpClient: The HTTP client to use; by default the shared one.
+    ///   - httpClient: The HTTP client to use; by default ``sharedHTTPClient``.
+    ///     One of your own should not retry failed connection attempts by
+    ///     itself (`connectionPool.retryConnectionEstablishment = false`):
+    ///     the uploader retries with its own delays, and otherwise a server
+    ///     that is down is only reported when the request times out.
     ///   - logger: Where the client logs what it does, at `debug` level.
     public init(
         url: URL,
         headers: [String: String] = [:],
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient = TusClient.sharedHTTPClient,
         logger: Logger = Logger(label: "swift-tus.client")
     ) {
         self.url = url
@@ -49,6 +54,17 @@ public struct TusClient: Sendable {
         self.httpClient = httpClient
         self.logger = logger
     }
+
+    /// The HTTP client every ``TusClient`` uses unless given another: one
+    /// per process, never shut down. A refused connection fails at once
+    /// (the uploader retries it), and connecting times out after 10 seconds.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     /// Asks the server what it supports, with an OPTIONS request.
     ///
@@ -96,6 +112,27 @@ public struct TusClient: Sendable {
         result += headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let options { result += options.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
         return result + extra
+    }
+
+    /// Deletes the upload at `url` on the server (the termination
+    /// extension). An upload the server no longer has counts as deleted.
+    ///
+    /// This does not touch any store; ``TusUploader/terminate()`` also
+    /// forgets the stored URL.
+    ///
+    /// - Throws: ``TusCore/TusError`` when the server cannot be reached or
+    ///   refuses, for example because it does not support termination.
+    public func terminateUpload(at url: URL) async throws {
+        try await terminateUpload(at: url, options: nil)
+    }
+
+    func terminateUpload(at url: URL, options: UploadOptions?) async throws {
+        let label = "DELETE \(url.absoluteString)"
+        let answer = try await httpClient.exchange(
+            .DELETE, url, headers: requestHeaders([], options: options), timeout: options?.requestTimeout ?? .seconds(60))
+        guard (200..<300).contains(answer.code) || answer.code == 404 || answer.code == 410 else {
+            throw TusError(.unavailable, "cannot terminate the upload: \(label) \(answer.statusDescription)")
+        }
     }
 
     // MARK: Uploaders

@@ -416,12 +416,7 @@ public final class TusUploader: @unchecked Sendable {
         guard let url else {
             throw TusError(.invalidArgument, "there is no upload to terminate: it was never created")
         }
-        let label = "DELETE \(url.absoluteString)"
-        let answer = try await client.httpClient.exchange(
-            .DELETE, url, headers: client.requestHeaders([], options: options), timeout: options.requestTimeout)
-        guard (200..<300).contains(answer.code) || answer.code == 404 || answer.code == 410 else {
-            throw TusError(.unavailable, "cannot terminate the upload: \(label) \(answer.statusDescription)")
-        }
+        try await client.terminateUpload(at: url, options: options)
         try await forgetStoredURL()
         lock.withLock {
             state.url = nil

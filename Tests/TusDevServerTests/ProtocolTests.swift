@@ -307,7 +307,9 @@ import TusDevServer
     }
 
     @Test func expiredUploadsGet410() async throws {
-        try await withServer({ $0.expiration = 1 }) { server in
+        // Long enough that the PATCH lands before expiry even on a loaded
+        // machine; the wait below is bounded.
+        try await withServer({ $0.expiration = 4 }) { server in
             let created = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "10"])
             #expect(created.status == 201)
             let expires = try #require(created["upload-expires"])
@@ -320,7 +322,7 @@ import TusDevServer
             #expect(patch["upload-expires"] != nil)
             #expect(server.uploadInfo(for: url)?.expiresAt != nil)
 
-            let gone = try await eventually(within: 10) { try await Curl.request("HEAD", url).status == 410 }
+            let gone = try await eventually(within: 20) { try await Curl.request("HEAD", url).status == 410 }
             #expect(gone)
             #expect(try await server.patch(url, offset: 3, Data("d".utf8)).status == 410)
             #expect(server.uploadInfo(for: url) == nil)

@@ -1,0 +1,73 @@
+import Foundation
+import TusClient
+import TusCore
+import TusDevServer
+import TusTestSupport
+
+/// Random bytes, so that every test file has its own fingerprint.
+func randomData(_ count: Int) -> Data {
+    var generator = SystemRandomNumberGenerator()
+    var bytes = [UInt8](repeating: 0, count: count)
+    var index = 0
+    while index < count {
+        var word = generator.next()
+        for _ in 0..<8 where index < count {
+            bytes[index] = UInt8(truncatingIfNeeded: word)
+            word >>= 8
+            index += 1
+        }
+    }
+    return Data(bytes)
+}
+
+/// Runs `body` with a development server on a free loopback port.
+func withDevServer<T: Sendable>(
+    _ configure: (inout TusDevServer.Configuration) -> Void = { _ in },
+    _ body: (TusDevServer, TemporaryFolder) async throws -> T
+) async throws -> T {
+    let folder = try TemporaryFolder()
+    var configuration = TusDevServer.Configuration(directory: URL(fileURLWithPath: folder.newPath("server")))
+    configure(&configuration)
+    return try await TusDevServer.withServer(configuration) { server in try await body(server, folder) }
+}
+
+/// Options for tests: small chunks, quick retries.
+func testOptions(chunkSize: Int = 64 * 1024, storage: (any Storage)? = nil) -> UploadOptions {
+    var options = UploadOptions()
+    options.chunkSize = chunkSize
+    options.retryDelay = .milliseconds(10)
+    options.maximumRetryDelay = .milliseconds(50)
+    options.requestTimeout = .seconds(20)
+    options.storage = storage
+    options.metadata = ["filename": "test.bin", "filetype": "application/octet-stream"]
+    return options
+}
+
+/// Writes `data` to a new file in `folder` and returns its path.
+func file(_ data: Data, in folder: TemporaryFolder) throws -> String {
+    let path = folder.newPath("upload.bin")
+    try data.write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// Collects progress reports.
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [UploadProgress] = []
+    func record(_ progress: UploadProgress) { lock.withLock { values.append(progress) } }
+    var reports: [UploadProgress] { lock.withLock { values } }
+}
+
+/// Writes `data` to `handle` in pieces on a thread of its own (a pipe blocks
+/// its writer until the reader catches up), then closes the handle.
+func writeOnAThread(_ data: Data, to handle: FileHandle, piece: Int) -> Task<Void, Never> {
+    let (stream, continuation) = AsyncStream<Void>.makeStream()
+    Thread.detachNewThread {
+        for start in stride(from: 0, to: data.count, by: piece) {
+            try? handle.write(contentsOf: data[start..<min(data.count, start + piece)])
+        }
+        try? handle.close()
+        continuation.finish()
+    }
+    return Task { for await _ in stream {} }
+}
