@@ -91,7 +91,10 @@ let package = Package(
                 "TusFileStorage",
                 "TusSQLiteStorage",
                 "TusRedisStorage",
+                "TusClient",
+                "TusDevServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 
@@ -129,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TusCLITests",
-            dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusTestSupport"]
+            dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusDevServer", "TusTestSupport"]
         ),
     ]
 )

@@ -199,7 +199,8 @@ public final class TusUploader: @unchecked Sendable {
                 failures += 1
                 needsResync = needsResync || retry.resync
                 if failures > options.retries {
-                    throw TusError(retry.error.code, "\(retry.error.message) (gave up after \(options.retries) retries)", cause: retry.error)
+                    let tries = options.retries == 1 ? "1 retry" : "\(options.retries) retries"
+                    throw TusError(retry.error.code, "\(retry.error.message) (gave up after \(tries))", cause: retry.error)
                 }
                 let delay = retryDelay(after: failures)
                 logger.debug("retrying", metadata: ["error": "\(retry.error.message)", "delay": "\(delay)"])

@@ -12,7 +12,7 @@ struct Tus: AsyncParsableCommand {
             Exit status: 0 on success; 1 when `tus store get` finds no URL for the key; \
             2 for every other failure (bad arguments, unreadable files, a broken store).
             """,
-        subcommands: [FingerprintCommand.self, StoreCommand.self]
+        subcommands: [UploadCommand.self, FingerprintCommand.self, StoreCommand.self, ServeCommand.self, DemoCommand.self]
     )
 
     /// Runs the command, printing one line on standard error for any failure.

@@ -114,3 +114,73 @@ public func runTus(
 public func runPython(_ script: String, _ arguments: [String] = [], timeout: TimeInterval = 120) throws -> ProcessResult {
     try runProcess(TestPaths.python, ["-c", script] + arguments, timeout: timeout)
 }
+
+/// A process running in the background, its output going to files the test
+/// can read while it runs.
+public final class BackgroundProcess: @unchecked Sendable {
+    private let process = Process()
+    private let folder: TemporaryFolder
+    private let outPath: String
+    private let errPath: String
+
+    /// Starts `executable` with `arguments`.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String?] = [:]) throws {
+        folder = try TemporaryFolder()
+        outPath = folder.newPath("stdout")
+        errPath = folder.newPath("stderr")
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (name, value) in environment { env[name] = value }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Starts the built `tus` tool.
+    public convenience init(tus arguments: [String], environment: [String: String?] = [:]) throws {
+        try self.init(TestPaths.tusBinary, arguments, environment: environment)
+    }
+
+    public var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` to the process.
+    public func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits until `condition` holds, checking every 10 ms, for at most
+    /// `timeout` seconds; returns whether it held.
+    public func wait(until condition: () -> Bool, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    /// Waits for the process to end (killing it after `timeout`) and returns
+    /// its exit status, or 128 + the signal that ended it.
+    @discardableResult
+    public func waitForExit(timeout: TimeInterval = 60) -> Int32 {
+        if !wait(until: { !process.isRunning }, timeout: timeout) {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}

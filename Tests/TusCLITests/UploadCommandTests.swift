@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+import TusCore
+import TusDevServer
+import TusFileStorage
+import TusFingerprints
+import TusTestSupport
+
+private func randomFile(_ size: Int, in folder: TemporaryFolder, name: String = "upload.bin") throws -> (String, Data) {
+    var generator = SystemRandomNumberGenerator()
+    var bytes = [UInt8](repeating: 0, count: size)
+    for index in stride(from: 0, to: size, by: 8) {
+        var word = generator.next()
+        for offset in index..<min(size, index + 8) {
+            bytes[offset] = UInt8(truncatingIfNeeded: word)
+            word >>= 8
+        }
+    }
+    let path = folder.newPath(name)
+    let data = Data(bytes)
+    try data.write(to: URL(fileURLWithPath: path))
+    return (path, data)
+}
+
+private func withServer<T: Sendable>(
+    _ configure: (inout TusDevServer.Configuration) -> Void = { _ in },
+    _ body: (TusDevServer, TemporaryFolder) async throws -> T
+) async throws -> T {
+    let folder = try TemporaryFolder()
+    var configuration = TusDevServer.Configuration(directory: URL(fileURLWithPath: folder.newPath("server")))
+    configure(&configuration)
+    return try await TusDevServer.withServer(configuration) { try await body($0, folder) }
+}
+
+/// The server's offset for its only upload, or 0.
+private func onlyOffset(_ server: TusDevServer) -> Int64 {
+    let created = server.requestLog.compactMap { line -> String? in
+        line.hasPrefix("PATCH ") ? String(line.dropFirst("PATCH ".count)) : nil
+    }
+    guard let path = created.first else { return 0 }
+    return server.uploadInfo(for: URL(string: "http://x" + path)!)?.offset ?? 0
+}
+
+@Suite struct UploadCommandTests {
+    @Test func uploadsAndPrintsTheURLLast() async throws {
+        try await withServer { server, folder in
+            let (path, data) = try randomFile(300_000, in: folder, name: "photo.png")
+            let store = "json:" + folder.newPath("store.json")
+            let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "100KiB"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let lastLine = try #require(result.stdout.split(separator: "\n").last.map(String.init))
+            let url = try #require(URL(string: lastLine))
+            #expect(server.uploadedData(for: url) == data)
+            let info = try #require(server.uploadInfo(for: url))
+            #expect(info.metadata["filename"] == (path as NSString).lastPathComponent)
+            #expect(info.metadata["filetype"] == "image/png")
+            // Removed from the store after success.
+            #expect(try runTus(["store", "list", "--store", store]).stdout.isEmpty)
+        }
+    }
+
+    @Test func metadataHeadersChecksumAndKeepURL() async throws {
+        try await withServer { server, folder in
+            let (path, data) = try randomFile(50_000, in: folder)
+            let store = "json:" + folder.newPath("store.json")
+            let result = try runTus([
+                "upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store,
+                "--metadata", "filename=renamed.bin", "--metadata", "owner=ops team", "--header", "X-Trace: 42",
+                "--checksum", "sha256", "--keep-url", "--fingerprint", "sha256",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let url = try #require(URL(string: result.output))
+            #expect(server.uploadedData(for: url) == data)
+            #expect(server.uploadInfo(for: url)?.metadata == ["filename": "renamed.bin", "filetype": "application/octet-stream", "owner": "ops team"])
+            let key = try SHA256Fingerprint().fingerprint(ofFileAtPath: path)
+            #expect(try runTus(["store", "get", key, "--store", store]).output == url.absoluteString)
+        }
+    }
+
+    @Test func noStoreKeepsNothing() async throws {
+        try await withServer { server, folder in
+            let (path, _) = try randomFile(1000, in: folder)
+            let state = folder.newPath("state")
+            let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--no-store"],
+                                    environment: ["XDG_STATE_HOME": state, "TUS_STORE": nil])
+            #expect(result.status == 0)
+            #expect(!FileManager.default.fileExists(atPath: state))
+        }
+    }
+
+    /// `tus upload` killed with SIGKILL mid-upload, then run again, resumes
+    /// from an offset above 0 and the server's file is byte-identical.
+    @Test func resumesAfterBeingKilled() async throws {
+        try await withServer { server, folder in
+            let (path, data) = try randomFile(2_000_000, in: folder)
+            let store = "json:" + folder.newPath("store.json")
+            let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "256KiB"]
+            // Let the upload get going, then hold a PATCH so the kill lands mid-upload.
+            let first = try BackgroundProcess(tus: arguments)
+            #expect(first.wait(until: { onlyOffset(server) >= 256 * 1024 }))
+            server.inject(.stall(seconds: 5, method: "PATCH"))
+            #expect(first.wait(until: { server.pendingFaults.isEmpty }))
+            first.send(SIGKILL)
+            #expect(first.waitForExit() == 128 + SIGKILL)
+            let offset = onlyOffset(server)
+            #expect(offset > 0 && offset < 2_000_000)
+
+            let second = try runTus(arguments)
+            #expect(second.status == 0, "\(second.stderr)")
+            let url = try #require(URL(string: second.output))
+            #expect(second.stderr.contains("resuming \(url.absoluteString) from offset \(offset)"))
+            #expect(server.uploadedData(for: url) == data)
+        }
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalStopsTheUploadResumably(signal: Int32) async throws {
+        try await withServer { server, folder in
+            let (path, data) = try randomFile(1_000_000, in: folder)
+            let store = "json:" + folder.newPath("store.json")
+            let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "200KiB"]
+            let first = try BackgroundProcess(tus: arguments)
+            #expect(first.wait(until: { onlyOffset(server) >= 200_000 }))
+            server.inject(.stall(seconds: 5, method: "PATCH"))
+            #expect(first.wait(until: { server.pendingFaults.isEmpty }))
+            first.send(signal)
+            #expect(first.waitForExit() == 128 + signal)
+            #expect(first.stderr.contains("interrupted at offset"))
+            #expect(first.stderr.contains("run the same command again to resume"))
+
+            let second = try runTus(arguments)
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stderr.contains("resuming "))
+            #expect(server.uploadedData(for: try #require(URL(string: second.output))) == data)
+        }
+    }
+
+    @Test func aMissingFileIsOneLine() throws {
+        let result = try runTus(["upload", "/nonexistent/file.bin", "--endpoint", "http://127.0.0.1:9/files/", "--no-store"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "tus: cannot open /nonexistent/file.bin: No such file or directory\n")
+    }
+
+    @Test(arguments: ["foo", "ftp://host/files/", "http://"])
+    func aBadEndpointIsOneLine(endpoint: String) throws {
+        let folder = try TemporaryFolder()
+        let (path, _) = try randomFile(10, in: folder)
+        let result = try runTus(["upload", path, "--endpoint", endpoint, "--no-store"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "tus: --endpoint \(endpoint.debugDescription) is not an http:// or https:// URL\n")
+    }
+
+    @Test func aServerThatRefusesIsOneLine() async throws {
+        try await withServer({ $0.maxUploadSize = 100 }) { server, folder in
+            let (path, _) = try randomFile(1000, in: folder)
+            let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--no-store"])
+            #expect(result.status == 2)
+            #expect(result.stderr.hasPrefix("tus: cannot upload \(path) to \(server.endpoint.absoluteString)"))
+            #expect(result.stderr.hasSuffix("\n"))
+            #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("tus:") }.count == 1)
+        }
+    }
+
+    @Test(arguments: [["--chunk-size", "0"], ["--chunk-size", "5XB"], ["--retries", "-1"], ["--checksum", "crc32"], ["--store", "json:/tmp/x.json", "--no-store"]])
+    func badOptionsAreUsageErrors(options: [String]) throws {
+        let result = try runTus(["upload", "/etc/hostname", "--endpoint", "http://127.0.0.1:9/"] + options)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+    }
+}
+
+@Suite struct ServeAndDemoCommandTests {
+    @Test func serveRunsUntilInterrupted() async throws {
+        let folder = try TemporaryFolder()
+        let dir = folder.newPath("uploads")
+        let serve = try BackgroundProcess(tus: ["serve", "--dir", dir, "--port", "0"])
+        #expect(serve.wait(until: { serve.stdout.hasSuffix("\n") }))
+        let endpoint = serve.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(endpoint.hasPrefix("http://127.0.0.1:"))
+        let (path, _) = try randomFile(100_000, in: folder)
+        let upload = try runTus(["upload", path, "--endpoint", endpoint, "--no-store"])
+        #expect(upload.status == 0, "\(upload.stderr)")
+        let id = try #require(URL(string: upload.output)?.lastPathComponent)
+        #expect(FileManager.default.fileExists(atPath: dir))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.hasPrefix(id) })
+        serve.send(SIGINT)
+        #expect(serve.waitForExit() == 0)
+        #expect(serve.stderr.contains("stopped"))
+    }
+
+    @Test func serveRefusesAPortInUse() async throws {
+        try await withServer { server, folder in
+            let result = try runTus(["serve", "--dir", folder.newPath("d"), "--port", String(server.port)])
+            #expect(result.status == 2)
+            #expect(result.stderr.hasPrefix("tus: "))
+            #expect(result.stderr.contains(String(server.port)))
+        }
+    }
+
+    @Test func demoInterruptsResumesAndVerifies() throws {
+        let result = try runTus(["demo", "--size", "3MiB", "--chunk-size", "256KiB"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("interrupted at offset"))
+        #expect(result.stderr.contains(" from offset "))
+        #expect(result.stderr.contains("the stored URL was removed after success: yes"))
+        #expect(result.output.hasPrefix("http://127.0.0.1:"))
+    }
+}
