@@ -32,13 +32,11 @@ private func withServer<T: Sendable>(
     return try await TusDevServer.withServer(configuration) { try await body($0, folder) }
 }
 
-/// The server's offset for its only upload, or 0.
-private func onlyOffset(_ server: TusDevServer) -> Int64 {
-    let created = server.requestLog.compactMap { line -> String? in
-        line.hasPrefix("PATCH ") ? String(line.dropFirst("PATCH ".count)) : nil
-    }
-    guard let path = created.first else { return 0 }
-    return server.uploadInfo(for: URL(string: "http://x" + path)!)?.offset ?? 0
+/// The server's offset for the upload the store at `spec` points to, or 0.
+private func storedOffset(_ server: TusDevServer, store spec: String) throws -> Int64 {
+    let line = try runTus(["store", "list", "--store", spec]).stdout.split(separator: "\n").first
+    guard let url = line?.split(separator: "\t").last.flatMap({ URL(string: String($0)) }) else { return 0 }
+    return server.uploadInfo(for: url)?.offset ?? 0
 }
 
 @Suite struct UploadCommandTests {
@@ -95,15 +93,15 @@ private func onlyOffset(_ server: TusDevServer) -> Int64 {
             let (path, data) = try randomFile(2_000_000, in: folder)
             let store = "json:" + folder.newPath("store.json")
             let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "256KiB"]
-            // Let the upload get going, then hold a PATCH so the kill lands mid-upload.
-            let first = try BackgroundProcess(tus: arguments)
-            #expect(first.wait(until: { onlyOffset(server) >= 256 * 1024 }))
+            // The creation carries the first chunk; the first PATCH is held, so
+            // the kill lands mid-upload.
             server.inject(.stall(seconds: 5, method: "PATCH"))
+            let first = try BackgroundProcess(tus: arguments)
             #expect(first.wait(until: { server.pendingFaults.isEmpty }))
             first.send(SIGKILL)
             #expect(first.waitForExit() == 128 + SIGKILL)
-            let offset = onlyOffset(server)
-            #expect(offset > 0 && offset < 2_000_000)
+            let offset = try storedOffset(server, store: store)
+            #expect(offset == 256 * 1024)
 
             let second = try runTus(arguments)
             #expect(second.status == 0, "\(second.stderr)")
@@ -119,9 +117,8 @@ private func onlyOffset(_ server: TusDevServer) -> Int64 {
             let (path, data) = try randomFile(1_000_000, in: folder)
             let store = "json:" + folder.newPath("store.json")
             let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "200KiB"]
-            let first = try BackgroundProcess(tus: arguments)
-            #expect(first.wait(until: { onlyOffset(server) >= 200_000 }))
             server.inject(.stall(seconds: 5, method: "PATCH"))
+            let first = try BackgroundProcess(tus: arguments)
             #expect(first.wait(until: { server.pendingFaults.isEmpty }))
             first.send(signal)
             #expect(first.waitForExit() == 128 + signal)
