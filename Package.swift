@@ -104,6 +104,29 @@ let package = Package(
             dependencies: ["TusCore", "TusFileStorage", "TusFingerprints"],
             path: "Examples/ManagingStoredURLs"
         ),
+        .executableTarget(
+            name: "basic-upload",
+            dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer"],
+            path: "Examples/BasicUpload"
+        ),
+        .executableTarget(
+            name: "resume-upload",
+            dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer"],
+            path: "Examples/ResumeUpload"
+        ),
+        .executableTarget(
+            name: "custom-storage",
+            dependencies: ["TusCore", "TusClient", "TusDevServer"],
+            path: "Examples/CustomStorage"
+        ),
+        .executableTarget(
+            name: "custom-fingerprint",
+            dependencies: [
+                "TusCore", "TusClient", "TusFileStorage", "TusDevServer",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Examples/CustomFingerprint"
+        ),
 
         // Helpers shared by the tests: temporary folders, running processes.
         .target(name: "TusTestSupport", path: "Tests/TusTestSupport"),
