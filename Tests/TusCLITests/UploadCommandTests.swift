@@ -203,3 +203,38 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         #expect(result.output.hasPrefix("http://127.0.0.1:"))
     }
 }
+
+/// An upload started and interrupted by the real tuspy (FileStorage and its
+/// default fingerprint) is resumed by `tus upload` with the same JSON file.
+@Suite struct TuspyHandoverTests {
+    @Test func tusUploadResumesWhatTuspyStarted() async throws {
+        try await withServer { server, folder in
+            let (path, data) = try randomFile(1_000_000, in: folder, name: "video.mp4")
+            let storePath = folder.newPath("tuspy_uploads.db")
+            let tuspy = try runPython(
+                """
+                import sys
+                from tusclient import client
+                from tusclient.storage.filestorage import FileStorage
+                storage = FileStorage(sys.argv[3])
+                uploader = client.TusClient(sys.argv[1]).uploader(
+                    sys.argv[2], chunk_size=300000, store_url=True, url_storage=storage,
+                    metadata={"filename": "video.mp4", "filetype": "video/mp4"})
+                uploader.upload_chunk()  # then the process stops, as if cut off
+                print(uploader.url)
+                print(uploader.offset)
+                storage.close()
+                """, [server.endpoint.absoluteString, path, storePath])
+            #expect(tuspy.status == 0, "\(tuspy.stderr)")
+            let lines = tuspy.stdout.split(separator: "\n").map(String.init)
+            let tuspyURL = try #require(lines.first)
+            #expect(lines.last == "300000")
+
+            let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", "json:" + storePath])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("resuming \(tuspyURL) from offset 300000"))
+            #expect(result.output == tuspyURL)
+            #expect(server.uploadedData(for: try #require(URL(string: tuspyURL))) == data)
+        }
+    }
+}
