@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import TusClient
+import TusCore
+import TusDevServer
+import TusFileStorage
+import TusTestSupport
+
+/// Every fault the development server injects: the upload ends with the
+/// server's bytes identical to the file, or with a clear error once the
+/// retries run out.
+@Suite struct FaultTests {
+    static let faults: [Fault] = [
+        .dropConnectionDuringPatch(afterBytes: 30_000),
+        .dropConnectionDuringPatch(afterBytes: 0),
+        .status(500, method: "PATCH"),
+        .status(503, method: "PATCH"),
+        .status(409, method: "PATCH"),
+        .status(423, method: "PATCH"),
+        .status(460, method: "PATCH"),
+        .status(500, method: "POST"),
+        .checksumMismatch,
+        .stall(seconds: 3, method: "PATCH"),
+    ]
+
+    @Test(arguments: faults)
+    func theUploadRecoversFrom(fault: Fault) async throws {
+        try await withDevServer { server, folder in
+            let data = randomData(250_000)
+            var options = testOptions(chunkSize: 100_000)
+            options.uploadsDuringCreation = false
+            options.checksum = .sha1
+            options.requestTimeout = .seconds(1)
+            // Let the first PATCH through, then the fault, twice over.
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options)
+            server.inject(fault)
+            server.inject(fault)
+            let url = try await uploader.upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(server.pendingFaults.isEmpty)
+        }
+    }
+
+    @Test func aFailedResyncIsRetriedToo() async throws {
+        try await withDevServer { server, folder in
+            let data = randomData(250_000)
+            var options = testOptions(chunkSize: 100_000)
+            options.uploadsDuringCreation = false
+            server.inject(.status(500, method: "PATCH"))
+            server.inject(.status(503, method: "HEAD"))
+            server.inject(.status(500, method: "HEAD"))
+            let url = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options).upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(server.requestLog.filter { $0.hasPrefix("HEAD") }.count == 3)
+        }
+    }
+
+    @Test func retriesRunOutWithAClearErrorAndTheURLKept() async throws {
+        try await withDevServer { server, folder in
+            let store = try FileStorage(path: folder.newPath("store.json"))
+            var options = testOptions(chunkSize: 100_000, storage: store)
+            options.uploadsDuringCreation = false
+            options.retries = 2
+            for _ in 0..<3 { server.inject(.status(500, method: "PATCH")) }
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(randomData(250_000), in: folder), options: options)
+            let error = try await #require(throws: TusError.self) { try await uploader.upload() }
+            let url = try #require(uploader.url)
+            #expect(error.code == .unavailable)
+            #expect(error.message.hasPrefix("PATCH \(url.absoluteString) answered 500 Internal Server Error"))
+            #expect(error.message.hasSuffix("(gave up after 2 retries)"))
+            #expect(try await store.url(forKey: try #require(uploader.key)) == url.absoluteString)
+        }
+    }
+
+    @Test func progressResetsTheRetryCount() async throws {
+        try await withDevServer { server, folder in
+            let data = randomData(500_000)
+            var options = testOptions(chunkSize: 100_000)
+            options.uploadsDuringCreation = false
+            options.retries = 1
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options)
+            // One failure per chunk: never two in a row without progress.
+            let log = ProgressLog()
+            server.inject(.status(500, method: "PATCH"))
+            let url = try await uploader.upload { progress in
+                log.record(progress)
+                if progress.bytesUploaded > 0 && progress.bytesUploaded < 500_000 {
+                    server.inject(.status(500, method: "PATCH"))
+                }
+            }
+            #expect(server.uploadedData(for: url) == data)
+            #expect(server.requestLog.filter { $0.hasPrefix("PATCH") }.count >= 9)
+        }
+    }
+}
