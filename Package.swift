@@ -114,10 +114,15 @@ let package = Package(
             dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer"],
             path: "Examples/ResumeUpload"
         ),
+        .target(
+            name: "RedisURLStorageExample",
+            dependencies: ["TusCore"],
+            path: "Examples/CustomStorage/Store"
+        ),
         .executableTarget(
             name: "custom-storage",
-            dependencies: ["TusCore", "TusClient", "TusDevServer"],
-            path: "Examples/CustomStorage"
+            dependencies: ["TusCore", "TusClient", "TusDevServer", "RedisURLStorageExample"],
+            path: "Examples/CustomStorage/App"
         ),
         .executableTarget(
             name: "custom-fingerprint",
@@ -145,6 +150,10 @@ let package = Package(
         .testTarget(
             name: "TusDevServerTests",
             dependencies: ["TusDevServer", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "ExampleStoreTests",
+            dependencies: ["RedisURLStorageExample", "TusStorageTesting"]
         ),
         .testTarget(
             name: "TusClientTests",
