@@ -134,7 +134,7 @@ let package = Package(
         ),
 
         // Helpers shared by the tests: temporary folders, running processes.
-        .target(name: "TusTestSupport", path: "Tests/TusTestSupport"),
+        .target(name: "TusTestSupport", dependencies: ["TusDevServer"], path: "Tests/TusTestSupport"),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(

@@ -7,29 +7,10 @@ import TusFingerprints
 import TusTestSupport
 
 private func randomFile(_ size: Int, in folder: TemporaryFolder, name: String = "upload.bin") throws -> (String, Data) {
-    var generator = SystemRandomNumberGenerator()
-    var bytes = [UInt8](repeating: 0, count: size)
-    for index in stride(from: 0, to: size, by: 8) {
-        var word = generator.next()
-        for offset in index..<min(size, index + 8) {
-            bytes[offset] = UInt8(truncatingIfNeeded: word)
-            word >>= 8
-        }
-    }
     let path = folder.newPath(name)
-    let data = Data(bytes)
+    let data = randomData(size)
     try data.write(to: URL(fileURLWithPath: path))
     return (path, data)
-}
-
-private func withServer<T: Sendable>(
-    _ configure: (inout TusDevServer.Configuration) -> Void = { _ in },
-    _ body: (TusDevServer, TemporaryFolder) async throws -> T
-) async throws -> T {
-    let folder = try TemporaryFolder()
-    var configuration = TusDevServer.Configuration(directory: URL(fileURLWithPath: folder.newPath("server")))
-    configure(&configuration)
-    return try await TusDevServer.withServer(configuration) { try await body($0, folder) }
 }
 
 /// The server's offset for the upload the store at `spec` points to, or 0.
@@ -41,7 +22,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
 
 @Suite struct UploadCommandTests {
     @Test func uploadsAndPrintsTheURLLast() async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let (path, data) = try randomFile(300_000, in: folder, name: "photo.png")
             let store = "json:" + folder.newPath("store.json")
             let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "100KiB"])
@@ -58,7 +39,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
     }
 
     @Test func metadataHeadersChecksumAndKeepURL() async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let (path, data) = try randomFile(50_000, in: folder)
             let store = "json:" + folder.newPath("store.json")
             let result = try runTus([
@@ -76,7 +57,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
     }
 
     @Test func noStoreKeepsNothing() async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let (path, _) = try randomFile(1000, in: folder)
             let state = folder.newPath("state")
             let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--no-store"],
@@ -89,7 +70,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
     /// `tus upload` killed with SIGKILL mid-upload, then run again, resumes
     /// from an offset above 0 and the server's file is byte-identical.
     @Test func resumesAfterBeingKilled() async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let (path, data) = try randomFile(2_000_000, in: folder)
             let store = "json:" + folder.newPath("store.json")
             let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "256KiB"]
@@ -113,7 +94,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
 
     @Test(arguments: [SIGINT, SIGTERM])
     func aSignalStopsTheUploadResumably(signal: Int32) async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let (path, data) = try randomFile(1_000_000, in: folder)
             let store = "json:" + folder.newPath("store.json")
             let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "200KiB"]
@@ -148,7 +129,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
     }
 
     @Test func aServerThatRefusesIsOneLine() async throws {
-        try await withServer({ $0.maxUploadSize = 100 }) { server, folder in
+        try await withDevServer({ $0.maxUploadSize = 100 }) { server, folder in
             let (path, _) = try randomFile(1000, in: folder)
             let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--no-store"])
             #expect(result.status == 2)
@@ -186,7 +167,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
     }
 
     @Test func serveRefusesAPortInUse() async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let result = try runTus(["serve", "--dir", folder.newPath("d"), "--port", String(server.port)])
             #expect(result.status == 2)
             #expect(result.stderr.hasPrefix("tus: "))
@@ -208,7 +189,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
 /// default fingerprint) is resumed by `tus upload` with the same JSON file.
 @Suite struct TuspyHandoverTests {
     @Test func tusUploadResumesWhatTuspyStarted() async throws {
-        try await withServer { server, folder in
+        try await withDevServer { server, folder in
             let (path, data) = try randomFile(1_000_000, in: folder, name: "video.mp4")
             let storePath = folder.newPath("tuspy_uploads.db")
             let tuspy = try runPython(

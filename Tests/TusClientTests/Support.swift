@@ -4,33 +4,6 @@ import TusCore
 import TusDevServer
 import TusTestSupport
 
-/// Random bytes, so that every test file has its own fingerprint.
-func randomData(_ count: Int) -> Data {
-    var generator = SystemRandomNumberGenerator()
-    var bytes = [UInt8](repeating: 0, count: count)
-    var index = 0
-    while index < count {
-        var word = generator.next()
-        for _ in 0..<8 where index < count {
-            bytes[index] = UInt8(truncatingIfNeeded: word)
-            word >>= 8
-            index += 1
-        }
-    }
-    return Data(bytes)
-}
-
-/// Runs `body` with a development server on a free loopback port.
-func withDevServer<T: Sendable>(
-    _ configure: (inout TusDevServer.Configuration) -> Void = { _ in },
-    _ body: (TusDevServer, TemporaryFolder) async throws -> T
-) async throws -> T {
-    let folder = try TemporaryFolder()
-    var configuration = TusDevServer.Configuration(directory: URL(fileURLWithPath: folder.newPath("server")))
-    configure(&configuration)
-    return try await TusDevServer.withServer(configuration) { server in try await body(server, folder) }
-}
-
 /// Options for tests: small chunks, quick retries.
 func testOptions(chunkSize: Int = 64 * 1024, storage: (any Storage)? = nil) -> UploadOptions {
     var options = UploadOptions()
