@@ -74,8 +74,12 @@ public struct TusClient: Sendable {
     /// - Throws: ``TusCore/TusError`` when the server cannot be reached or
     ///   does not answer OPTIONS with a 2xx status.
     public func capabilities() async throws -> ServerCapabilities {
+        try await capabilities(options: nil)
+    }
+
+    func capabilities(options: UploadOptions?) async throws -> ServerCapabilities {
         if let known = capabilitiesCache.value { return known }
-        let answer = try await httpClient.exchange(.OPTIONS, url, headers: requestHeaders([]), timeout: .seconds(30))
+        let answer = try await httpClient.exchange(.OPTIONS, url, headers: requestHeaders([], options: options), timeout: .seconds(30))
         guard (200..<300).contains(answer.code) else {
             throw TusError(.unsupported, "OPTIONS \(url.absoluteString) \(answer.statusDescription)")
         }
@@ -95,12 +99,12 @@ public struct TusClient: Sendable {
 
     /// What the server supports, or ``ServerCapabilities/assumed`` when it
     /// does not answer OPTIONS.
-    func capabilitiesOrAssumed() async throws -> ServerCapabilities {
+    func capabilitiesOrAssumed(options: UploadOptions) async throws -> ServerCapabilities {
         do {
-            return try await capabilities()
+            return try await capabilities(options: options)
         } catch let error as TusError {
-            logger.debug("OPTIONS failed; assuming core and creation only", metadata: ["error": "\(error.message)"])
-            capabilitiesCache.value = .assumed
+            // Not kept: the next upload asks again.
+            logger.notice("OPTIONS failed; assuming core and creation only", metadata: ["error": "\(error.message)"])
             return .assumed
         }
     }

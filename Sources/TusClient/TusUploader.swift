@@ -15,13 +15,13 @@ import TusCore
 /// stored under the file's fingerprint and sends HEAD to it:
 /// - a 2xx answer gives the server's offset, and the upload resumes there
 ///   (``isResuming`` is true, ``offset`` says from where);
-/// - a 4xx answer other than 423 means the upload is gone: the stored URL is
-///   removed and a new upload will be created;
+/// - a 4xx answer other than 408, 423 and 429 means the upload is gone: the
+///   stored URL is removed and a new upload will be created;
 /// - an `Upload-Length` other than the file's size, an offset past it, or an
 ///   `Upload-Expires` in the past make the stored URL stale: it is removed
 ///   and a new upload will be created;
-/// - a 423, a 5xx or a network error is thrown, and the stored URL is kept
-///   for a later try.
+/// - a 408, 423 or 429, a 5xx or a network error is thrown, and the stored
+///   URL is kept for a later try.
 ///
 /// The URL of a new upload is stored as soon as the server has created it,
 /// and removed once the upload has finished, unless
@@ -141,6 +141,8 @@ public final class TusUploader: @unchecked Sendable {
             return (url, offset, deferred)
         case 423:
             throw TusError(.unavailable, "cannot resume the upload at \(stored): it is locked by another client (423); the stored URL is kept")
+        case 408, 429:
+            throw TusError(.unavailable, "cannot resume the upload at \(stored): the server \(answer.statusDescription); the stored URL is kept")
         case 400..<500:
             return try await forget("HEAD \(answer.statusDescription)")
         case 500..<600:
@@ -170,7 +172,7 @@ public final class TusUploader: @unchecked Sendable {
     @discardableResult
     public func upload(progress: (@Sendable (UploadProgress) -> Void)? = nil) async throws -> URL {
         try lock.withLock {
-            if state.isRunning { throw TusError(.invalidArgument, "this upload is already running") }
+            if state.isRunning { throw TusError(.invalidArgument, "the upload of \(source.name) is already running") }
             state.isRunning = true
         }
         defer { lock.withLock { state.isRunning = false } }
@@ -207,7 +209,9 @@ public final class TusUploader: @unchecked Sendable {
                 try await Task.sleep(for: delay)
             }
         }
-        let finished = url!
+        guard let finished = url else {
+            throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
+        }
         if let key, let storage = options.storage, !options.keepsURLAfterSuccess {
             try await storage.removeURL(forKey: key)
         }
@@ -235,7 +239,7 @@ public final class TusUploader: @unchecked Sendable {
     /// The server's capabilities, asked once per upload when needed.
     private func capabilities() async throws -> ServerCapabilities {
         if let known = lock.withLock({ state.capabilities }) { return known }
-        let capabilities = try await client.capabilitiesOrAssumed()
+        let capabilities = try await client.capabilitiesOrAssumed(options: options)
         lock.withLock { state.capabilities = capabilities }
         if let algorithm = options.checksum, !capabilities.supports(algorithm) {
             logger.notice("the server does not announce \(algorithm.rawValue) checksums; sending none")
@@ -295,7 +299,11 @@ public final class TusUploader: @unchecked Sendable {
             else {
                 throw TusError(.protocolViolation, "POST \(endpoint) answered \(answer.code) with no usable Location header")
             }
-            let offset = body == nil ? 0 : ((try? answer.offset("POST \(endpoint)")) ?? 0)
+            var offset = body == nil ? 0 : ((try? answer.offset("POST \(endpoint)")) ?? 0)
+            if offset > Int64(body?.readableBytes ?? 0) {
+                // More than was sent: not to be believed; ask before going on.
+                offset = 0
+            }
             lock.withLock {
                 state.url = url
                 state.offset = offset
@@ -311,7 +319,7 @@ public final class TusUploader: @unchecked Sendable {
             throw TusError(.invalidArgument, "cannot upload \(source.name) to \(endpoint): the server \(answer.statusDescription) (too large)")
         case 412:
             throw TusError(.unsupported, "POST \(endpoint): the server does not speak tus \(tusVersion) (412; it speaks \(answer.headers.first(name: "Tus-Version") ?? "an unknown version"))")
-        case 423, 429, 500..<600:
+        case 423, 429, 460, 500..<600:
             throw Retry(error: TusError(.unavailable, "POST \(endpoint) \(answer.statusDescription)"), resync: false)
         default:
             throw TusError(.unavailable, "cannot create an upload at \(endpoint): POST \(answer.statusDescription)")
@@ -327,6 +335,9 @@ public final class TusUploader: @unchecked Sendable {
             throw TusError(.notFound, "the upload at \(url.absoluteString) expired at \(expires); start it again")
         }
         let chunk = try source.read(at: offset, count: options.chunkSize)
+        if let size = source.size, !lengthDeferred, Int64(chunk.readableBytes) < min(Int64(options.chunkSize), size - offset) {
+            throw TusError(.io, "\(source.name) changed while uploading: it has fewer than its \(size) bytes now")
+        }
         var headers: [(String, String)] = [
             ("Upload-Offset", String(offset)),
             ("Content-Type", "application/offset+octet-stream"),
@@ -347,6 +358,9 @@ public final class TusUploader: @unchecked Sendable {
         switch answer.code {
         case 200..<300:
             let newOffset = try answer.offset(label)
+            if newOffset == offset && chunk.readableBytes > 0 {
+                throw Retry(error: TusError(.protocolViolation, "\(label): the server took none of the \(chunk.readableBytes) bytes sent at \(offset)"), resync: true)
+            }
             guard newOffset >= offset, newOffset <= offset + Int64(chunk.readableBytes) else {
                 throw Retry(error: TusError(.protocolViolation, "\(label): the server answered offset \(newOffset) after \(chunk.readableBytes) bytes sent at \(offset)"), resync: true)
             }
@@ -385,6 +399,9 @@ public final class TusUploader: @unchecked Sendable {
         switch answer.code {
         case 200..<300:
             let offset = try answer.offset(label)
+            if let size = source.size, offset > size {
+                throw TusError(.protocolViolation, "\(label): the server claims \(offset) bytes of \(source.name), which has \(size)")
+            }
             lock.withLock {
                 state.offset = offset
                 if let expires = answer.expires { state.expires = expires }
@@ -414,8 +431,12 @@ public final class TusUploader: @unchecked Sendable {
     /// - Throws: ``TusCore/TusError`` when the server refuses, for example
     ///   because it does not support termination.
     public func terminate() async throws {
+        let (url, running) = lock.withLock { (state.url, state.isRunning) }
+        if running {
+            throw TusError(.invalidArgument, "cannot terminate the upload of \(source.name) while it runs: cancel its task first")
+        }
         guard let url else {
-            throw TusError(.invalidArgument, "there is no upload to terminate: it was never created")
+            throw TusError(.invalidArgument, "there is no upload of \(source.name) to terminate: it was never created")
         }
         try await client.terminateUpload(at: url, options: options)
         try await forgetStoredURL()

@@ -4,6 +4,7 @@ import TusClient
 import TusCore
 import TusDevServer
 import TusFileStorage
+import Dispatch
 import TusTestSupport
 
 /// Every fault the development server injects: the upload ends with the
@@ -92,4 +93,71 @@ import TusTestSupport
             #expect(server.requestLog.filter { $0.hasPrefix("PATCH") }.count >= 9)
         }
     }
+}
+
+@Suite struct ReviewedEdgeTests {
+    @Test(arguments: [408, 429])
+    func aStoredURLAnsweredWaitIsKept(status: Int) async throws {
+        try await withDevServer { server, folder in
+            let store = try FileStorage(path: folder.newPath("store.json"))
+            let path = try file(randomData(200_000), in: folder)
+            let old = try #require(try await interruptedUpload(path, server: server, storage: store).url)
+            server.inject(.status(status, method: "HEAD"))
+            let error = try await #require(throws: TusError.self) {
+                try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: testOptions(storage: store))
+            }
+            #expect(error.message.contains("kept"))
+            #expect(try await store.entries().map(\.url) == [old.absoluteString])
+        }
+    }
+
+    @Test func aFileShortenedDuringTheUploadIsAnError() async throws {
+        try await withDevServer { server, folder in
+            let path = try file(randomData(300_000), in: folder)
+            var options = testOptions(chunkSize: 100_000)
+            options.uploadsDuringCreation = false
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
+            let error = try await #require(throws: TusError.self) {
+                try await uploader.upload { progress in
+                    if progress.bytesUploaded == 100_000 {
+                        try? FileHandle(forWritingAtPath: path)?.truncate(atOffset: 150_000)
+                    }
+                }
+            }
+            #expect(error.code == .io)
+            #expect(error.message.contains(path))
+            #expect(error.message.contains("changed while uploading"))
+        }
+    }
+
+    @Test func terminateRefusesWhileTheUploadRuns() async throws {
+        try await withDevServer { server, folder in
+            let path = try file(randomData(300_000), in: folder)
+            var options = testOptions(chunkSize: 100_000)
+            options.uploadsDuringCreation = false
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
+            let refused = ErrorBox()
+            let url = try await uploader.upload { progress in
+                if progress.bytesUploaded == 100_000 {
+                    let semaphore = DispatchSemaphore(value: 0)
+                    Task.detached {
+                        do { try await uploader.terminate() } catch { refused.set(error) }
+                        semaphore.signal()
+                    }
+                    semaphore.wait()
+                }
+            }
+            #expect(server.uploadInfo(for: url)?.isComplete == true)
+            let error = try #require(refused.value as? TusError)
+            #expect(error.message.contains("while it runs"))
+        }
+    }
+}
+
+/// Holds an error thrown on another task.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (any Error)?
+    func set(_ error: any Error) { lock.withLock { stored = error } }
+    var value: (any Error)? { lock.withLock { stored } }
 }

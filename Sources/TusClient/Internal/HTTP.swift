@@ -104,9 +104,17 @@ private func describe(_ error: any Error) -> String {
 }
 
 extension TimeAmount {
+    /// `duration`, saturating: a negative one is zero, one too long for
+    /// nanoseconds in 64 bits is the longest there is.
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        guard seconds >= 0 else {
+            self = .zero
+            return
+        }
+        let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflowAgain) = nanoseconds.addingReportingOverflow(attoseconds / 1_000_000_000)
+        self = .nanoseconds(overflow || overflowAgain ? .max : total)
     }
 }
 

@@ -20,7 +20,8 @@ final class UploadSource: @unchecked Sendable {
     /// description.
     let name: String
     /// The size, or nil while a stream's end has not been reached.
-    private(set) var size: Int64?
+    var size: Int64? { lock.withLock { knownSize } }
+    private var knownSize: Int64?
 
     // Streams only: the bytes from `pendingStart` on that were read but not
     // confirmed, and whether the stream has ended.
@@ -41,7 +42,7 @@ final class UploadSource: @unchecked Sendable {
             throw TusError.fileError(path: path, doing: "cannot open", error)
         }
         do {
-            size = Int64(try handle.seekToEnd())
+            knownSize = Int64(try handle.seekToEnd())
         } catch {
             try? handle.close()
             throw TusError.fileError(path: path, doing: "cannot read", error)
@@ -53,17 +54,17 @@ final class UploadSource: @unchecked Sendable {
     init(handle: FileHandle) {
         name = "the file handle"
         if let end = try? handle.seekToEnd() {
-            size = Int64(end)
+            knownSize = Int64(end)
             backing = .file(handle, owned: false)
         } else {
-            size = nil
+            knownSize = nil
             backing = .stream(handle)
         }
     }
 
     init(data: Data) {
         name = "the data"
-        size = Int64(data.count)
+        knownSize = Int64(data.count)
         backing = .data(data)
     }
 
@@ -114,7 +115,7 @@ final class UploadSource: @unchecked Sendable {
             }
             if piece.isEmpty {
                 streamEnded = true
-                size = pendingStart + Int64(pending.readableBytes)
+                knownSize = pendingStart + Int64(pending.readableBytes)
             } else {
                 pending.writeBytes(piece)
             }
