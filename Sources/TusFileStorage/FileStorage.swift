@@ -25,7 +25,8 @@ public import TusCore
 ///   or `kill -9` at any instant leaves the old file or the new one, never a
 ///   torn one, and a change that returned is on disk.
 /// - **Safe across processes.** Every read-modify-write holds an exclusive
-///   `flock` on a sibling lock file, `<path>.lock`, which survives the rename.
+///   `flock` on a sibling lock file, `<path>.lock`, which survives the rename;
+///   a change waits up to `lockTimeout` for another holder.
 ///   Processes writing at once lose no entry. Reads take no lock and never
 ///   cache: each one reads the file as it is on disk, so it sees what other
 ///   processes wrote.
@@ -45,6 +46,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     private let lockPath: String
     private let temporaryPath: String
+    private let lockTimeout: TimeInterval
     // Guards `lockDescriptor` and `isClosed`, and serialises the writes of
     // this instance: an flock does not exclude two threads that share one
     // descriptor.
@@ -54,17 +56,21 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     /// Opens the store in the file at `path`.
     ///
-    /// Nothing is created until the first write. A relative path is resolved
-    /// against the current directory, and a symbolic link to the store file
-    /// is followed.
+    /// Nothing is created until the first write. A leading `~` is the home
+    /// folder, a relative path is resolved against the current directory, and
+    /// a symbolic link to the store file is followed.
     ///
+    /// - Parameters:
+    ///   - path: The store's file.
+    ///   - lockTimeout: How long a change waits for another process that
+    ///     holds the lock before it throws ``TusError/Code/unavailable``.
     /// - Throws: ``TusError`` with ``TusError/Code/invalidArgument`` when
     ///   `path` is empty or names a directory.
-    public init(path: String) throws {
+    public init(path: String, lockTimeout: TimeInterval = 30) throws {
         guard !path.isEmpty else {
             throw TusError(.invalidArgument, "the JSON store's path is empty")
         }
-        var absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        var absolute = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: absolute) {
             absolute = URL(fileURLWithPath: resolved, relativeTo: URL(fileURLWithPath: absolute).deletingLastPathComponent())
                 .standardizedFileURL.path
@@ -75,6 +81,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         self.path = absolute
         self.lockPath = absolute + ".lock"
         self.temporaryPath = absolute + ".tmp"
+        self.lockTimeout = lockTimeout
     }
 
     /// Opens the store in the file at `url`.
@@ -110,11 +117,11 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     public func setURL(_ url: String, forKey key: String) async throws {
         let now = Date()
-        try modify("store the URL of \(key.debugDescription)") { $0.setURL(url, forKey: key, at: now) }
+        try modify("store the URL of \(Self.shown(key))") { $0.setURL(url, forKey: key, at: now) }
     }
 
     public func removeURL(forKey key: String) async throws {
-        _ = try modify("remove the URL of \(key.debugDescription)") { $0.removeURL(forKey: key) }
+        _ = try modify("remove the URL of \(Self.shown(key))") { $0.removeURL(forKey: key) }
     }
 
     /// Releases the lock file's descriptor. Later calls throw
@@ -139,7 +146,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// Stores `url` under `key` with `storedAt` as its time; `nil` leaves
     /// the entry without a `stored_at` field, as tuspy writes it.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
-        try modify("store the URL of \(key.debugDescription)") { $0.setURL(url, forKey: key, at: storedAt) }
+        try modify("store the URL of \(Self.shown(key))") { $0.setURL(url, forKey: key, at: storedAt) }
     }
 
     @discardableResult
@@ -148,6 +155,11 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     }
 
     // MARK: Reading and writing
+
+    /// A key as messages show it: quoted, and cut when long.
+    private static func shown(_ key: String) -> String {
+        key.count <= 80 ? key.debugDescription : String(key.prefix(77)).debugDescription + "…"
+    }
 
     private func checkOpen() throws {
         mutex.lock()
@@ -181,10 +193,14 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         defer { mutex.unlock() }
         if isClosed { throw TusError(.closed, "the JSON store \(path) is closed") }
         let fd = try lockFile(operation)
+        let locked: Bool
         do {
-            try POSIX.lockExclusively(fd)
+            locked = try POSIX.lockExclusively(fd, until: Date().addingTimeInterval(lockTimeout))
         } catch {
             throw TusError(.io, "cannot \(operation) in \(path): cannot lock \(lockPath): \(error.reason)", cause: error)
+        }
+        guard locked else {
+            throw TusError(.unavailable, "cannot \(operation) in \(path): another process has held \(lockPath) for more than \(lockTimeout) s")
         }
         defer { POSIX.unlock(fd) }
 

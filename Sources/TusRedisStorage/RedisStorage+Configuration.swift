@@ -156,6 +156,17 @@ extension RedisStorage.Configuration: CustomStringConvertible, CustomDebugString
     }
 }
 
+extension RedisStorage.Configuration {
+    /// `text` with everything between `://` and its last `@` replaced by
+    /// `***`, so that a URL with credentials — even a malformed one — can be
+    /// shown in a message: `redis://user:pw@host` becomes `redis://***@host`.
+    public static func maskingCredentials(in text: String) -> String {
+        guard let schemeEnd = text.range(of: "://"),
+              let at = text[schemeEnd.upperBound...].lastIndex(of: "@") else { return text }
+        return String(text[..<schemeEnd.upperBound]) + "***" + String(text[at...])
+    }
+}
+
 /// Parses `redis://` URLs by hand: `URLComponents` differs between platforms
 /// on user-info edge cases such as `redis://:password@host`.
 private struct RedisURLParser {
@@ -163,17 +174,19 @@ private struct RedisURLParser {
 
     init(_ text: String) { self.text = text }
 
-    /// The URL as messages show it: anything before the host's `@` is masked.
-    var shown: String {
-        guard let schemeEnd = text.range(of: "://") else { return text.debugDescription }
-        let afterScheme = text[schemeEnd.upperBound...]
-        let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
-        guard let at = afterScheme[..<authorityEnd].lastIndex(of: "@") else { return text.debugDescription }
-        return (String(text[..<schemeEnd.upperBound]) + "***" + String(afterScheme[at...])).debugDescription
-    }
+    /// The URL as messages show it, credentials masked.
+    var shown: String { RedisStorage.Configuration.maskingCredentials(in: text).debugDescription }
 
     func invalid(_ why: String) -> TusError {
-        TusError(
+        var why = why
+        if let schemeEnd = text.range(of: "://") {
+            let afterScheme = text[schemeEnd.upperBound...]
+            let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
+            if !afterScheme[..<authorityEnd].contains("@") && afterScheme[authorityEnd...].contains("@") {
+                why += " (a /, ? or # in the user name or password must be percent-encoded)"
+            }
+        }
+        return TusError(
             .invalidArgument,
             "invalid Redis URL \(shown): \(why); expected redis://[[user]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
         )

@@ -48,9 +48,9 @@ struct StoreSpec: CustomStringConvertible {
         } else if spec.hasPrefix("sqlite:") {
             kind = .sqlite(path: try path(after: "sqlite:"))
         } else if spec.lowercased().hasPrefix("redis://") || spec.lowercased().hasPrefix("rediss://") {
-            kind = .redis(try RedisStorage.Configuration(url: spec), shown: Self.hidingPassword(spec))
+            kind = .redis(try RedisStorage.Configuration(url: spec), shown: RedisStorage.Configuration.maskingCredentials(in: spec))
         } else {
-            throw CommandFailure(message: "\(source): unknown store \"\(spec)\"; expected \(Self.forms)")
+            throw CommandFailure(message: "\(source): unknown store \"\(Self.masked(spec))\"; expected \(Self.forms)")
         }
     }
 
@@ -62,13 +62,14 @@ struct StoreSpec: CustomStringConvertible {
         }
     }
 
-    /// `spec` with the password of its user information replaced by `***`.
-    private static func hidingPassword(_ spec: String) -> String {
-        guard let schemeEnd = spec.range(of: "://"),
-              let at = spec[schemeEnd.upperBound...].firstIndex(of: "@") else { return spec }
-        let userInfo = spec[schemeEnd.upperBound..<at]
-        let user = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return spec[..<schemeEnd.upperBound] + user + ":***" + spec[at...]
+    /// `spec` safe to show: anything that may be a password (before an `@`)
+    /// is masked, even in a spec too malformed to parse.
+    static func masked(_ spec: String) -> String {
+        let masked = RedisStorage.Configuration.maskingCredentials(in: spec)
+        guard masked == spec, let colon = spec.firstIndex(of: ":"), let at = spec.lastIndex(of: "@"), colon < at else {
+            return masked
+        }
+        return String(spec[...colon]) + "***" + String(spec[at...])
     }
 
     /// Opens the store.

@@ -53,6 +53,15 @@ private func tus(_ arguments: [String]) throws -> ProcessResult {
         #expect(pruned.output == "removed 0 entries older than 1d from \(spec)")
     }
 
+    @Test(arguments: ["redis://:pa/ss-secret@127.0.0.1:1", "redis:/:secret@host", "redis://user:p@ss-secret@127.0.0.1:1/0"])
+    func aPasswordIsNeverShown(spec: String) throws {
+        let result = try tus(["store", "list", "--store", spec])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("tus: "))
+        #expect(!result.stderr.contains("secret"))
+        #expect(!result.stderr.contains("pa/ss"))
+    }
+
     @Test func aJSONFileIsNotAnSQLiteStore() throws {
         let path = folder.newPath("uploads.json")
         try Data(#"{"_default": {}}"#.utf8).write(to: URL(fileURLWithPath: path))

@@ -258,6 +258,47 @@ private func mode(of path: String) throws -> Int {
         #expect(try await store.entries().count == 2)
     }
 
+    @Test func aLockHeldTooLongIsAClearErrorAndReadsGoOn() async throws {
+        let path = folder.newPath("store.json")
+        let store = try FileStorage(path: path, lockTimeout: 0.3)
+        try await store.setURL("http://x/1", forKey: "a")
+        // Another process holds the lock until its standard input closes.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()", path + ".lock"]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
+        #expect(output.fileHandleForReading.readData(ofLength: 6) == Data("locked".utf8))
+
+        let error = try await #require(throws: TusError.self) { try await store.setURL("http://x/2", forKey: "a") }
+        #expect(error.code == .unavailable)
+        #expect(error.message.contains(path + ".lock"))
+        #expect(try await store.url(forKey: "a") == "http://x/1")
+
+        try input.fileHandleForWriting.close()
+        holder.waitUntilExit()
+        try await store.setURL("http://x/2", forKey: "a")
+        #expect(try await store.url(forKey: "a") == "http://x/2")
+    }
+
+    @Test func anIdTooLargeToCountFromIsKeptAndNotUsed() async throws {
+        let path = folder.newPath("store.json")
+        try write(#"{"_default": {"9223372036854775807": {"key": "huge", "url": "http://x/h"}, "2": {"key": "b", "url": "http://x/b"}}}"#, to: path)
+        let store = try FileStorage(path: path)
+        try await store.setURL("http://x/c", forKey: "c")
+        let table = try defaultTable(at: path)
+        #expect(Set(table.keys) == ["9223372036854775807", "2", "3"])
+    }
+
+    @Test func aLeadingTildeIsTheHomeFolder() throws {
+        let store = try FileStorage(path: "~/uploads-\(UUID().uuidString).json")
+        #expect(store.path.hasPrefix(NSString("~").expandingTildeInPath + "/"))
+        #expect(!store.path.contains("~"))
+    }
+
     @Test func pruneKeepsEntriesOfUnknownAge() async throws {
         let path = folder.newPath("store.json")
         try write(#"{"_default": {"1": {"key": "from-tuspy", "url": "http://x/a"}}}"#, to: path)

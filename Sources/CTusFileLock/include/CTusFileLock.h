@@ -8,6 +8,10 @@
 /// with errno set.
 int ctus_flock_exclusive(int fd);
 
+/// Tries once to take an exclusive lock on fd. Returns 0, or -1 with errno
+/// set (EWOULDBLOCK when another holder has it).
+int ctus_flock_exclusive_nonblocking(int fd);
+
 /// Releases the lock on fd. Returns 0, or -1 with errno set.
 int ctus_flock_unlock(int fd);
 

@@ -74,9 +74,18 @@ enum POSIX {
         if retrying({ Foundation.fsync(fd) }) == -1 { throw SystemError(call: "fsync", errno: errno) }
     }
 
-    /// Takes an exclusive `flock` on `fd`, waiting for other holders.
-    static func lockExclusively(_ fd: Int32) throws(SystemError) {
-        if retrying({ ctus_flock_exclusive(fd) }) == -1 { throw SystemError(call: "flock", errno: errno) }
+    /// Takes an exclusive `flock` on `fd`, waiting for other holders up to
+    /// `deadline`; returns false when the deadline passed first.
+    static func lockExclusively(_ fd: Int32, until deadline: Date) throws(SystemError) -> Bool {
+        var pause: UInt32 = 500
+        while true {
+            if ctus_flock_exclusive_nonblocking(fd) == 0 { return true }
+            let error = errno
+            if error != EWOULDBLOCK && error != EAGAIN && error != EINTR { throw SystemError(call: "flock", errno: error) }
+            if Date() >= deadline { return false }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
     }
 
     /// Releases the `flock` on `fd`.

@@ -64,7 +64,8 @@ struct TinyDBFile: Equatable {
                         reason: "it is JSON but not a TinyDB database (document \"\(id)\" of table \"_default\" is not an object)"
                     )
                 }
-                if let number = Int(id) {
+                // Ids TinyDB could make, with room to add one.
+                if let number = Int(id), number >= 0, number < Int(Int32.max) * 1024 {
                     documents.append((number, fields))
                 } else {
                     oddDocuments[id] = document
