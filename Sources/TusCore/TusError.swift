@@ -52,6 +52,7 @@ public struct TusError: Error, Sendable, CustomStringConvertible {
         /// The operation is not supported by this store or server.
         public static let unsupported = Code(.unsupported)
 
+        /// A short name for the code, such as "corrupt store".
         public var description: String {
             switch base {
             case .invalidArgument: "invalid argument"
@@ -85,7 +86,8 @@ public struct TusError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    /// The message, then the cause when it adds something.
+    /// The message alone: it already names what failed; ``cause`` holds the
+    /// details.
     public var description: String { message }
 }
 
@@ -105,5 +107,6 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The system's text for ``errno``, such as "No such file or directory".
     public var reason: String { String(cString: strerror(errno)) }
 
+    /// `open: No such file or directory (errno 2)`.
     public var description: String { "\(call): \(reason) (errno \(errno))" }
 }

@@ -110,16 +110,21 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     // MARK: Storage
 
+    /// The URL stored under `key`, read from the file as it is on disk now.
     public func url(forKey key: String) async throws -> String? {
         try checkOpen()
         return try read().url(forKey: key)
     }
 
+    /// Stores `url` under `key` with the present time, replacing the URL of
+    /// every document stored under it, or adding a document at the highest
+    /// id + 1.
     public func setURL(_ url: String, forKey key: String) async throws {
         let now = Date()
         try modify("store the URL of \(Self.shown(key))") { $0.setURL(url, forKey: key, at: now) }
     }
 
+    /// Removes every document stored under `key`.
     public func removeURL(forKey key: String) async throws {
         _ = try modify("remove the URL of \(Self.shown(key))") { $0.removeURL(forKey: key) }
     }
@@ -138,6 +143,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     // MARK: ListableStorage
 
+    /// Every document with a string `key` and `url`, in id order.
     public func entries() async throws -> [StoredUpload] {
         try checkOpen()
         return try read().entries.map { StoredUpload(key: $0.key, url: $0.url, storedAt: $0.storedAt) }
@@ -149,6 +155,8 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         try modify("store the URL of \(Self.shown(key))") { $0.setURL(url, forKey: key, at: storedAt) }
     }
 
+    /// Removes the entries whose `stored_at` is before `date`; entries with
+    /// no `stored_at` (written by tuspy) are kept.
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         try modify("remove old entries") { $0.removeEntries(storedBefore: date) }

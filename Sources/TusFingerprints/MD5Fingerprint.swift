@@ -28,6 +28,7 @@ public struct MD5Fingerprint: Fingerprint {
         self.scope = scope
     }
 
+    /// `size:<bytes>--md5:<hex>` (or `--md5-whole:` for the whole file).
     public func fingerprint(of source: inout FingerprintSource) throws -> String {
         try hashKey(Insecure.MD5.self, name: "md5", scope: scope, source: &source)
     }

@@ -15,6 +15,7 @@ public struct SHA256Fingerprint: Fingerprint {
         self.scope = scope
     }
 
+    /// `size:<bytes>--sha256:<hex>` (or `--sha256-whole:` for the whole file).
     public func fingerprint(of source: inout FingerprintSource) throws -> String {
         try hashKey(SHA256.self, name: "sha256", scope: scope, source: &source)
     }

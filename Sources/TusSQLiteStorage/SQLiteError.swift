@@ -29,5 +29,6 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// (`SQLITE_IOERR`) for 778 (`SQLITE_IOERR_WRITE`).
     public var primaryResultCode: Int32 { resultCode & 0xFF }
 
+    /// SQLite's message and its result code.
     public var description: String { "\(message) (SQLite result code \(resultCode))" }
 }

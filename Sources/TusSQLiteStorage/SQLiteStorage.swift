@@ -84,7 +84,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         guard !path.isEmpty else {
             throw TusError(.invalidArgument, "the SQLite store's path is empty")
         }
-        var absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        var absolute = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: absolute) {
             absolute = URL(fileURLWithPath: resolved, relativeTo: URL(fileURLWithPath: absolute).deletingLastPathComponent())
                 .standardizedFileURL.path
@@ -136,10 +136,12 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
 
     // MARK: Storage
 
+    /// The URL stored under `key`.
     public func url(forKey key: String) async throws -> String? {
         try withTable("cannot read the URL of \(key.debugDescription) from \(path)") { try $0.url(forKey: key) }
     }
 
+    /// Stores `url` under `key` with the present time, in one transaction.
     public func setURL(_ url: String, forKey key: String) async throws {
         let now = Date()
         try withTable("cannot store the URL of \(key.debugDescription) in \(path)") {
@@ -156,6 +158,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         }
     }
 
+    /// Removes the row of `key`, if any.
     public func removeURL(forKey key: String) async throws {
         try withTable("cannot remove the URL of \(key.debugDescription) from \(path)") { try $0.removeURL(forKey: key) }
     }
@@ -171,10 +174,12 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
 
     // MARK: ListableStorage
 
+    /// Every row of the store.
     public func entries() async throws -> [StoredUpload] {
         try withTable("cannot list the entries of \(path)") { try $0.entries() }
     }
 
+    /// Removes the rows stored before `date`, in one statement.
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         try withTable("cannot remove old entries from \(path)") { try $0.removeEntries(storedBefore: date) }

@@ -24,6 +24,7 @@ public enum StorageConformance {
         /// One line per broken rule: the check's name and what went wrong.
         public var failures: [String]
 
+        /// Every broken rule, one per line.
         public var description: String {
             "the store broke \(failures.count) storage rule(s):\n" + failures.map { "- \($0)" }.joined(separator: "\n")
         }

@@ -10,7 +10,8 @@ struct Tus: AsyncParsableCommand {
         abstract: "Resumable uploads over the tus protocol, and the store of their upload URLs.",
         discussion: """
             Exit status: 0 on success; 1 when `tus store get` finds no URL for the key; \
-            2 for every other failure (bad arguments, unreadable files, a broken store).
+            130 or 143 when Ctrl-C or SIGTERM stops `tus upload` (the upload stays resumable); \
+            2 for every other failure (bad arguments, unreadable files, a broken store, a refusing server).
             """,
         subcommands: [UploadCommand.self, FingerprintCommand.self, StoreCommand.self, ServeCommand.self, DemoCommand.self]
     )

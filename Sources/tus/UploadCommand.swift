@@ -129,8 +129,18 @@ struct UploadCommand: AsyncParsableCommand {
 
 /// A byte count given as a number with an optional unit: `5MiB`, `512KiB`,
 /// `1MB`, `1048576`.
-struct ByteCount: ExpressibleByArgument {
+struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
     var bytes: Int
+
+    /// `5MiB`, `512KiB`, or a plain count.
+    var description: String {
+        for (suffix, scale) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where bytes % scale == 0 {
+            return "\(bytes / scale)\(suffix)"
+        }
+        return String(bytes)
+    }
+
+    var defaultValueDescription: String { description }
 
     init(_ bytes: Int) { self.bytes = bytes }
 
