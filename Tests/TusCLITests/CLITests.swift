@@ -171,21 +171,20 @@ import TusTestSupport
     @Test func concurrentProcessesLoseNoEntry() async throws {
         let folder = try TemporaryFolder()
         let spec = "json:" + folder.newPath("shared.json")
-        let writers = 6, perWriter = 15
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for writer in 0..<writers {
-                group.addTask {
-                    for index in 0..<perWriter {
-                        let result = try runTus(["store", "set", "w\(writer)-\(index)", "http://x/\(writer)/\(index)", "--store", spec])
-                        if result.status != 0 { throw TestError.missing("writer \(writer) failed: \(result.stderr)") }
-                    }
-                }
+        let writers = 6, rounds = 15
+        // Each round starts every writer before waiting for any.
+        for round in 0..<rounds {
+            let processes = try (0..<writers).map { writer in
+                try BackgroundProcess(tus: ["store", "set", "w\(writer)-\(round)", "http://x/\(writer)/\(round)", "--store", spec])
             }
-            try await group.waitForAll()
+            for (writer, process) in processes.enumerated() {
+                let status = process.waitForExit()
+                #expect(status == 0, "writer \(writer), round \(round): \(process.stderr)")
+            }
         }
         let lines = try runTus(["store", "list", "--store", spec]).stdout.split(separator: "\n")
-        #expect(lines.count == writers * perWriter)
-        let expected = Set((0..<writers).flatMap { w in (0..<perWriter).map { "w\(w)-\($0)\thttp://x/\(w)/\($0)" } })
+        #expect(lines.count == writers * rounds)
+        let expected = Set((0..<writers).flatMap { w in (0..<rounds).map { "w\(w)-\($0)\thttp://x/\(w)/\($0)" } })
         #expect(Set(lines.map(String.init)) == expected)
     }
 
