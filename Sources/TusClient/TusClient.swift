@@ -104,7 +104,7 @@ public struct TusClient: Sendable {
             return try await capabilities(options: options)
         } catch let error as TusError {
             // Not kept: the next upload asks again.
-            logger.notice("OPTIONS failed; assuming core and creation only", metadata: ["error": "\(error.message)"])
+            logger.debug("OPTIONS failed; assuming core and creation only", metadata: ["error": "\(error.message)"])
             return .assumed
         }
     }

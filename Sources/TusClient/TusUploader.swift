@@ -111,7 +111,7 @@ public final class TusUploader: @unchecked Sendable {
         client: TusClient, storage: any Storage, key: String, stored: String, size: Int64?, options: UploadOptions
     ) async throws -> (URL, Int64, Bool)? {
         func forget(_ reason: String) async throws -> (URL, Int64, Bool)? {
-            client.logger.info("forgetting the stored upload URL", metadata: ["url": "\(stored)", "reason": "\(reason)"])
+            client.logger.debug("forgetting the stored upload URL", metadata: ["url": "\(stored)", "reason": "\(reason)"])
             try await storage.removeURL(forKey: key)
             return nil
         }
@@ -242,7 +242,7 @@ public final class TusUploader: @unchecked Sendable {
         let capabilities = try await client.capabilitiesOrAssumed(options: options)
         lock.withLock { state.capabilities = capabilities }
         if let algorithm = options.checksum, !capabilities.supports(algorithm) {
-            logger.notice("the server does not announce \(algorithm.rawValue) checksums; sending none")
+            logger.debug("the server does not announce \(algorithm.rawValue) checksums; sending none")
         }
         return capabilities
     }

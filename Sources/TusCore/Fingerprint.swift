@@ -38,6 +38,11 @@ extension Fingerprint {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw TusError(.invalidArgument, "cannot fingerprint \(path): it is a directory")
         }
+        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
+           type != .typeRegular, type != .typeSymbolicLink {
+            // A pipe or a device would block or never end.
+            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is not a regular file")
+        }
         let handle: FileHandle
         do {
             handle = try FileHandle(forReadingFrom: url)

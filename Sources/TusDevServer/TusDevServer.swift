@@ -102,8 +102,9 @@ public final class TusDevServer: Sendable {
             channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         } catch {
             try? await group.shutdownGracefully()
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
             throw TusError(
-                .unavailable, "cannot start tus server on \(configuration.host):\(configuration.port): \(error)",
+                .unavailable, "cannot start tus server on \(configuration.host):\(configuration.port): \(reason)",
                 cause: error)
         }
         let port = channel.localAddress?.port ?? configuration.port

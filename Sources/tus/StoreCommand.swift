@@ -144,6 +144,9 @@ extension StoreCommand {
 
         func run() async throws {
             let source = try StoreSpec(from), destination = try StoreSpec(to)
+            if let path = source.filePath, !FileManager.default.fileExists(atPath: path) {
+                throw CommandFailure(message: "--from \(source): \(path) does not exist")
+            }
             let entries = try await source.withStore { store, _ in try await store.entries() }
             let copied = try await destination.withStore { store, _ in
                 var copied = 0

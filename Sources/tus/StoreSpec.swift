@@ -62,6 +62,14 @@ struct StoreSpec: CustomStringConvertible {
         }
     }
 
+    /// The file of a JSON or SQLite store.
+    var filePath: String? {
+        switch kind {
+        case .json(let path), .sqlite(let path): path
+        case .redis: nil
+        }
+    }
+
     /// `spec` safe to show: anything that may be a password (before an `@`)
     /// is masked, even in a spec too malformed to parse.
     static func masked(_ spec: String) -> String {

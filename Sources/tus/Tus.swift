@@ -36,12 +36,10 @@ struct Tus: AsyncParsableCommand {
             if code == .success || code == .failure && error is ExitCode {
                 exit(withError: error)
             }
-            // Usage errors: ArgumentParser's message and help hint, exit 2.
-            let message = fullMessage(for: error)
-            if !message.isEmpty {
-                FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
-            }
-            Foundation.exit(code == .success ? 0 : ExitStatus.failure)
+            // Usage errors: one line, and where to look; exit 2.
+            let message = Self.message(for: error)
+            printError(message.isEmpty ? "invalid arguments; see tus --help" : message + " (see --help)")
+            Foundation.exit(ExitStatus.failure)
         }
     }
 }

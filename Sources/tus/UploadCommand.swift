@@ -117,7 +117,7 @@ struct UploadCommand: AsyncParsableCommand {
             reporter.finish()
             let resumable = spec != nil && uploader.url != nil
             let how = resumable ? "; run the same command again to resume" : ""
-            reporter.say("interrupted at offset \(uploader.offset)\(how)")
+            reporter.say("interrupted with \(uploader.offset) bytes confirmed by the server\(how)")
             try? await storage?.close()
             Foundation.exit(interruption.signal.map { 128 + $0 } ?? ExitStatus.failure)
         } catch {

@@ -48,6 +48,24 @@ import TusTestSupport
         #expect(result.stderr == "tus: cannot fingerprint \(folder.path): it is a directory\n")
     }
 
+    @Test func aPipeIsRefusedRatherThanWaitedOn() throws {
+        let path = folder.newPath("fifo")
+        #expect(mkfifo(path, 0o600) == 0)
+        let fingerprint = try runTus(["fingerprint", path], timeout: 20)
+        #expect(fingerprint.status == 2)
+        #expect(fingerprint.stderr == "tus: cannot fingerprint \(path): it is not a regular file\n")
+        let upload = try runTus(["upload", path, "--endpoint", "http://127.0.0.1:9/files/", "--no-store"], timeout: 20)
+        #expect(upload.status == 2)
+        #expect(upload.stderr.hasPrefix("tus: cannot upload \(path): it is not a regular file"))
+    }
+
+    @Test func usageErrorsAreOneLine() throws {
+        let result = try runTus(["upload", "x", "--chunk-size", "5XB", "--endpoint", "http://h/"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("tus: "))
+        #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+    }
+
     @Test func anUnknownAlgorithmIsAUsageError() throws {
         let path = folder.newPath("file.bin")
         try Data("x".utf8).write(to: URL(fileURLWithPath: path))

@@ -116,6 +116,16 @@ private func tus(_ arguments: [String]) throws -> ProcessResult {
         #expect(try tus(["store", "get", "k", "--store", destination]).output == "http://x/2")
     }
 
+    @Test(arguments: ["json", "sqlite"])
+    func aMissingSourceIsAnErrorAndCreatesNothing(kind: String) throws {
+        let source = folder.newPath("typo.\(kind)"), destination = folder.newPath("dest.json")
+        let result = try tus(["store", "migrate", "--from", "\(kind):" + source, "--to", "json:" + destination])
+        #expect(result.status == 2)
+        #expect(result.stderr == "tus: --from \(kind):\(source): \(source) does not exist\n")
+        #expect(!FileManager.default.fileExists(atPath: source))
+        #expect(!FileManager.default.fileExists(atPath: destination))
+    }
+
     @Test func aBrokenSourceStopsBeforeWritingAnything() throws {
         let source = folder.newPath("broken.json"), destination = folder.newPath("dest.json")
         try Data("not json".utf8).write(to: URL(fileURLWithPath: source))

@@ -103,7 +103,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
             #expect(first.wait(until: { server.pendingFaults.isEmpty }))
             first.send(signal)
             #expect(first.waitForExit() == 128 + signal)
-            #expect(first.stderr.contains("interrupted at offset"))
+            #expect(first.stderr.contains("interrupted with "))
             #expect(first.stderr.contains("run the same command again to resume"))
 
             let second = try runTus(arguments)

@@ -35,6 +35,10 @@ final class UploadSource: @unchecked Sendable {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw TusError(.invalidArgument, "cannot upload \(path): it is a directory")
         }
+        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
+           type != .typeRegular, type != .typeSymbolicLink {
+            throw TusError(.invalidArgument, "cannot upload \(path): it is not a regular file; upload a pipe through a FileHandle instead")
+        }
         let handle: FileHandle
         do {
             handle = try FileHandle(forReadingFrom: url)

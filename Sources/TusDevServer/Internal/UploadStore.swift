@@ -45,10 +45,14 @@ final class UploadStore: Sendable {
         self.directory = directory
         self.expiration = expiration
         self.logger = logger
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TusError(.invalidArgument, "cannot keep uploads in \(directory.path): it is a file, not a folder")
+        }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw TusError(.io, "cannot create upload directory \(directory.path)", cause: error)
+            throw TusError(.io, "cannot create upload directory \(directory.path): \((error as NSError).localizedDescription)", cause: error)
         }
     }
 
