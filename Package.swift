@@ -99,6 +99,11 @@ let package = Package(
         ),
 
         // Runnable examples: `swift run <name>`.
+        .target(
+            name: "ExampleSupport",
+            dependencies: ["TusCore", "TusDevServer"],
+            path: "Examples/Support"
+        ),
         .executableTarget(
             name: "managing-stored-urls",
             dependencies: ["TusCore", "TusFileStorage", "TusFingerprints"],
@@ -106,12 +111,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "basic-upload",
-            dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer"],
+            dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer", "ExampleSupport"],
             path: "Examples/BasicUpload"
         ),
         .executableTarget(
             name: "resume-upload",
-            dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer"],
+            dependencies: ["TusCore", "TusClient", "TusFileStorage", "TusDevServer", "ExampleSupport"],
             path: "Examples/ResumeUpload"
         ),
         .target(
@@ -121,13 +126,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "custom-storage",
-            dependencies: ["TusCore", "TusClient", "TusDevServer", "RedisURLStorageExample"],
+            dependencies: ["TusCore", "TusClient", "TusDevServer", "RedisURLStorageExample", "ExampleSupport"],
             path: "Examples/CustomStorage/App"
         ),
         .executableTarget(
             name: "custom-fingerprint",
             dependencies: [
-                "TusCore", "TusClient", "TusFileStorage", "TusDevServer",
+                "TusCore", "TusClient", "TusFileStorage", "TusDevServer", "ExampleSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Examples/CustomFingerprint"

@@ -17,50 +17,12 @@
 // With --endpoint, it uses the store of the `tus` tool (by default
 // ~/.local/state/tus/uploads.json): press Ctrl-C during the upload and run
 // the same command again to see it resume.
+import ExampleSupport
 import Foundation
 import TusClient
 import TusCore
 import TusDevServer
 import TusFileStorage
-
-/// The command line: `[FILE] [--endpoint URL] [--store PATH]`.
-struct Arguments {
-    var file: String?
-    var endpoint: URL?
-    var store: String?
-
-    init(_ words: [String]) throws {
-        var words = words[...]
-        while let word = words.popFirst() {
-            switch word {
-            case "--endpoint":
-                guard let text = words.popFirst(), let url = URL(string: text), url.scheme != nil else {
-                    throw TusError(.invalidArgument, "--endpoint needs a URL, such as http://127.0.0.1:1080/files/")
-                }
-                endpoint = url
-            case "--store":
-                guard let path = words.popFirst() else { throw TusError(.invalidArgument, "--store needs a path") }
-                store = path
-            case _ where word.hasPrefix("-"):
-                throw TusError(.invalidArgument, "unknown option \(word); usage: resume-upload [FILE] [--endpoint URL] [--store STORE.json]")
-            default:
-                file = word
-            }
-        }
-    }
-}
-
-/// A sample file of `size` bytes, the same bytes every time (so a second run
-/// has the same fingerprint and resumes).
-func makeSampleFile(at path: String, size: Int) throws {
-    var state: UInt32 = 2_463_534_242
-    var bytes = [UInt8](repeating: 0, count: size)
-    for index in bytes.indices {
-        state ^= state << 13; state ^= state >> 17; state ^= state << 5
-        bytes[index] = UInt8(truncatingIfNeeded: state)
-    }
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-}
 
 /// Prints how far an upload has come.
 @Sendable func show(_ progress: UploadProgress) {
@@ -90,32 +52,14 @@ func interruptedUpload(_ file: String, client: TusClient, options: UploadOptions
     }
 }
 
-func run(_ arguments: Arguments, scratch: URL) async throws {
-    let file: String
-    if let given = arguments.file {
-        file = given
-    } else {
-        file = scratch.appendingPathComponent("sample.bin").path
-        try makeSampleFile(at: file, size: 4 << 20)
-        print("Made a sample file of 4 MiB: \(file)")
-    }
-    let server: TusDevServer?
-    if arguments.endpoint == nil {
-        server = try await TusDevServer.start(.init(directory: scratch.appendingPathComponent("server")))
-        print("Started a development tus server at \(server!.endpoint)")
-    } else {
-        server = nil
-    }
-    do {
+func run(_ arguments: ExampleArguments, scratch: URL) async throws {
+    let file = try fileToUpload(arguments.file, scratch: scratch)
+    try await withDevServer(unless: arguments.endpoint, scratch: scratch) { server in
         try await upload(file, arguments: arguments, server: server, scratch: scratch)
-        try await server?.shutdown()
-    } catch {
-        try? await server?.shutdown()
-        throw error
     }
 }
 
-func upload(_ file: String, arguments: Arguments, server: TusDevServer?, scratch: URL) async throws {
+func upload(_ file: String, arguments: ExampleArguments, server: TusDevServer?, scratch: URL) async throws {
     let endpoint = arguments.endpoint ?? server!.endpoint
     let storePath = arguments.store
         ?? (server != nil ? scratch.appendingPathComponent("tus_uploads.json").path : FileStorage.defaultPath)
@@ -142,12 +86,7 @@ func upload(_ file: String, arguments: Arguments, server: TusDevServer?, scratch
         }
 
         let upload = Task { try await uploader.upload(progress: show) }
-        signal(SIGINT, SIG_IGN)
-        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        interrupt.setEventHandler { upload.cancel() }
-        interrupt.resume()
-        defer { interrupt.cancel() }
-        let url = try await upload.value
+        let url = try await valueCancellingOnCtrlC(upload)
         print("Upload completed")
         print("Upload URL: \(url.absoluteString)")
 
@@ -165,21 +104,4 @@ func upload(_ file: String, arguments: Arguments, server: TusDevServer?, scratch
 
 // Every failure ends in one line on standard error and status 2; Ctrl-C in
 // status 130. Temporary files (and the server) are removed either way.
-let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tus-resume-upload-\(getpid())")
-var status: Int32 = 0
-do {
-    let arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    try await run(arguments, scratch: scratch)
-} catch is CancellationError {
-    print("Upload interrupted - can be resumed later")
-    status = 130
-} catch let error as TusError {
-    FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-    status = 2
-} catch {
-    FileHandle.standardError.write(Data("error: \(error.localizedDescription)\n".utf8))
-    status = 2
-}
-try? FileManager.default.removeItem(at: scratch)
-exit(status)
+await runExample("resume-upload", usage: "[FILE] [--endpoint URL] [--store STORE.json]", options: [.store], run)
