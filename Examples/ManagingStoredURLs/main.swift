@@ -11,10 +11,22 @@ import TusCore
 import TusFileStorage
 import TusFingerprints
 
+let usage = "usage: managing-stored-urls [FILE] [STORE.json]"
 let arguments = CommandLine.arguments.dropFirst()
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+if let option = arguments.first(where: { $0.hasPrefix("-") }) {
+    FileHandle.standardError.write(Data("error: unknown option \(option); \(usage)\n".utf8))
+    exit(2)
+}
+if arguments.count > 2 {
+    FileHandle.standardError.write(Data("error: too many arguments; \(usage)\n".utf8))
+    exit(2)
+}
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tus-example-\(getpid())")
 try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: scratch) }
 
 let file: String
 if let given = arguments.first {
@@ -56,5 +68,7 @@ do {
     try await storage.close()
 } catch let error as TusError {
     FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+    try? FileManager.default.removeItem(at: scratch)
     exit(2)
 }
+try? FileManager.default.removeItem(at: scratch)

@@ -28,6 +28,13 @@ import TusTestSupport
         #expect(try runTus(["store", "get", key, "--store", "json:" + store]).status == 1)
     }
 
+    @Test func managingStoredURLsRefusesOptionsItDoesNotKnow() throws {
+        let result = try runProcess(example("managing-stored-urls"), ["/etc/hostname", "--endpoint"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: unknown option --endpoint; usage: managing-stored-urls [FILE] [STORE.json]\n")
+        #expect(!FileManager.default.fileExists(atPath: "--endpoint"))
+    }
+
     @Test func managingStoredURLsReportsAMissingFile() throws {
         let result = try runProcess(example("managing-stored-urls"), ["/nonexistent/file.bin"])
         #expect(result.status == 2)
