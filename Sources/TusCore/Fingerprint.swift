@@ -34,15 +34,7 @@ extension Fingerprint {
     ///   directory, or cannot be read.
     public func fingerprint(ofFileAt url: URL) throws -> String {
         let path = url.path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is a directory")
-        }
-        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
-           type != .typeRegular, type != .typeSymbolicLink {
-            // A pipe or a device would block or never end.
-            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is not a regular file")
-        }
+        try FilePaths.checkRegularFile(path, "cannot fingerprint")
         let handle: FileHandle
         do {
             handle = try FileHandle(forReadingFrom: url)

@@ -70,11 +70,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         guard !path.isEmpty else {
             throw TusError(.invalidArgument, "the JSON store's path is empty")
         }
-        var absolute = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: absolute) {
-            absolute = URL(fileURLWithPath: resolved, relativeTo: URL(fileURLWithPath: absolute).deletingLastPathComponent())
-                .standardizedFileURL.path
-        }
+        let absolute = FilePaths.resolvedStorePath(path)
         if POSIX.isDirectory(absolute) {
             throw TusError(.invalidArgument, "cannot use \(absolute) as a JSON store: it is a directory")
         }

@@ -84,11 +84,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         guard !path.isEmpty else {
             throw TusError(.invalidArgument, "the SQLite store's path is empty")
         }
-        var absolute = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: absolute) {
-            absolute = URL(fileURLWithPath: resolved, relativeTo: URL(fileURLWithPath: absolute).deletingLastPathComponent())
-                .standardizedFileURL.path
-        }
+        let absolute = FilePaths.resolvedStorePath(path)
         if StoreFile.isDirectory(absolute) {
             throw TusError(.invalidArgument, "cannot use \(absolute) as an SQLite store: it is a directory")
         }

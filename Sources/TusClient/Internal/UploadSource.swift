@@ -31,14 +31,7 @@ final class UploadSource: @unchecked Sendable {
 
     init(path: String) throws {
         let url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw TusError(.invalidArgument, "cannot upload \(path): it is a directory")
-        }
-        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
-           type != .typeRegular, type != .typeSymbolicLink {
-            throw TusError(.invalidArgument, "cannot upload \(path): it is not a regular file; upload a pipe through a FileHandle instead")
-        }
+        try FilePaths.checkRegularFile(path, "cannot upload", hint: "; upload a pipe through a FileHandle instead")
         let handle: FileHandle
         do {
             handle = try FileHandle(forReadingFrom: url)
