@@ -309,13 +309,5 @@ private func mode(of path: String) throws -> Int {
         #expect(try await store.entries().first?.storedAt == nil)
     }
 
-    @Test func defaultPathFollowsXDGStateHome() {
-        // The variable is read when the property is read.
-        let path = FileStorage.defaultPath
-        if let state = ProcessInfo.processInfo.environment["XDG_STATE_HOME"], state.hasPrefix("/") {
-            #expect(path == state + "/tus/uploads.json")
-        } else {
-            #expect(path.hasSuffix("/.local/state/tus/uploads.json"))
-        }
     }
 }
