@@ -308,6 +308,4 @@ private func mode(of path: String) throws -> Int {
         #expect(try await store.entries().map(\.key) == ["from-tuspy"])
         #expect(try await store.entries().first?.storedAt == nil)
     }
-
-    }
 }
