@@ -38,13 +38,12 @@ func run(_ arguments: ExampleArguments, scratch: URL) async throws {
             }
 
             // Ctrl-C cancels the upload; the stored URL lets a later run resume it.
-            let upload = Task {
+            let url = try await valueCancellingOnCtrlC {
                 try await uploader.upload { progress in
                     let percent = (progress.fractionCompleted ?? 0) * 100
                     print("  \(progress.bytesUploaded) of \(progress.totalBytes ?? 0) bytes (\(String(format: "%.0f", percent))%)")
                 }
             }
-            let url = try await valueCancellingOnCtrlC(upload)
             print("Upload completed successfully")
             print("Upload URL: \(url.absoluteString)")
         }

@@ -85,8 +85,7 @@ func upload(_ file: String, arguments: ExampleArguments, server: TusDevServer?, 
             print("Nothing to resume for this file: starting a new upload (press Ctrl-C to interrupt it, then run this again)")
         }
 
-        let upload = Task { try await uploader.upload(progress: show) }
-        let url = try await valueCancellingOnCtrlC(upload)
+        let url = try await valueCancellingOnCtrlC { try await uploader.upload(progress: show) }
         print("Upload completed")
         print("Upload URL: \(url.absoluteString)")
 

@@ -49,14 +49,42 @@ public func runExample(
 /// meanwhile (the task then throws `CancellationError`).
 ///
 /// ```swift
-/// let upload = Task { try await uploader.upload() }
-/// let url = try await valueCancellingOnCtrlC(upload)
+/// let url = try await valueCancellingOnCtrlC { try await uploader.upload() }
 /// ```
-public func valueCancellingOnCtrlC<Success: Sendable>(_ task: Task<Success, any Error>) async throws -> Success {
+public func valueCancellingOnCtrlC<Success: Sendable>(
+    _ operation: @escaping @Sendable () async throws -> Success
+) async throws -> Success {
+    // Ctrl-C is caught before the work starts, so none can slip through.
+    let cancel = CancelSwitch()
     signal(SIGINT, SIG_IGN)
     let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-    interrupt.setEventHandler { task.cancel() }
+    interrupt.setEventHandler { cancel.flip() }
     interrupt.resume()
     defer { interrupt.cancel() }
+    let task = Task { try await operation() }
+    cancel.attach(task)
     return try await task.value
+}
+
+/// Cancels a task once both the task and a Ctrl-C have come, in any order.
+private final class CancelSwitch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelTask: (@Sendable () -> Void)?
+    private var flipped = false
+
+    func attach<Success: Sendable>(_ task: Task<Success, any Error>) {
+        let cancelNow = lock.withLock { () -> Bool in
+            cancelTask = { task.cancel() }
+            return flipped
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    func flip() {
+        let cancel = lock.withLock { () -> (@Sendable () -> Void)? in
+            flipped = true
+            return cancelTask
+        }
+        cancel?()
+    }
 }

@@ -105,8 +105,11 @@ struct UploadCommand: AsyncParsableCommand {
             reporter.say("resuming \(url.absoluteString) from offset \(uploader.offset)")
         }
 
+        // Signals are caught before the upload starts, so none slips through.
+        let pending = PendingCancellation()
+        let interruption = Interruption { pending.cancel() }
         let task = Task { try await uploader.upload { reporter.update($0) } }
-        let interruption = Interruption { task.cancel() }
+        pending.attach { task.cancel() }
         do {
             let url = try await task.value
             reporter.finish()
@@ -174,6 +177,31 @@ enum MediaType {
 
     static func guess(forPath path: String) -> String {
         types[(path as NSString).pathExtension.lowercased()] ?? "application/octet-stream"
+    }
+}
+
+/// A cancellation that may come before the task it cancels exists.
+final class PendingCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelTask: (@Sendable () -> Void)?
+    private var requested = false
+
+    /// Sets what cancelling does; runs it at once if it was already asked for.
+    func attach(_ cancel: @escaping @Sendable () -> Void) {
+        let now = lock.withLock { () -> Bool in
+            cancelTask = cancel
+            return requested
+        }
+        if now { cancel() }
+    }
+
+    /// Asks for cancellation.
+    func cancel() {
+        let action = lock.withLock { () -> (@Sendable () -> Void)? in
+            requested = true
+            return cancelTask
+        }
+        action?()
     }
 }
 
