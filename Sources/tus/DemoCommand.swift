@@ -21,6 +21,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The chunk size.", valueName: "size"))
     var chunkSize: ByteCount = ByteCount(1024 * 1024)
 
+    func validate() throws {
+        if chunkSize.bytes * 2 > size.bytes {
+            throw ValidationError("--chunk-size (\(chunkSize)) must be at most half of --size (\(size)), so that the upload can be interrupted halfway")
+        }
+    }
+
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tus-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

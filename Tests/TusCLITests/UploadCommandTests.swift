@@ -175,6 +175,12 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         }
     }
 
+    @Test func demoRefusesAChunkTooLargeToInterrupt() throws {
+        let result = try runTus(["demo", "--size", "1MiB", "--chunk-size", "1MiB"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "tus: --chunk-size (1MiB) must be at most half of --size (1MiB), so that the upload can be interrupted halfway (see --help)\n")
+    }
+
     @Test func demoInterruptsResumesAndVerifies() throws {
         let result = try runTus(["demo", "--size", "3MiB", "--chunk-size", "256KiB"])
         #expect(result.status == 0, "\(result.stderr)")
