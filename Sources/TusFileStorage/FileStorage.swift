@@ -67,13 +67,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// - Throws: ``TusError`` with ``TusError/Code/invalidArgument`` when
     ///   `path` is empty or names a directory.
     public init(path: String, lockTimeout: TimeInterval = 30) throws {
-        guard !path.isEmpty else {
-            throw TusError(.invalidArgument, "the JSON store's path is empty")
-        }
-        let absolute = FilePaths.resolvedStorePath(path)
-        if POSIX.isDirectory(absolute) {
-            throw TusError(.invalidArgument, "cannot use \(absolute) as a JSON store: it is a directory")
-        }
+        let absolute = try FilePaths.storePath(path, kind: "a JSON store")
         self.path = absolute
         self.lockPath = absolute + ".lock"
         self.temporaryPath = absolute + ".tmp"
@@ -222,7 +216,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         if lockDescriptor != -1 { return lockDescriptor }
         let folder = (path as NSString).deletingLastPathComponent
         do {
-            try POSIX.makeDirectories(folder)
+            try FilePaths.makeDirectories(folder)
         } catch {
             throw TusError(.io, "cannot \(operation) in \(path): cannot create the folder \(folder): \(error.reason)", cause: error)
         }
@@ -238,7 +232,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// fsync of the folder.
     private func write(_ database: TinyDBFile, _ operation: String) throws {
         let data = database.encoded()
-        let mode = POSIX.mode(ofFileAt: path) ?? 0o600
+        let mode = FilePaths.mode(ofFileAt: path) ?? 0o600
         do {
             let fd = try POSIX.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             do {

@@ -81,18 +81,12 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     ///   (the file is left unchanged); ``TusError/Code/io`` when the file or
     ///   its folder cannot be created or opened.
     public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
-        guard !path.isEmpty else {
-            throw TusError(.invalidArgument, "the SQLite store's path is empty")
-        }
-        let absolute = FilePaths.resolvedStorePath(path)
-        if StoreFile.isDirectory(absolute) {
-            throw TusError(.invalidArgument, "cannot use \(absolute) as an SQLite store: it is a directory")
-        }
+        let absolute = try FilePaths.storePath(path, kind: "an SQLite store")
         self.path = absolute
 
         let folder = (absolute as NSString).deletingLastPathComponent
         do {
-            try StoreFile.makeDirectories(folder)
+            try FilePaths.makeDirectories(folder)
         } catch {
             throw TusError(.io, "cannot open the SQLite store \(absolute): cannot create the folder \(folder): \(error.reason)", cause: error)
         }

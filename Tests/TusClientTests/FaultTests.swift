@@ -96,21 +96,6 @@ import TusTestSupport
 }
 
 @Suite struct ReviewedEdgeTests {
-    @Test(arguments: [408, 429])
-    func aStoredURLAnsweredWaitIsKept(status: Int) async throws {
-        try await withDevServer { server, folder in
-            let store = try FileStorage(path: folder.newPath("store.json"))
-            let path = try file(randomData(200_000), in: folder)
-            let old = try #require(try await interruptedUpload(path, server: server, storage: store).url)
-            server.inject(.status(status, method: "HEAD"))
-            let error = try await #require(throws: TusError.self) {
-                try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: testOptions(storage: store))
-            }
-            #expect(error.message.contains("kept"))
-            #expect(try await store.entries().map(\.url) == [old.absoluteString])
-        }
-    }
-
     @Test func aFileShortenedDuringTheUploadIsAnError() async throws {
         try await withDevServer { server, folder in
             let path = try file(randomData(300_000), in: folder)

@@ -140,8 +140,8 @@ func interruptedUpload(
         }
     }
 
-    @Test(arguments: [500, 503, 423])
-    func aStoredURLAnswered5xxOr423IsReportedAndKept(status: Int) async throws {
+    @Test(arguments: [500, 503, 423, 408, 429])
+    func aStoredURLAnswered5xxOrWaitIsReportedAndKept(status: Int) async throws {
         try await withDevServer { server, folder in
             let store = try FileStorage(path: folder.newPath("store.json"))
             let path = try file(randomData(200_000), in: folder)

@@ -97,24 +97,4 @@ enum POSIX {
         if Foundation.rename(from, to) == -1 { throw SystemError(call: "rename", errno: errno) }
     }
 
-    /// The mode bits of the file at `path`, or nil when there is none.
-    static func mode(ofFileAt path: String) -> mode_t? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return info.st_mode & 0o7777
-    }
-
-    /// Whether `path` names a directory.
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// Creates `path` and its missing parents with mode 0700.
-    static func makeDirectories(_ path: String) throws(SystemError) {
-        if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty && parent != path { try makeDirectories(parent) }
-        if mkdir(path, 0o700) == -1 && errno != EEXIST { throw SystemError(call: "mkdir", errno: errno) }
-    }
 }

@@ -29,27 +29,6 @@ enum StoreFile {
     /// The size of SQLite's file header; a shorter file is not a database.
     private static let headerSize = 100
 
-    /// Whether `path` names a directory (following symbolic links).
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// The mode bits of the file at `path`, or nil when there is none.
-    static func mode(ofFileAt path: String) -> mode_t? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return info.st_mode & 0o7777
-    }
-
-    /// Creates `path` and its missing parents with mode 0700.
-    static func makeDirectories(_ path: String) throws(SystemError) {
-        if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty && parent != path { try makeDirectories(parent) }
-        if mkdir(path, 0o700) == -1 && errno != EEXIST { throw SystemError(call: "mkdir", errno: errno) }
-    }
-
     /// Creates an empty file at `path` with mode 0600 whatever the umask;
     /// an existing file is left as it is.
     static func createIfMissing(_ path: String) throws(SystemError) {
