@@ -4,6 +4,8 @@
 #include <hiredis/hiredis.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <signal.h>
 #include <pthread.h>
 #include <time.h>
@@ -27,48 +29,109 @@ static inline void tus_redis_prepare_socket(redisContext *c) {
 #endif
 }
 
-/* redisCommandArgv, binary-safe (every argument has a length), that never lets
-   SIGPIPE kill the process and reports the errno of a failure.
+/* Blocks SIGPIPE in the calling thread (where SO_NOSIGPIPE does not exist)
+   around a write to the socket, and consumes a SIGPIPE the write raised
+   before the mask is restored (the technique libpq uses). A SIGPIPE that was
+   already pending is left alone. */
+typedef struct {
+    sigset_t pipe_set;
+    sigset_t old_set;
+    int masked;
+    int was_pending;
+} tus_redis_sigpipe_guard;
 
-   hiredis writes with write(2). On a connection the server has closed, that
-   raises SIGPIPE, whose default action ends the process. Where SO_NOSIGPIPE
-   does not exist (Linux), SIGPIPE is blocked in the calling thread for the
-   duration of the command, and a SIGPIPE the command raised is consumed before
-   the mask is restored (the technique libpq uses). A SIGPIPE that was already
-   pending is left alone. */
-static inline redisReply *tus_redis_command_argv(redisContext *c, int argc, const char **argv,
-                                                 const size_t *argvlen, int *error_number) {
+static inline void tus_redis_block_sigpipe(tus_redis_sigpipe_guard *g) {
 #ifdef SO_NOSIGPIPE
-    void *reply = redisCommandArgv(c, argc, argv, argvlen);
-    *error_number = reply == NULL ? errno : 0;
-    return (redisReply *)reply;
+    (void)g;
 #else
-    sigset_t pipe_set, old_set, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    int masked = pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set) == 0;
-    int was_pending = 0;
-    if (masked) {
+    sigset_t pending;
+    sigemptyset(&g->pipe_set);
+    sigaddset(&g->pipe_set, SIGPIPE);
+    g->masked = pthread_sigmask(SIG_BLOCK, &g->pipe_set, &g->old_set) == 0;
+    g->was_pending = 0;
+    if (g->masked) {
         sigemptyset(&pending);
-        if (sigpending(&pending) == 0) was_pending = sigismember(&pending, SIGPIPE);
+        if (sigpending(&pending) == 0) g->was_pending = sigismember(&pending, SIGPIPE);
     }
+#endif
+}
 
-    void *reply = redisCommandArgv(c, argc, argv, argvlen);
-    *error_number = reply == NULL ? errno : 0;
-
-    if (masked) {
-        if (!was_pending) {
+static inline void tus_redis_restore_sigpipe(tus_redis_sigpipe_guard *g) {
+#ifdef SO_NOSIGPIPE
+    (void)g;
+#else
+    int saved = errno;
+    if (g->masked) {
+        if (!g->was_pending) {
+            sigset_t pending;
             sigemptyset(&pending);
             if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
                 struct timespec zero = {0, 0};
-                while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+                while (sigtimedwait(&g->pipe_set, NULL, &zero) < 0 && errno == EINTR) {
                 }
             }
         }
-        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+        pthread_sigmask(SIG_SETMASK, &g->old_set, NULL);
     }
-    return (redisReply *)reply;
+    errno = saved;
 #endif
+}
+
+/* Sends `length` bytes of commands already in the Redis protocol (RESP) in
+   one write, then reads `count` replies: one round trip for a pipeline of
+   `count` commands. On success every `replies[i]` is set and REDIS_OK is
+   returned; the caller frees them. On failure the replies read so far are
+   freed, `*error_number` holds the errno of an I/O error, the context's `err`
+   and `errstr` say why, and REDIS_ERR is returned.
+
+   The write is a send(2) with MSG_NOSIGNAL where it exists (Linux), so a
+   connection the server has closed fails with EPIPE instead of raising
+   SIGPIPE, whose default action ends the process. Elsewhere SO_NOSIGPIPE (see
+   tus_redis_prepare_socket) or, failing both, a blocked SIGPIPE does that. A
+   write that waits longer than the context's timeout fails with EAGAIN. */
+static inline int tus_redis_roundtrip(redisContext *c, const char *bytes, size_t length, int count,
+                                      redisReply **replies, int *error_number) {
+    *error_number = 0;
+    if (c->err) return REDIS_ERR;
+#ifdef MSG_NOSIGNAL
+    const int flags = MSG_NOSIGNAL;
+#else
+    const int flags = 0;
+#endif
+#if !defined(MSG_NOSIGNAL) && !defined(SO_NOSIGPIPE)
+    tus_redis_sigpipe_guard guard;
+    tus_redis_block_sigpipe(&guard);
+#endif
+    size_t sent = 0;
+    int failed = 0;
+    while (sent < length) {
+        ssize_t n = send(c->fd, bytes + sent, length - sent, flags);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            failed = errno;
+            break;
+        }
+        sent += (size_t)n;
+    }
+#if !defined(MSG_NOSIGNAL) && !defined(SO_NOSIGPIPE)
+    tus_redis_restore_sigpipe(&guard);
+#endif
+    if (failed) {
+        *error_number = failed;
+        c->err = REDIS_ERR_IO;
+        snprintf(c->errstr, sizeof(c->errstr), "%s", strerror(failed));
+        return REDIS_ERR;
+    }
+    for (int i = 0; i < count; i++) {
+        void *reply = NULL;
+        if (redisGetReply(c, &reply) != REDIS_OK || reply == NULL) {
+            *error_number = errno;
+            for (int j = 0; j < i; j++) freeReplyObject(replies[j]);
+            return REDIS_ERR;
+        }
+        replies[i] = (redisReply *)reply;
+    }
+    return REDIS_OK;
 }
 
 #endif

@@ -19,14 +19,17 @@ public import TusCore
 ///   was stored, in milliseconds since 1970 (the clock of the process that
 ///   stored it).
 ///
-/// Lua scripts change both together, atomically. Listing and pruning read the
-/// sorted set, never `KEYS`, and drop the members whose URL has expired.
+/// A set or remove changes both in one `MULTI`/`EXEC` transaction, sent in
+/// one write (one round trip); pruning runs Lua scripts. Either way Redis
+/// changes both atomically. Listing and pruning read the sorted set, never
+/// `KEYS`, and drop the members whose URL has expired.
 ///
 /// ## Connection
 /// The store connects lazily, on its first operation (or on ``connect()``),
 /// sends `AUTH` when a password is set and `SELECT` when the database is not
-/// 0. It keeps one connection, used by one operation at a time on a private
-/// serial queue, so callers never block a Swift concurrency thread. Every wait
+/// 0. It keeps one connection, used by one operation at a time: a call runs on
+/// the caller's thread, holding a lock, and blocks it for its round trip, as
+/// file and SQLite I/O do. Every wait
 /// is bounded: the connection by ``Configuration/connectTimeout``, each
 /// command by ``Configuration/commandTimeout``. When the server closes the
 /// connection or an I/O error breaks it, the store reconnects once and sends
@@ -58,7 +61,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     public var address: String { configuration.address }
 
     private let session: Session
-    private let queue: DispatchQueue
+    private let lock = NSLock()
 
     /// Makes a store from its settings. Nothing is sent to the server until
     /// the first operation or ``connect()``.
@@ -75,7 +78,6 @@ public final class RedisStorage: ListableStorage, Sendable {
     public init(configuration: Configuration) throws {
         self.configuration = try configuration.validated()
         self.session = Session(configuration: self.configuration)
-        self.queue = DispatchQueue(label: "swift-tus.redis \(self.configuration.address)")
     }
 
     /// Makes a store from a Redis URL:
@@ -101,7 +103,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     ///
     /// - Throws: ``TusCore/TusError`` as every operation does.
     public func connect() async throws {
-        try await perform("open the store") { session, operation in
+        try perform("open the store") { session, operation in
             _ = try session.run(["PING"], operation)
         }
     }
@@ -111,7 +113,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Returns the URL stored under `key` (`GET <prefix>url:<key>`), or `nil`
     /// when there is none or it has expired.
     public func url(forKey key: String) async throws -> String? {
-        try await perform("read the URL of \(Self.shown(key))") { session, operation in
+        try perform("read the URL of \(Self.shown(key))") { session, operation in
             let reply = try session.run([Array("GET".utf8), session.urlKey(key)], operation)
             switch reply {
             case .null: return nil
@@ -133,13 +135,13 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// counts from this call, not from `storedAt`.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
         let milliseconds = Self.milliseconds(storedAt ?? Date())
-        try await perform("store the URL of \(Self.shown(key))") { session, operation in
-            let ttl = session.configuration.ttl.map { String(max(1, Int64(($0 * 1000).rounded(.up)))) } ?? ""
-            _ = try session.eval(
-                Scripts.set,
-                keys: [session.urlKey(key), session.indexKey],
-                arguments: [Array(url.utf8), Array(key.utf8), Array(milliseconds.utf8), Array(ttl.utf8)],
-                operation
+        try perform("store the URL of \(Self.shown(key))") { session, operation in
+            var set = [Array("SET".utf8), session.urlKey(key), Array(url.utf8)]
+            if let ttl = session.configuration.ttl {
+                set += [Array("PX".utf8), Array(String(max(1, Int64((ttl * 1000).rounded(.up)))).utf8)]
+            }
+            _ = try session.transaction(
+                [set, [Array("ZADD".utf8), session.indexKey, Array(milliseconds.utf8), Array(key.utf8)]], operation
             )
         }
     }
@@ -147,9 +149,10 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Removes the URL stored under `key` and its index member. Removing an
     /// absent key is not an error.
     public func removeURL(forKey key: String) async throws {
-        try await perform("remove the URL of \(Self.shown(key))") { session, operation in
-            _ = try session.eval(
-                Scripts.remove, keys: [session.urlKey(key), session.indexKey], arguments: [Array(key.utf8)], operation
+        try perform("remove the URL of \(Self.shown(key))") { session, operation in
+            _ = try session.transaction(
+                [[Array("ZREM".utf8), session.indexKey, Array(key.utf8)], [Array("DEL".utf8), session.urlKey(key)]],
+                operation
             )
         }
     }
@@ -159,7 +162,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     ///
     /// An operation already running finishes first.
     public func close() async throws {
-        try await perform("close", whenClosed: true) { session, _ in session.close() }
+        try perform("close", whenClosed: true) { session, _ in session.close() }
     }
 
     // MARK: ListableStorage
@@ -170,7 +173,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Index members whose URL key has expired are not listed, and are
     /// removed from the index.
     public func entries() async throws -> [StoredUpload] {
-        try await perform("list the entries") { session, operation in
+        try perform("list the entries") { session, operation in
             let members = try session.indexMembers(
                 [Array("ZRANGE".utf8), session.indexKey, Array("0".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)],
                 operation
@@ -209,7 +212,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         let cutoff = Self.milliseconds(date)
-        return try await perform("remove the entries stored before \(date)") { session, operation in
+        return try perform("remove the entries stored before \(date)") { session, operation in
             let members = try session.indexMembers(
                 [Array("ZRANGEBYSCORE".utf8), session.indexKey, Array("-inf".utf8), Array("(\(cutoff)".utf8),
                  Array("WITHSCORES".utf8)],
@@ -234,26 +237,20 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// server busy for long.
     public static let batchSize = 500
 
-    // MARK: Running on the queue
+    // MARK: Running under the lock
 
-    /// Runs `body` on the store's serial queue, which alone touches the
-    /// connection, and waits for it without blocking the caller's thread.
-    private func perform<Result: Sendable>(
-        _ operation: String,
+    /// Runs `body` on the caller's thread while holding the lock that gives
+    /// the connection to one operation at a time.
+    private func perform<Result>(
+        _ operation: @autoclosure @escaping () -> String,
         whenClosed: Bool = false,
-        _ body: @escaping @Sendable (Session, String) throws -> Result
-    ) async throws -> Result {
-        let session = self.session
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                if session.isClosed, !whenClosed {
-                    continuation.resume(throwing: TusError(
-                        .closed, "cannot \(operation): the Redis store at \(session.configuration.address) is closed"
-                    ))
-                    return
-                }
-                continuation.resume(with: Swift.Result { try body(session, operation) })
+        _ body: (Session, Operation) throws -> Result
+    ) throws -> Result {
+        try lock.withLock {
+            if session.isClosed, !whenClosed {
+                throw TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
             }
+            return try body(session, Operation(describe: operation))
         }
     }
 
@@ -268,8 +265,15 @@ public final class RedisStorage: ListableStorage, Sendable {
     }
 }
 
-/// The connection and its state. Only the store's serial queue touches it,
-/// which is what makes the unchecked `Sendable` sound.
+/// What a call was doing, as its error message says it; only worked out when
+/// an error needs it.
+private struct Operation: CustomStringConvertible {
+    let describe: () -> String
+    var description: String { describe() }
+}
+
+/// The connection and its state. Only code holding the store's lock touches
+/// it, which is what makes the unchecked `Sendable` sound.
 private final class Session: @unchecked Sendable {
     let configuration: RedisStorage.Configuration
     let indexKey: [UInt8]
@@ -294,7 +298,10 @@ private final class Session: @unchecked Sendable {
     }
 
     /// Sends a command given as text words.
-    func run(_ words: [String], _ operation: String) throws -> RedisReply {
+    private static let multi = [Array("MULTI".utf8)]
+    private static let exec = [Array("EXEC".utf8)]
+
+    func run(_ words: [String], _ operation: Operation) throws -> RedisReply {
         try run(words.map { Array($0.utf8) }, operation)
     }
 
@@ -302,14 +309,53 @@ private final class Session: @unchecked Sendable {
     /// breaks (EOF or an I/O error other than a timeout), reconnects once and
     /// sends the command once more. An error reply is thrown as a
     /// ``TusError``.
-    func run(_ arguments: [[UInt8]], _ operation: String) throws -> RedisReply {
-        let name = String(decoding: arguments[0], as: UTF8.self).uppercased()
+    func run(_ arguments: [[UInt8]], _ operation: Operation) throws -> RedisReply {
+        let reply = try send([arguments], name: Self.name(of: arguments), operation)[0]
+        if case .error(let text) = reply {
+            throw replyFailure(text, from: Self.name(of: arguments), operation)
+        }
+        return reply
+    }
+
+    /// A command's name, as messages show it.
+    private static func name(of command: [[UInt8]]) -> String {
+        String(decoding: command[0], as: UTF8.self).uppercased()
+    }
+
+    /// Runs `commands` as one `MULTI`/`EXEC` transaction, sent in one write:
+    /// Redis runs them together, with no other client's command in between.
+    /// Returns their replies; an error reply of any of them is thrown.
+    func transaction(_ commands: [[[UInt8]]], _ operation: Operation) throws -> [RedisReply] {
+        let replies = try send([Self.multi] + commands + [Self.exec], name: "MULTI", operation)
+        for (index, reply) in replies.dropLast().enumerated() {
+            if case .error(let text) = reply {
+                throw replyFailure(text, from: index == 0 ? "MULTI" : Self.name(of: commands[index - 1]), operation)
+            }
+        }
+        switch replies[replies.count - 1] {
+        case .array(let results) where results.count == commands.count:
+            for (command, result) in zip(commands, results) {
+                if case .error(let text) = result { throw replyFailure(text, from: Self.name(of: command), operation) }
+            }
+            return results
+        case .error(let text):
+            throw replyFailure(text, from: "EXEC", operation)
+        case let reply:
+            throw unexpected(reply, from: "EXEC", expected: "an array of \(commands.count)", operation)
+        }
+    }
+
+    /// Sends `commands` in one write and reads their replies. When the
+    /// connection turns out broken, connects again once and sends them once
+    /// more: every command the store sends can safely be repeated.
+    private func send(
+        _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation
+    ) throws -> [RedisReply] {
         var attempt = 1
         while true {
             let connection = try connected(operation)
-            let reply: RedisReply
             do {
-                reply = try connection.command(arguments, name: name)
+                return try connection.pipeline(commands, name: name())
             } catch {
                 self.connection = nil
                 if attempt == 1, isBroken(error) {
@@ -318,15 +364,10 @@ private final class Session: @unchecked Sendable {
                 }
                 throw failure(error, operation, lostTwice: attempt > 1)
             }
-            if case .error(let text) = reply {
-                throw replyFailure(text, from: name, operation)
-            }
-            return reply
         }
     }
 
-    /// Runs a Lua script with `EVAL`.
-    func eval(_ script: String, keys: [[UInt8]], arguments: [[UInt8]], _ operation: String) throws -> RedisReply {
+    func eval(_ script: String, keys: [[UInt8]], arguments: [[UInt8]], _ operation: Operation) throws -> RedisReply {
         var command: [[UInt8]] = [Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)]
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
@@ -335,7 +376,7 @@ private final class Session: @unchecked Sendable {
 
     /// Reads `[member, score, member, score, ...]`, the reply of `ZRANGE ...
     /// WITHSCORES`.
-    func indexMembers(_ arguments: [[UInt8]], _ operation: String) throws -> [(member: [UInt8], score: Double)] {
+    func indexMembers(_ arguments: [[UInt8]], _ operation: Operation) throws -> [(member: [UInt8], score: Double)] {
         let reply = try run(arguments, operation)
         let name = String(decoding: arguments[0], as: UTF8.self)
         guard case .array(let items) = reply, items.count % 2 == 0 else {
@@ -355,7 +396,7 @@ private final class Session: @unchecked Sendable {
         return members
     }
 
-    func unexpected(_ reply: RedisReply, from command: String, expected: String, _ operation: String) -> TusError {
+    func unexpected(_ reply: RedisReply, from command: String, expected: String, _ operation: Operation) -> TusError {
         TusError(
             .protocolViolation,
             "cannot \(operation): Redis at \(address) answered \(command) with \(reply.kind), expected \(expected)"
@@ -365,7 +406,7 @@ private final class Session: @unchecked Sendable {
     // MARK: Connecting
 
     /// The open connection, or a new one, logged in and on the database.
-    private func connected(_ operation: String) throws -> RedisConnection {
+    private func connected(_ operation: Operation) throws -> RedisConnection {
         if let connection { return connection }
         let connection: RedisConnection
         do {
@@ -445,7 +486,7 @@ private final class Session: @unchecked Sendable {
         error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
     }
 
-    private func failure(_ error: RedisError, _ operation: String, lostTwice: Bool) -> TusError {
+    private func failure(_ error: RedisError, _ operation: Operation, lostTwice: Bool) -> TusError {
         if isTimeout(error) {
             return TusError(
                 .timeout,
@@ -468,7 +509,7 @@ private final class Session: @unchecked Sendable {
         }
     }
 
-    private func replyFailure(_ text: String, from command: String, _ operation: String) -> TusError {
+    private func replyFailure(_ text: String, from command: String, _ operation: Operation) -> TusError {
         let cause = RedisError(code: RedisError.reply, message: text, command: command)
         if text.hasPrefix("NOAUTH") {
             return TusError(

@@ -162,6 +162,28 @@ import TusStorageTesting
         }
     }
 
+    @Test func aChangeMeetingAKeyOfAnotherTypeIsReportedAndLeavesThatKeyAlone() async throws {
+        try await TestRedis.withServer { server in
+            let prefix = server.newPrefix()
+            let store = try server.makeStore(prefix: prefix)
+            _ = try server.client().command(["SET", prefix + "stored_at", "not a sorted set"])
+            for change in [
+                { try await store.setURL("https://tus.example/1", forKey: "k") },
+                { try await store.removeURL(forKey: "k") },
+            ] {
+                let error = await tusError(change)
+                #expect(error?.code == .corruptStore, "\(String(describing: error))")
+                #expect(error?.message.contains(prefix) == true, "\(String(describing: error))")
+                #expect(try server.client().command(["GET", prefix + "stored_at"]).string == "not a sorted set")
+            }
+            // The store still works for what does not touch that key.
+            _ = try server.client().command(["DEL", prefix + "stored_at"])
+            try await store.setURL("https://tus.example/2", forKey: "k")
+            #expect(try await store.url(forKey: "k") == "https://tus.example/2")
+            try await store.close()
+        }
+    }
+
     @Test func aClosedStoreRefusesEveryOperation() async throws {
         try await TestRedis.withServer { server in
             let store = try server.makeStore()

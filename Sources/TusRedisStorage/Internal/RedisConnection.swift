@@ -66,46 +66,69 @@ final class RedisConnection {
         redisFree(context)
     }
 
-    /// Sends one command, each argument as raw bytes, and waits for its reply.
+    /// Sends one command and waits for its reply.
+    func command(_ arguments: [[UInt8]], name: String) throws(RedisError) -> RedisReply {
+        try pipeline([arguments], name: name)[0]
+    }
+
+    /// Sends `commands` in one write and waits for their replies, in order:
+    /// one round trip however many commands there are. `name` is what an
+    /// error says was being sent.
     ///
     /// An error reply of the server is returned as ``RedisReply/error(_:)``;
     /// a failure of the connection itself (I/O error, timeout, EOF, bad
     /// protocol) is thrown.
-    func command(_ arguments: [[UInt8]], name: String) throws(RedisError) -> RedisReply {
-        precondition(!arguments.isEmpty)
-        var lengths = arguments.map(\.count)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(lengths.reduce(1, +))
-        for argument in arguments { bytes.append(contentsOf: argument) }
-        bytes.append(0)  // never empty, so the base address exists
-
+    func pipeline(_ commands: [[[UInt8]]], name: @autoclosure () -> String) throws(RedisError) -> [RedisReply] {
+        precondition(!commands.isEmpty && commands.allSatisfy { !$0.isEmpty })
+        let bytes = Self.encoded(commands)
         var errorNumber: Int32 = 0
-        let reply: UnsafeMutablePointer<redisReply>? = bytes.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!)
-            var pointers: [UnsafePointer<CChar>?] = []
-            pointers.reserveCapacity(arguments.count)
-            var offset = 0
-            for length in lengths {
-                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
-                offset += length
-            }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeMutableBufferPointer { argvlen in
-                    tus_redis_command_argv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress, &errorNumber)
+        var replies = [UnsafeMutablePointer<redisReply>?](repeating: nil, count: commands.count)
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            replies.withUnsafeMutableBufferPointer { out in
+                buffer.withMemoryRebound(to: CChar.self) { text in
+                    tus_redis_roundtrip(context, text.baseAddress, text.count, Int32(commands.count), out.baseAddress, &errorNumber)
                 }
             }
         }
-        guard let reply else {
+        guard status == REDIS_OK else {
             let code = context.pointee.err
             throw RedisError(
                 code: code == 0 ? RedisError.other : code,
                 systemErrno: code == RedisError.io ? errorNumber : 0,
                 message: String(cString: tus_redis_errstr(context)),
-                command: name
+                command: name()
             )
         }
-        defer { freeReplyObject(reply) }
-        return Self.copy(reply)
+        defer { for reply in replies { freeReplyObject(reply) } }
+        return replies.map { Self.copy($0!) }
+    }
+
+    /// `commands` in the Redis protocol: each an array of bulk strings,
+    /// `*<count>\r\n` then `$<length>\r\n<bytes>\r\n` per argument.
+    static func encoded(_ commands: [[[UInt8]]]) -> [UInt8] {
+        var size = 0
+        for command in commands {
+            size += 16
+            for argument in command { size += argument.count + 24 }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        func header(_ marker: UInt8, _ number: Int) {
+            bytes.append(marker)
+            bytes.append(contentsOf: String(number).utf8)
+            bytes.append(13)
+            bytes.append(10)
+        }
+        for command in commands {
+            header(UInt8(ascii: "*"), command.count)
+            for argument in command {
+                header(UInt8(ascii: "$"), argument.count)
+                bytes.append(contentsOf: argument)
+                bytes.append(13)
+                bytes.append(10)
+            }
+        }
+        return bytes
     }
 
     private static func copy(_ pointer: UnsafeMutablePointer<redisReply>) -> RedisReply {

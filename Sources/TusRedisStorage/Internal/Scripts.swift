@@ -1,29 +1,7 @@
-/// The Lua scripts that keep an entry's URL key and the `stored_at` index in
-/// step. Redis runs each script atomically: no other client's command runs
-/// in the middle of one.
+/// The Lua scripts that prune the `stored_at` index and the URL keys in step,
+/// deciding per member on the server. Redis runs each script atomically: no
+/// other client's command runs in the middle of one.
 enum Scripts {
-    /// Stores a URL and records when.
-    ///
-    /// KEYS: the URL key, the index. ARGV: the URL, the entry's key, the time
-    /// in milliseconds since 1970, the ttl in milliseconds or "" for none.
-    static let set = """
-        if ARGV[4] == '' then
-          redis.call('SET', KEYS[1], ARGV[1])
-        else
-          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
-        end
-        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-        return 1
-        """
-
-    /// Removes a URL and its index member.
-    ///
-    /// KEYS: the URL key, the index. ARGV: the entry's key.
-    static let remove = """
-        redis.call('ZREM', KEYS[2], ARGV[1])
-        return redis.call('DEL', KEYS[1])
-        """
-
     /// Removes the index members whose URL key is gone (expired by its ttl),
     /// checking again now so that an entry stored since is kept.
     ///
