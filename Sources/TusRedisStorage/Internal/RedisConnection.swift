@@ -26,7 +26,7 @@ enum RedisReply {
 /// One blocking hiredis connection: a `redisContext` and nothing else.
 ///
 /// A `redisContext` is not thread-safe, so this type is not `Sendable`: the
-/// store's serial queue owns it. After any failed command (a `RedisError`
+/// store's session, guarded by the store's lock, owns it. After any failed command (a `RedisError`
 /// thrown, not an error reply) the context is unusable and the owner drops
 /// it.
 final class RedisConnection {
