@@ -31,24 +31,22 @@ extension Fingerprint {
     /// The key of the file at `url`.
     ///
     /// - Throws: ``TusError`` naming the file when it is missing, is a
-    ///   directory, or cannot be read.
+    ///   directory or not a regular file, or cannot be read.
     public func fingerprint(ofFileAt url: URL) throws -> String {
-        let path = url.path
-        try FilePaths.checkRegularFile(path, "cannot fingerprint")
-        let handle: FileHandle
-        do {
-            handle = try FileHandle(forReadingFrom: url)
-        } catch {
-            throw TusError.fileError(path: path, doing: "cannot open", error)
-        }
-        defer { try? handle.close() }
-        var source = try FingerprintSource(handle: handle, path: path)
-        return try fingerprint(of: &source)
+        try fingerprint(ofFileAtPath: url.path)
     }
 
     /// The key of the file at `path`.
+    ///
+    /// The file is opened, read through its descriptor and closed again
+    /// before this returns.
+    ///
+    /// - Throws: ``TusError`` naming the file when it is missing, is a
+    ///   directory or not a regular file, or cannot be read.
     public func fingerprint(ofFileAtPath path: String) throws -> String {
-        try fingerprint(ofFileAt: URL(fileURLWithPath: path))
+        var source = try FingerprintSource(path: path)
+        defer { source.closeFile() }
+        return try fingerprint(of: &source)
     }
 
     /// The key of the content of `handle`, from its first byte to its end.
@@ -81,6 +79,7 @@ extension Fingerprint {
 public struct FingerprintSource {
     private enum Backing {
         case handle(FileHandle)
+        case descriptor(Int32)
         case data(Data, position: Int)
     }
     private var backing: Backing
@@ -99,6 +98,48 @@ public struct FingerprintSource {
             self.size = Int64(end)
         } catch {
             throw TusError.fileError(path: path ?? "the file handle", doing: "cannot seek in", error)
+        }
+    }
+
+    /// Opens the file at `path` for reading. `O_NONBLOCK` keeps the open of a
+    /// FIFO from waiting for a writer; the type check then refuses it.
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        if fd == -1 {
+            let number = errno
+            throw TusError(
+                number == ENOENT ? .notFound : .io, "cannot open \(path): \(String(cString: strerror(number)))",
+                cause: SystemError(call: "open", errno: number)
+            )
+        }
+        var status = stat()
+        if fstat(fd, &status) == -1 {
+            let number = errno
+            _ = close(fd)
+            throw TusError(
+                .io, "cannot read \(path): \(String(cString: strerror(number)))", cause: SystemError(call: "fstat", errno: number)
+            )
+        }
+        switch status.st_mode & S_IFMT {
+        case S_IFREG:
+            break
+        case S_IFDIR:
+            _ = close(fd)
+            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is a directory")
+        default:
+            _ = close(fd)
+            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is not a regular file")
+        }
+        self.path = path
+        self.backing = .descriptor(fd)
+        self.size = Int64(status.st_size)
+    }
+
+    /// Closes the file a source opened by path; a no-op for other sources.
+    mutating func closeFile() {
+        if case .descriptor(let fd) = backing {
+            _ = close(fd)
+            backing = .data(Data(), position: 0)
         }
     }
 
@@ -126,6 +167,30 @@ public struct FingerprintSource {
                 guard let piece, !piece.isEmpty else { break }
                 if result.isEmpty { result = piece } else { result.append(piece) }
             }
+            return result
+        case .descriptor(let fd):
+            var result = Data(count: count)
+            var filled = 0
+            let failure: Int32? = result.withUnsafeMutableBytes { buffer in
+                while filled < count {
+                    let n = Foundation.read(fd, buffer.baseAddress! + filled, count - filled)
+                    if n > 0 {
+                        filled += n
+                    } else if n == 0 {
+                        break
+                    } else if errno != EINTR {
+                        return errno
+                    }
+                }
+                return nil
+            }
+            if let failure {
+                throw TusError(
+                    .io, "cannot read \(path ?? "the file"): \(String(cString: strerror(failure)))",
+                    cause: SystemError(call: "read", errno: failure)
+                )
+            }
+            if filled < count { result.removeSubrange(filled...) }
             return result
         case .data(let data, let position):
             let end = min(data.count, position + count)

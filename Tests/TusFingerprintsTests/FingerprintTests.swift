@@ -146,6 +146,40 @@ func patterned(_ count: Int, seed: UInt8 = 0) -> Data {
         #expect(error.message.contains("directory"))
     }
 
+    @Test func aPipeIsRefusedWithoutWaitingForAWriter() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("fifo")
+        #expect(mkfifo(path, 0o600) == 0)
+        let error = try #require(throws: TusError.self) { try MD5Fingerprint().fingerprint(ofFileAtPath: path) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.message == "cannot fingerprint \(path): it is not a regular file")
+    }
+
+    @Test func aSymbolicLinkGivesTheKeyOfItsTarget() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("file.bin")
+        try patterned(100_000).write(to: URL(fileURLWithPath: path))
+        let link = folder.newPath("link.bin")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        #expect(try MD5Fingerprint().fingerprint(ofFileAtPath: link) == (try MD5Fingerprint().fingerprint(of: patterned(100_000))))
+    }
+
+    @Test func fingerprintingByPathLeavesNoFileOpen() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("file.bin")
+        try patterned(70_000).write(to: URL(fileURLWithPath: path))
+        func openFiles() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        guard FileManager.default.fileExists(atPath: "/proc/self/fd") else { return }
+        let before = try openFiles()
+        for _ in 0..<500 {
+            _ = try MD5Fingerprint().fingerprint(ofFileAtPath: path)
+            _ = try SHA256Fingerprint(scope: .wholeFile).fingerprint(ofFileAtPath: path)
+        }
+        _ = try? MD5Fingerprint().fingerprint(ofFileAtPath: folder.path)
+        // Other tests may open files at the same time; 1,000 leaked ones would show.
+        #expect(try openFiles() < before + 50)
+    }
+
     @Test func aCustomFingerprintNeedsOneMethod() throws {
         struct FirstByte: Fingerprint {
             func fingerprint(of source: inout FingerprintSource) throws -> String {
