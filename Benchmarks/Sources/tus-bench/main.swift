@@ -6,14 +6,15 @@
 // Usage:
 //   tus-bench json-set        --entries N --ops N --dir D
 //   tus-bench json-get        --entries N --ops N --dir D
-//   tus-bench sqlite-set      --entries N --ops N --dir D
-//   tus-bench sqlite-get      --entries N --ops N --dir D
+//   tus-bench sqlite-set      --entries N --ops N --dir D [--template T]
+//   tus-bench sqlite-get      --entries N --ops N --dir D [--template T]
 //   tus-bench redis-set       --entries N --ops N --url redis://127.0.0.1:P
 //   tus-bench redis-get       --entries N --ops N --url redis://127.0.0.1:P
 //   tus-bench md5-fingerprint --file F --ops N
 //   tus-bench sha256-whole    --file F [--ops N]
 //
-// Store workloads fill a fresh store with N entries first (not timed), then
+// Store workloads fill a fresh store with N entries first (not timed; an
+// SQLite store can start as a copy of a template file holding them), then
 // time `ops` operations: a set stores a key the store does not hold yet, a get
 // reads a key it holds. Keys and URLs have the shape real ones have
 // (`size:<n>--md5:<32 hex digits>` and `https://tus.example/files/<32 hex digits>`).
@@ -42,11 +43,12 @@ struct Options {
     var dir: String?
     var url: String?
     var file: String?
+    var template: String?
 }
 
 func usage() -> Never {
     let text = """
-        usage: tus-bench <workload> [--entries N] [--ops N] [--dir D] [--url U] [--file F]
+        usage: tus-bench <workload> [--entries N] [--ops N] [--dir D] [--url U] [--file F] [--template T]
         workloads: json-set json-get sqlite-set sqlite-get redis-set redis-get md5-fingerprint sha256-whole
 
         """
@@ -75,6 +77,7 @@ func parseOptions() -> Options {
         case "--dir": options.dir = value
         case "--url": options.url = value
         case "--file": options.file = value
+        case "--template": options.template = value
         default: fail("unknown option \(flag)")
         }
     }
@@ -186,10 +189,21 @@ func jsonWorkload(_ options: Options, set: Bool) async throws {
 
 func sqliteWorkload(_ options: Options, set: Bool) async throws {
     let path = freshPath(options, "bench.sqlite")
+    if let template = options.template {
+        // Filling a million entries one autocommit at a time would take minutes.
+        try FileManager.default.copyItem(atPath: template, toPath: path)
+        // Flush the copy now, or the store's first checkpoint would pay for
+        // writing all of it to disk inside the timed part.
+        let copy = open(path, O_RDONLY)
+        guard copy != -1, fsync(copy) == 0 else { fail("cannot flush \(path)") }
+        close(copy)
+    }
     let store = try SQLiteStorage(path: path)
-    for index in 0..<options.entries {
-        let (key, url) = entry(index)
-        try await store.setURL(url, forKey: key)
+    if options.template == nil {
+        for index in 0..<options.entries {
+            let (key, url) = entry(index)
+            try await store.setURL(url, forKey: key)
+        }
     }
     let elapsed = try await runStore(store, set: set, entries: options.entries, ops: options.ops)
     try await store.close()

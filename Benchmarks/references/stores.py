@@ -1,0 +1,169 @@
+"""The references Benchmarks/compare measures swift-tus against, with the
+arguments and the output of tus-bench: one JSON object a line.
+
+    python stores.py WORKLOAD [--entries N] [--ops N] [--dir D] [--url U]
+                              [--file F] [--template T]
+    python stores.py sqlite-template --entries N --file F
+
+Workloads: json-set json-get (tuspy 1.1.0's FileStorage), sqlite-set
+sqlite-get (Python's sqlite3), redis-set redis-get (redis-benchmark),
+md5-fingerprint (tuspy's Fingerprint), sha256-whole (sha256sum).
+"""
+import hashlib, json, os, resource, shutil, sqlite3, subprocess, sys, time
+
+def entry(i):
+    digits = '%032x' % ((i * 2654435761) & 0xffffffffffff)
+    return 'size:%d--md5:%s' % (1048576 + i, digits), 'https://tus.example/files/' + digits
+
+def report(workload, backend, entries, ops, rate_name, rate, children=False, **extra):
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    fields = {'workload': workload, 'backend': backend, 'entries': entries, 'ops': ops,
+              rate_name: round(rate, 1), **extra,
+              'peak_rss_bytes': resource.getrusage(who).ru_maxrss * 1024}
+    print(json.dumps(fields))
+
+def fresh(directory, name):
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    for suffix in ('', '-wal', '-shm'):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    return path
+
+def timed_store(set_item, get_item, do_set, entries, ops):
+    if do_set:
+        items = [entry(entries + i) for i in range(ops)]
+        start = time.perf_counter()
+        for key, url in items:
+            set_item(key, url)
+        return time.perf_counter() - start
+    keys = [entry((i * 7919) % entries)[0] for i in range(ops)]
+    start = time.perf_counter()
+    found = sum(1 for key in keys if get_item(key) is not None)
+    elapsed = time.perf_counter() - start
+    assert found == ops, (found, ops)
+    return elapsed
+
+def json_store(workload, entries, ops, directory):
+    from tusclient.storage.filestorage import FileStorage
+    path = fresh(directory, 'reference.json')
+    table = {}
+    for i in range(entries):
+        key, url = entry(i)
+        table[str(i + 1)] = {'key': key, 'url': url, 'stored_at': 1750000000.0}
+    with open(path, 'w') as f:
+        json.dump({'_default': table}, f)
+    storage = FileStorage(path)
+    elapsed = timed_store(storage.set_item, storage.get_item, workload.endswith('set'), entries, ops)
+    storage.close()
+    report(workload, 'tuspy-tinydb', entries, ops, 'ops_per_s', ops / elapsed)
+
+SCHEMA = '''
+    CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL);
+    CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
+    PRAGMA user_version = 1;'''
+UPSERT = ('INSERT INTO tus_uploads (key, url, stored_at) VALUES (?1, ?2, ?3) '
+          'ON CONFLICT (key) DO UPDATE SET url = excluded.url, stored_at = excluded.stored_at')
+
+def sqlite_template(entries, path):
+    """A store of SQLiteStorage's schema holding the first `entries` entries,
+    written in one transaction: the starting point both sides copy."""
+    if os.path.exists(path):
+        os.remove(path)
+    con = sqlite3.connect(path, isolation_level=None)
+    con.executescript(SCHEMA)
+    con.execute('BEGIN')
+    con.executemany(UPSERT, ((key, url, 1750000000.0) for key, url in map(entry, range(entries))))
+    con.execute('COMMIT')
+    con.execute('PRAGMA journal_mode = WAL')
+    con.close()
+
+def sqlite_store(workload, entries, ops, directory, template):
+    path = fresh(directory, 'reference.sqlite')
+    if template:
+        shutil.copyfile(template, path)
+        # Flush the copy now, or the first checkpoint would pay for writing
+        # all of it to disk inside the timed part.
+        fd = os.open(path, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    con = sqlite3.connect(path, isolation_level=None)  # autocommit: one transaction a statement
+    if not template:
+        con.executescript(SCHEMA)
+    con.execute('PRAGMA journal_mode = WAL')
+    con.execute('PRAGMA synchronous = NORMAL')
+    select = 'SELECT url FROM tus_uploads WHERE key = ?1'
+    def set_item(key, url):
+        con.execute(UPSERT, (key, url, time.time()))
+    def get_item(key):
+        row = con.execute(select, (key,)).fetchone()
+        return row[0] if row else None
+    if not template:
+        for i in range(entries):
+            set_item(*entry(i))
+    elapsed = timed_store(set_item, get_item, workload.endswith('set'), entries, ops)
+    con.close()
+    report(workload, 'python-sqlite3', entries, ops, 'ops_per_s', ops / elapsed)
+
+def redis_benchmark(workload, ops, url):
+    port = url.rsplit(':', 1)[1].strip('/')
+    out = subprocess.run(['redis-benchmark', '-c', '1', '-P', '1', '-t', 'set,get', '-n', str(ops),
+                          '-p', port, '--csv'], check=True, capture_output=True, text=True).stdout
+    rates = {}
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.split(',')]
+        if len(cells) >= 2 and cells[0] in ('SET', 'GET'):
+            rates[cells[0]] = float(cells[1])
+    test = 'SET' if workload.endswith('set') else 'GET'
+    report(workload, 'redis-benchmark', 0, ops, 'ops_per_s', rates[test], children=True)
+
+def md5_fingerprint(workload, ops, path):
+    from tusclient.fingerprint.fingerprint import Fingerprint
+    fingerprint = Fingerprint()
+    with open(path, 'rb') as fs:
+        fingerprint.get_fingerprint(fs)  # warm the page cache
+    start = time.perf_counter()
+    for _ in range(ops):
+        with open(path, 'rb') as fs:
+            fingerprint.get_fingerprint(fs)
+    elapsed = time.perf_counter() - start
+    # The hash alone: MD5 (OpenSSL's, behind hashlib) of the 64 KiB block the
+    # fingerprint reads, already in memory. No fingerprint of the block can
+    # be faster than this.
+    with open(path, 'rb') as fs:
+        block = fs.read(Fingerprint.BLOCK_SIZE)
+    start = time.perf_counter()
+    for _ in range(ops):
+        hashlib.md5(block).hexdigest()
+    hashing = time.perf_counter() - start
+    report(workload, 'tuspy', 0, ops, 'ops_per_s', ops / elapsed, file_bytes=os.path.getsize(path),
+           limit_ops_per_s=round(ops / hashing, 1))
+
+def sha256_whole(workload, ops, path):
+    size = os.path.getsize(path)
+    start = time.perf_counter()
+    for _ in range(ops):
+        subprocess.run(['sha256sum', path], check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    report(workload, 'sha256sum', 0, ops, 'bytes_per_s', size * ops / elapsed, children=True, file_bytes=size)
+
+def main(argv):
+    workload, args = argv[0], dict(zip(argv[1::2], argv[2::2]))
+    entries = int(args.get('--entries', 1000))
+    ops = int(args.get('--ops', 200))
+    if workload == 'sqlite-template':
+        sqlite_template(entries, args['--file'])
+    elif workload in ('json-set', 'json-get'):
+        json_store(workload, entries, ops, args['--dir'])
+    elif workload in ('sqlite-set', 'sqlite-get'):
+        sqlite_store(workload, entries, ops, args['--dir'], args.get('--template'))
+    elif workload in ('redis-set', 'redis-get'):
+        redis_benchmark(workload, ops, args['--url'])
+    elif workload == 'md5-fingerprint':
+        md5_fingerprint(workload, ops, args['--file'])
+    elif workload == 'sha256-whole':
+        sha256_whole(workload, int(args.get('--ops', 1)), args['--file'])
+    else:
+        sys.exit('unknown workload ' + workload)
+
+main(sys.argv[1:])
