@@ -275,6 +275,13 @@ func sha256Workload(_ options: Options) async throws {
 
 // MARK: Main
 
+// Timing a debug build would measure the compiler's settings, not the code.
+var isDebugBuild = false
+assert({ isDebugBuild = true; return true }())
+if isDebugBuild {
+    fail("measure a release build: swift build -c release --package-path Benchmarks (or run Benchmarks/compare)")
+}
+
 var options = parseOptions()
 do {
     switch options.workload {
