@@ -57,25 +57,38 @@ enum FileClock {
     }
 
     #if os(Linux) || os(Android)
-    /// Room for file systems whose stamps are coarser than a nanosecond.
-    static let margin = 2_000_000
+    /// Room beyond the tick. None is needed: `now()` reads the clock the
+    /// kernel stamps with, and a stamp is never below it.
+    static let margin = 0
     #else
     /// Room for a stamping clock that is not the one `now()` reads.
     static let margin = 20_000_000
     #endif
 
-    /// Stamps that are whole milliseconds come from a file system that
-    /// keeps coarse times (FAT's 2 s, exFAT's 10 ms, ext3's 1 s): their
-    /// tick is that long.
+    /// Room for stamps that are multiples of 100 ns, which may come from a
+    /// file system that rounds them down (NTFS keeps 100 ns).
+    static let roundedMargin = 2_000_000
+
+    /// Room for stamps that are whole milliseconds, which may come from a
+    /// file system with coarse times (FAT's 2 s, exFAT's 10 ms, ext3's 1 s).
     static let coarseMargin = 2_100_000_000
 
     /// Whether a file with `signature`, whose status was taken after
     /// `readAt` (a `now()`), can no longer change without changing its
-    /// signature.
+    /// signature: every change stamps the status-change time with the
+    /// clock, so once that clock has passed the file's stamps, a change
+    /// gives a new one.
     static func isSettled(_ signature: FileSignature, readAt: Int) -> Bool {
         let newest = max(signature.modified, signature.changed)
-        let coarse = signature.modified % 1_000_000 == 0 && signature.changed % 1_000_000 == 0
-        return newest < readAt - (coarse ? coarseMargin : margin)
+        let room: Int
+        if signature.modified % 1_000_000 == 0 && signature.changed % 1_000_000 == 0 {
+            room = coarseMargin
+        } else if signature.modified % 100 == 0 && signature.changed % 100 == 0 {
+            room = max(margin, roundedMargin)
+        } else {
+            room = margin
+        }
+        return newest < readAt - room
     }
 }
 

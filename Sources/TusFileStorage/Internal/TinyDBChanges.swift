@@ -84,7 +84,6 @@ extension TinyDBIndex {
         // Rewrite each document that changes; their other fields are kept
         // byte for byte.
         var changed: [(document: Int, text: [UInt8], key: TextRef, url: TextRef)] = []
-        var decoded = self.decoded
         let urlBytes = Array(url.utf8)
         for position in positions {
             let documentIndex = Int(order[position])
@@ -92,14 +91,9 @@ extension TinyDBIndex {
             let sameURL = urlBytes.withUnsafeBytes { equals(document.url, $0, in: file) }
             let sameTime = stamp == nil ? !document.hasStoredAt : document.storedAt == stamp
             if sameURL && sameTime { continue }
-            let (text, keyOffset, urlOffset, urlEscaped) = try rewritten(document, url: url, storedAt: stamp, in: file)
+            let (text, keyOffset, urlRef) = try rewritten(document, url: url, storedAt: stamp, in: file)
             var keyRef = document.key
-            if keyRef.inFile { keyRef.offset = keyOffset }
-            var urlRef = TextRef(offset: urlOffset, count: urlBytes.count, inFile: true)
-            if urlEscaped {
-                urlRef = TextRef(offset: decoded.count, count: urlBytes.count, inFile: false)
-                decoded.append(contentsOf: urlBytes)
-            }
+            if keyRef.isInFile { keyRef.offset = keyOffset }
             changed.append((documentIndex, text, keyRef, urlRef))
         }
         if changed.isEmpty { return nil }
@@ -112,16 +106,15 @@ extension TinyDBIndex {
         }
         let bytes = Splice.apply(splices, to: file)
         var index = shifted(through: splices)
-        index.decoded = decoded
         for change in changed {
             var document = index.documents[change.document]
             let start = Splice.map(documents[change.document].valueStart, isEnd: false, through: splices)
             document.valueStart = start
             document.valueEnd = start + change.text.count
             document.key = change.key
-            if change.key.inFile { document.key.offset += start }
+            if change.key.isInFile { document.key.offset += start }
             document.url = change.url
-            if change.url.inFile { document.url.offset += start }
+            document.url.offset += start
             document.storedAt = stamp
             document.hasStoredAt = stamp != nil
             index.documents[change.document] = document
@@ -141,7 +134,7 @@ extension TinyDBIndex {
             range = (tableOpen + 1)..<tableClose
         }
         let memberOffset = text.count
-        let (keyOffset, keyEscaped, urlOffset, urlEscaped, valueOffset) = Self.appendMember(
+        let (keyRef, urlRef, valueOffset) = Self.appendMember(
             id: id, key: key, url: url, storedAt: stamp, to: &text)
         var splices = byteOrderMarkSplice
         splices.append(Splice(range: range, text: text))
@@ -155,16 +148,14 @@ extension TinyDBIndex {
         let start = Splice.map(range.lowerBound, isEnd: true, through: splices)
         var document = Document(
             id: id, memberStart: start + memberOffset, valueStart: start + valueOffset, valueEnd: start + text.count,
-            key: TextRef(offset: start + keyOffset, count: key.utf8.count, inFile: true),
-            url: TextRef(offset: start + urlOffset, count: url.utf8.count, inFile: true),
-            storedAt: stamp, hasStoredAt: stamp != nil, keyHash: 0)
-        if keyEscaped {
-            document.key = TextRef(offset: index.decoded.count, count: key.utf8.count, inFile: false)
+            key: keyRef, url: urlRef, storedAt: stamp, hasStoredAt: stamp != nil, keyHash: 0)
+        document.url.offset += start
+        if keyRef.kind == .escaped {
+            // Keys are kept decoded.
+            document.key = TextRef(offset: index.decoded.count, count: key.utf8.count, kind: .decoded)
             index.decoded.append(contentsOf: key.utf8)
-        }
-        if urlEscaped {
-            document.url = TextRef(offset: index.decoded.count, count: url.utf8.count, inFile: false)
-            index.decoded.append(contentsOf: url.utf8)
+        } else {
+            document.key.offset += start
         }
         document.keyHash = Self.withUTF8(key) { Self.hash($0) }
         index.documents.append(document)
@@ -254,10 +245,10 @@ extension TinyDBIndex {
                 document.memberStart = Splice.map(document.memberStart, isEnd: false, through: splices)
                 document.valueStart = Splice.map(document.valueStart, isEnd: false, through: splices)
                 document.valueEnd = Splice.map(document.valueEnd, isEnd: true, through: splices)
-                if document.key.isPresent && document.key.inFile {
+                if document.key.isPresent && document.key.isInFile {
                     document.key.offset = Splice.map(document.key.offset, isEnd: false, through: splices)
                 }
-                if document.url.isPresent && document.url.inFile {
+                if document.url.isPresent && document.url.isInFile {
                     document.url.offset = Splice.map(document.url.offset, isEnd: false, through: splices)
                 }
                 documents[position] = document
@@ -268,21 +259,17 @@ extension TinyDBIndex {
 
     /// `document` written again with `url` and `stamp` (none: no
     /// `stored_at`), its other fields copied byte for byte. Returns the text,
-    /// where the key's and the URL's characters start in it, and whether
-    /// the URL's text has escapes.
-    private func rewritten(_ document: Document, url: String, storedAt stamp: Double?, in file: UnsafeRawBufferPointer) throws(FormatError) -> (text: [UInt8], keyOffset: Int, urlOffset: Int, urlEscaped: Bool) {
+    /// where the key's characters start in it, and where the URL is in it.
+    private func rewritten(_ document: Document, url: String, storedAt stamp: Double?, in file: UnsafeRawBufferPointer) throws(FormatError) -> (text: [UInt8], keyOffset: Int, url: TextRef) {
         let members = try TinyDBParser.members(ofDocumentAt: document.valueStart, in: file)
         var text: [UInt8] = [UInt8(ascii: "{")]
-        var keyOffset = -1, urlOffset = -1, urlEscaped = false
+        var keyOffset = -1, urlRef = TextRef.absent
         var wroteURL = false, wroteStamp = false
         func separate() {
             if text.count > 1 { JSONText.appendComma(to: &text) }
         }
         func appendURL() {
-            let start = text.count
-            JSONText.appendString(url, to: &text)
-            urlOffset = start + 1
-            urlEscaped = text.count - start != url.utf8.count + 2
+            urlRef = Self.appendString(url, to: &text)
             wroteURL = true
         }
         for member in members {
@@ -297,7 +284,7 @@ extension TinyDBIndex {
                 JSONText.appendNumber(stamp!, to: &text)
                 wroteStamp = true
             default:
-                if member.field == .key && member.valueStart == document.key.offset - 1 {
+                if member.field == .key {
                     keyOffset = text.count + 1
                 }
                 text.append(contentsOf: UnsafeRawBufferPointer(rebasing: file[member.valueStart..<member.valueEnd]))
@@ -316,29 +303,32 @@ extension TinyDBIndex {
             JSONText.appendNumber(stamp, to: &text)
         }
         text.append(UInt8(ascii: "}"))
-        return (text, keyOffset, urlOffset, urlEscaped)
+        return (text, keyOffset, urlRef)
+    }
+
+    /// Appends `string` as JSON; returns where its characters are in `text`.
+    private static func appendString(_ string: String, to text: inout [UInt8]) -> TextRef {
+        let start = text.count
+        JSONText.appendString(string, to: &text)
+        let count = text.count - start - 2
+        return TextRef(offset: start + 1, count: count, kind: count == string.utf8.count ? .plain : .escaped)
     }
 
     /// Appends `"id": {"key": …, "url": …, "stored_at": …}`. Returns where
-    /// the key's and URL's characters and the document start in `text`, and
-    /// whether the key's and URL's texts have escapes.
+    /// the key and URL are in `text`, and where the document starts.
     @discardableResult
-    private static func appendMember(id: Int, key: String, url: String, storedAt stamp: Double?, to text: inout [UInt8]) -> (keyOffset: Int, keyEscaped: Bool, urlOffset: Int, urlEscaped: Bool, valueOffset: Int) {
+    private static func appendMember(id: Int, key: String, url: String, storedAt stamp: Double?, to text: inout [UInt8]) -> (key: TextRef, url: TextRef, valueOffset: Int) {
         text.append(contentsOf: "\"\(id)\": ".utf8)
         let valueOffset = text.count
         text.append(contentsOf: "{\"key\": ".utf8)
-        let keyStart = text.count
-        JSONText.appendString(key, to: &text)
-        let keyEscaped = text.count - keyStart != key.utf8.count + 2
+        let keyRef = appendString(key, to: &text)
         text.append(contentsOf: ", \"url\": ".utf8)
-        let urlStart = text.count
-        JSONText.appendString(url, to: &text)
-        let urlEscaped = text.count - urlStart != url.utf8.count + 2
+        let urlRef = appendString(url, to: &text)
         if let stamp {
             text.append(contentsOf: ", \"\(storedAtField)\": ".utf8)
             JSONText.appendNumber(stamp, to: &text)
         }
         text.append(UInt8(ascii: "}"))
-        return (keyStart + 1, keyEscaped, urlStart + 1, urlEscaped, valueOffset)
+        return (keyRef, urlRef, valueOffset)
     }
 }

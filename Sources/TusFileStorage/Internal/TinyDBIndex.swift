@@ -5,16 +5,27 @@ struct FormatError: Error {
     var reason: String
 }
 
-/// Where a decoded string's UTF-8 lives: in the file's bytes, when the JSON
-/// text has no escape, or in the index's `decoded` buffer.
+/// Where a string's characters are.
 struct TextRef: Equatable {
+    enum Kind: UInt8 {
+        /// In the file, as they are: the JSON text has no escape.
+        case plain
+        /// In the file, as JSON text with escapes, decoded when used.
+        case escaped
+        /// Decoded, in the index's `decoded` buffer.
+        case decoded
+    }
+
     /// Offset of the first byte; -1 when there is no such string.
     var offset: Int
+    /// How many bytes, there (for `escaped`, of JSON text).
     var count: Int
-    var inFile: Bool
+    var kind: Kind
 
-    static let absent = TextRef(offset: -1, count: 0, inFile: true)
+    static let absent = TextRef(offset: -1, count: 0, kind: .plain)
     var isPresent: Bool { offset >= 0 }
+    /// Whether `offset` is into the file, and so moves with it.
+    var isInFile: Bool { kind != .decoded }
 }
 
 /// What a scan of a TinyDB file found: the place of every structure a change
@@ -88,20 +99,49 @@ struct TinyDBIndex {
 
     // MARK: Keys
 
-    /// The hash of a key's UTF-8.
+    /// This process's seed for key hashes, so that no file can be made to
+    /// collide in every process.
+    private static let seed = UInt64.random(in: .min ... .max)
+
+    /// The hash of a key's UTF-8: a multiply-rotate over 8-byte words with
+    /// a final mix (`Hasher`'s SipHash costs more than the rest of a scan).
     static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var hasher = Hasher()
-        hasher.combine(bytes: bytes)
-        return hasher.finalize()
+        let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var state = seed ^ (UInt64(bytes.count) &* multiplier)
+        var offset = 0
+        let count = bytes.count
+        if let base = bytes.baseAddress {
+            while offset + 8 <= count {
+                let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                state = ((state ^ word) &* multiplier).rotatedLeft(by: 29)
+                offset += 8
+            }
+            if offset < count {
+                var word: UInt64 = 0
+                for index in offset..<count { word = word << 8 | UInt64(base.load(fromByteOffset: index, as: UInt8.self)) }
+                state = ((state ^ word) &* multiplier).rotatedLeft(by: 29)
+            }
+        }
+        // splitmix64's finaliser, so the low bits (the table slot) mix well.
+        state = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        state = (state ^ (state >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: state ^ (state >> 31))
     }
 
     /// Calls `body` with the UTF-8 of `ref`.
     @inline(__always)
     func withBytes<R>(of ref: TextRef, in file: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if ref.inFile {
+        switch ref.kind {
+        case .plain:
             return body(UnsafeRawBufferPointer(rebasing: file[ref.offset..<(ref.offset + ref.count)]))
+        case .decoded:
+            return decoded.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[ref.offset..<(ref.offset + ref.count)])) }
+        case .escaped:
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(ref.count)
+            JSONText.decode(file.baseAddress!.assumingMemoryBound(to: UInt8.self), from: ref.offset, to: ref.offset + ref.count, into: &bytes)
+            return bytes.withUnsafeBytes(body)
         }
-        return decoded.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[ref.offset..<(ref.offset + ref.count)])) }
     }
 
     /// The string `ref` points at, or nil when it is absent.
@@ -112,7 +152,7 @@ struct TinyDBIndex {
 
     /// Whether `ref` holds exactly the bytes `other`.
     func equals(_ ref: TextRef, _ other: UnsafeRawBufferPointer, in file: UnsafeRawBufferPointer) -> Bool {
-        guard ref.isPresent, ref.count == other.count else { return false }
+        guard ref.isPresent, ref.kind == .escaped || ref.count == other.count else { return false }
         if other.isEmpty { return true }
         return withBytes(of: ref, in: file) { memcmp($0.baseAddress!, other.baseAddress!, other.count) == 0 }
     }
@@ -215,6 +255,13 @@ struct TinyDBIndex {
         var copy = string
         copy.makeContiguousUTF8()
         return copy.utf8.withContiguousStorageIfAvailable { body(UnsafeRawBufferPointer($0)) }!
+    }
+}
+
+extension UInt64 {
+    @inline(__always)
+    fileprivate func rotatedLeft(by count: UInt64) -> UInt64 {
+        self << count | self >> (64 - count)
     }
 }
 

@@ -229,7 +229,8 @@ struct TinyDBParser {
                 if field == .key { seenKey = true } else { seenURL = true }
                 if peek() == UInt8(ascii: "\"") {
                     let value = try scanString()
-                    let ref = textRef(value)
+                    // Keys are hashed and compared often: decoded once.
+                    let ref = textRef(value, decodingEscapes: field == .key)
                     if field == .key { document.key = ref } else { document.url = ref }
                 } else {
                     if field == .key { document.key = .absent } else { document.url = .absent }
@@ -268,6 +269,19 @@ struct TinyDBParser {
 
     private mutating func scanFieldName() throws(FormatError) -> Field {
         let name = try scanString()
+        if !name.escaped {
+            let start = base + name.start
+            switch name.end - name.start {
+            case 3:
+                if start[1] == UInt8(ascii: "e") && start[0] == UInt8(ascii: "k") && start[2] == UInt8(ascii: "y") { return .key }
+                if start[1] == UInt8(ascii: "r") && start[0] == UInt8(ascii: "u") && start[2] == UInt8(ascii: "l") { return .url }
+                return .other
+            case 9:
+                return memcmp(start, "stored_at", 9) == 0 ? .storedAt : .other
+            default:
+                return .other
+            }
+        }
         if nameEquals(name, Self.keyName) { return .key }
         if nameEquals(name, Self.urlName) { return .url }
         if nameEquals(name, Self.storedAtName) { return .storedAt }
@@ -317,9 +331,35 @@ struct TinyDBParser {
         }
     }
 
+    /// Exact powers of ten as doubles.
+    private static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
+
     /// A number's text as a `Double`, as `strtod` reads it.
     static func double(_ start: UnsafePointer<UInt8>, count: Int) -> Double {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer in
+        // A plain decimal with at most 15 digits is exact as digits ÷ 10^k
+        // (Clinger's fast path); anything else goes to strtod.
+        var index = 0
+        let negative = start[0] == UInt8(ascii: "-")
+        if negative { index = 1 }
+        var digits: UInt64 = 0, digitCount = 0, fractionDigits = 0, inFraction = false
+        while index < count {
+            let byte = start[index]
+            if byte == UInt8(ascii: ".") {
+                inFraction = true
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                digits = digits &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+                digitCount += 1
+                if inFraction { fractionDigits += 1 }
+            } else {
+                break
+            }
+            index += 1
+        }
+        if index == count && digitCount <= 15 && fractionDigits <= 22 {
+            let value = Double(digits) / powersOfTen[fractionDigits]
+            return negative ? -value : value
+        }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer in
             let text = buffer.baseAddress!
             UnsafeMutableRawPointer(text).copyMemory(from: start, byteCount: count)
             text[count] = 0
@@ -376,7 +416,20 @@ struct TinyDBParser {
         position += 1
         let start = position
         var escaped = false
-        while position < end {
+        while true {
+            // Eight bytes at a time while none is a quote, a backslash, a
+            // control character or part of a multi-byte character.
+            while position + 8 <= end {
+                let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+                let quote = word ^ 0x2222_2222_2222_2222
+                let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+                let special = (word | ((word &- 0x2020_2020_2020_2020) & ~word)
+                    | ((quote &- 0x0101_0101_0101_0101) & ~quote)
+                    | ((backslash &- 0x0101_0101_0101_0101) & ~backslash)) & 0x8080_8080_8080_8080
+                if special != 0 { break }
+                position += 8
+            }
+            guard position < end else { break }
             let byte = base[position]
             if byte == UInt8(ascii: "\"") {
                 position += 1
@@ -496,76 +549,23 @@ struct TinyDBParser {
         return scratch == name
     }
 
-    /// Where the value of a scanned string is: in the file, or decoded into
-    /// the index's buffer.
-    private mutating func textRef(_ string: ScannedString) -> TextRef {
+    /// Where the value of a scanned string is: in the file, or (when
+    /// `decodingEscapes` and it has escapes) decoded into the index's buffer.
+    private mutating func textRef(_ string: ScannedString, decodingEscapes: Bool) -> TextRef {
         if !string.escaped {
-            return TextRef(offset: string.start, count: string.end - string.start, inFile: true)
+            return TextRef(offset: string.start, count: string.end - string.start, kind: .plain)
+        }
+        if !decodingEscapes {
+            return TextRef(offset: string.start, count: string.end - string.start, kind: .escaped)
         }
         let offset = index.decoded.count
         Self.decode(base, string, into: &index.decoded)
-        return TextRef(offset: offset, count: index.decoded.count - offset, inFile: false)
+        return TextRef(offset: offset, count: index.decoded.count - offset, kind: .decoded)
     }
 
     /// Appends the UTF-8 of a valid scanned string to `output`.
     static func decode(_ base: UnsafePointer<UInt8>, _ string: ScannedString, into output: inout [UInt8]) {
-        var index = string.start
-        while index < string.end {
-            let byte = base[index]
-            guard byte == UInt8(ascii: "\\") else {
-                output.append(byte)
-                index += 1
-                continue
-            }
-            let kind = base[index + 1]
-            index += 2
-            switch kind {
-            case UInt8(ascii: "b"): output.append(0x08)
-            case UInt8(ascii: "f"): output.append(0x0C)
-            case UInt8(ascii: "n"): output.append(0x0A)
-            case UInt8(ascii: "r"): output.append(0x0D)
-            case UInt8(ascii: "t"): output.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = hex(base + index)
-                index += 4
-                if scalar >= 0xD800 && scalar <= 0xDBFF {
-                    let low = hex(base + index + 2)
-                    index += 6
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                }
-                appendUTF8(scalar, to: &output)
-            default: output.append(kind)
-            }
-        }
-    }
-
-    private static func hex(_ start: UnsafePointer<UInt8>) -> UInt32 {
-        var value: UInt32 = 0
-        for offset in 0..<4 {
-            let byte = start[offset]
-            let digit: UInt8 = byte <= UInt8(ascii: "9") ? byte - 48 : (byte | 0x20) - UInt8(ascii: "a") + 10
-            value = value << 4 | UInt32(digit)
-        }
-        return value
-    }
-
-    static func appendUTF8(_ scalar: UInt32, to output: inout [UInt8]) {
-        switch scalar {
-        case ..<0x80:
-            output.append(UInt8(scalar))
-        case ..<0x800:
-            output.append(UInt8(0xC0 | scalar >> 6))
-            output.append(UInt8(0x80 | scalar & 0x3F))
-        case ..<0x10000:
-            output.append(UInt8(0xE0 | scalar >> 12))
-            output.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            output.append(UInt8(0x80 | scalar & 0x3F))
-        default:
-            output.append(UInt8(0xF0 | scalar >> 18))
-            output.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            output.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            output.append(UInt8(0x80 | scalar & 0x3F))
-        }
+        JSONText.decode(base, from: string.start, to: string.end, into: &output)
     }
 
     // MARK: Other values
@@ -678,37 +678,83 @@ struct TinyDBParser {
 
     // MARK: The index
 
+    /// The entries by id when ids are dense (as TinyDB makes them: 1, 2, 3…
+    /// with gaps where documents were removed), placed in one pass; nil when
+    /// they are too sparse for that.
+    private static func placedByID(_ documents: [TinyDBIndex.Document]) throws(FormatError) -> (order: [Int32], maxID: Int)? {
+        var low = Int.max, high = -1, count = 0
+        for document in documents where document.id >= 0 {
+            low = min(low, document.id)
+            high = max(high, document.id)
+            count += 1
+        }
+        guard count > 0, high - low < 4 * count + 64 else { return nil }
+        var slots = [Int32](repeating: -1, count: high - low + 1)
+        for (position, document) in documents.enumerated() where document.id >= 0 {
+            if slots[document.id - low] != -1 {
+                throw FormatError(reason: "it is JSON but not a TinyDB database (document id \(document.id) appears twice in table \"_default\")")
+            }
+            slots[document.id - low] = Int32(position)
+        }
+        var order: [Int32] = []
+        order.reserveCapacity(count)
+        for position in slots where position != -1 && documents[Int(position)].key.isPresent {
+            order.append(position)
+        }
+        return (order, high)
+    }
+
     /// Orders the entries by id, checks ids are unique, and builds the key
     /// table.
     private mutating func finishIndex(_ bytes: UnsafeRawBufferPointer) throws(FormatError) {
-        var ids: [Int] = []
+        let documents = index.documents
         var sorted = true
         var previous = -1
-        for document in index.documents where document.id >= 0 {
-            if document.id <= previous { sorted = false }
+        for document in documents where document.id >= 0 {
+            if document.id <= previous {
+                sorted = false
+                break
+            }
             previous = document.id
-            ids.append(document.id)
         }
-        if !sorted {
-            ids.sort()
-        }
-        for position in ids.indices.dropFirst() where ids[position] == ids[position - 1] {
-            throw FormatError(reason: "it is JSON but not a TinyDB database (document id \(ids[position]) appears twice in table \"_default\")")
-        }
-        index.maxID = ids.last ?? 0
-
         var order: [Int32] = []
-        order.reserveCapacity(ids.count)
-        for (position, document) in index.documents.enumerated() where document.id >= 0 && document.key.isPresent {
-            order.append(Int32(position))
-        }
-        if !sorted {
-            let documents = index.documents
-            order.sort { documents[Int($0)].id < documents[Int($1)].id }
+        order.reserveCapacity(documents.count)
+        if sorted {
+            // The usual case, as TinyDB writes: ids rise through the file.
+            index.maxID = max(previous, 0)
+            for (position, document) in documents.enumerated() where document.id >= 0 && document.key.isPresent {
+                order.append(Int32(position))
+            }
+        } else if let placed = try Self.placedByID(documents) {
+            index.maxID = placed.maxID
+            order = placed.order
+        } else {
+            // Sort (id, position) pairs packed into one integer: ids are
+            // below 2^41, positions below 2^22.
+            var packed: [Int] = []
+            packed.reserveCapacity(documents.count)
+            let fits = documents.count < 1 << 22
+            for (position, document) in documents.enumerated() where document.id >= 0 {
+                packed.append(fits ? document.id << 22 | position : position)
+            }
+            if fits {
+                packed.sort()
+            } else {
+                packed.sort { (documents[$0].id, $0) < (documents[$1].id, $1) }
+            }
+            let id = { (value: Int) -> Int in fits ? value >> 22 : documents[value].id }
+            let position = { (value: Int) -> Int in fits ? value & (1 << 22 - 1) : value }
+            for (offset, value) in packed.enumerated() {
+                if offset > 0 && id(packed[offset - 1]) == id(value) {
+                    throw FormatError(reason: "it is JSON but not a TinyDB database (document id \(id(value)) appears twice in table \"_default\")")
+                }
+                if documents[position(value)].key.isPresent { order.append(Int32(position(value))) }
+            }
+            index.maxID = packed.last.map(id) ?? 0
         }
         for position in order {
-            let document = index.documents[Int(position)]
-            index.documents[Int(position)].keyHash = index.withBytes(of: document.key, in: bytes) { TinyDBIndex.hash($0) }
+            let key = index.documents[Int(position)].key
+            index.documents[Int(position)].keyHash = index.withBytes(of: key, in: bytes) { TinyDBIndex.hash($0) }
         }
         index.order = order
         index.buildKeyTable(in: bytes)
