@@ -15,9 +15,19 @@ public import TusCore
 /// `{"_default": {"1": {"key": K, "url": U, "stored_at": T}, ...}}`, TinyDB's
 /// layout with string ids: a new entry takes the highest id + 1, and setting a
 /// stored key replaces its `url` in place. `stored_at` (seconds since 1970) is
-/// this store's own field; tuspy ignores it. Other tables, unknown fields and
-/// documents that are not entries are written back unchanged. A 0-byte or
-/// missing file is an empty store.
+/// this store's own field; tuspy ignores it. A change rewrites only the
+/// document it changes, adds or removes: other tables, unknown fields and
+/// documents that are not entries are kept byte for byte, so numbers no
+/// machine type holds and the file's own layout survive. New text is what
+/// Python's `json.dumps` writes (`", "` and `": "` between items, every
+/// character outside printable ASCII escaped), as TinyDB writes the file. A
+/// 0-byte or missing file is an empty store.
+///
+/// The file must be JSON (RFC 8259, in UTF-8, at most 512 levels of
+/// nesting; a leading byte-order mark is allowed and dropped by the next
+/// change) and TinyDB-shaped: an object of tables that are objects, whose
+/// `_default` table holds objects, appears once, has no id twice, and has no
+/// document with `key`, `url` or `stored_at` twice.
 ///
 /// ## Guarantees
 /// - **Crash-safe.** Every change writes a temporary file beside the store,
@@ -27,9 +37,20 @@ public import TusCore
 /// - **Safe across processes.** Every read-modify-write holds an exclusive
 ///   `flock` on a sibling lock file, `<path>.lock`, which survives the rename;
 ///   a change waits up to `lockTimeout` for another holder.
-///   Processes writing at once lose no entry. Reads take no lock and never
-///   cache: each one reads the file as it is on disk, so it sees what other
-///   processes wrote.
+///   Processes writing at once lose no entry.
+/// - **Reads see other processes' writes.** Reads take no lock. Each read
+///   `stat`s the file, and answers from what the last read or write of this
+///   instance found only when the file's identity (device and inode), size,
+///   modification time and status-change time are the ones found then, and
+///   those times were already older than that read by the clock that file
+///   systems stamp changes with. Otherwise it reads the file again; when the
+///   bytes are the ones known, their last scan is reused. Every change to a
+///   file stamps its status-change time with that clock, and no program can
+///   set it back, so a read sees every change made before it began, even one
+///   that keeps the size and restores the modification time within the same
+///   tick of the clock. On a file system that is not known to be local
+///   (NFS, SMB, FUSE, …), whose stamps come from another clock, every read
+///   reads the file.
 /// - **Private.** Upload URLs are bearer capabilities: the store and its lock
 ///   file are created with mode 0600 (an existing store keeps its mode), and
 ///   a missing parent folder is created with mode 0700.
@@ -37,9 +58,19 @@ public import TusCore
 ///   TinyDB-shaped, makes every operation throw ``TusError/Code/corruptStore``
 ///   naming the file; the file is left as it is.
 ///
-/// A tuspy process that has the file open keeps reading the file it opened:
-/// TinyDB holds one handle for its lifetime, so it sees this store's changes
-/// when it opens the file again.
+/// ## Cost
+/// A read of a file that has not changed costs one `stat` and a hash lookup.
+/// Otherwise every operation is linear in the file's size: a read of a
+/// changed file reads it and scans it (or compares it with the bytes
+/// known), and a change reads it, copies it with the change spliced in and
+/// writes the copy.
+///
+/// tuspy writes the file in place: a read that overlaps such a write may find
+/// it half-written, as any reader of the file may; tuspy's closing truncate
+/// stamps the file again, so the next read finds the finished file. A tuspy
+/// process that has the file open keeps reading the file it opened: TinyDB
+/// holds one handle for its lifetime, so it sees this store's changes when it
+/// opens the file again.
 public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// The store's file, as an absolute path with symbolic links resolved.
     public let path: String

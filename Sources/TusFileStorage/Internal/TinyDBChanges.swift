@@ -65,7 +65,7 @@ extension TinyDBIndex {
             Self.appendMember(id: 1, key: key, url: url, storedAt: stamp, to: &text)
             text.append(UInt8(ascii: "}"))
             let range = topLastEnd != -1 ? topLastEnd..<topLastEnd : (topOpen + 1)..<topClose
-            return try reindexed(file, [Splice(range: range, text: text)])
+            return try reindexed(file, byteOrderMarkSplice + [Splice(range: range, text: text)])
         }
 
         let positions = Self.withUTF8(key) { keyBytes in
@@ -221,7 +221,7 @@ extension TinyDBIndex {
 
     /// `file` with `splices` made, indexed by a new scan.
     private func reindexed(_ file: UnsafeRawBufferPointer, _ splices: [Splice]) throws(FormatError) -> TinyDBChange {
-        try Self.reindexed(Splice.apply(byteOrderMarkSplice + splices, to: file))
+        try Self.reindexed(Splice.apply(splices, to: file))
     }
 
     private static func reindexed(_ bytes: [UInt8]) throws(FormatError) -> TinyDBChange {
