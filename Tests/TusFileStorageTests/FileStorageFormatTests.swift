@@ -373,6 +373,21 @@ let acceptedCases: [AcceptedCase] = [
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int == before)
     }
 
+    @Test func aURLWrittenWithEscapesIsTheSameURL() async throws {
+        let path = folder.newPath("store.json")
+        try writeStore(Array(#"{"_default": {"1": {"key": "k", "url": "http:\/\/x\/\u00e9"}}}"#.utf8), to: path)
+        let store = try FileStorage(path: path)
+        #expect(try await store.url(forKey: "k") == "http://x/é")
+        let before = try fileBytes(path)
+        try await store.setURL("http://x/é", forKey: "k", storedAt: nil)
+        #expect(try fileBytes(path) == before)
+        try await store.setURL("http://x/e", forKey: "k", storedAt: nil)
+        #expect(String(decoding: try fileBytes(path), as: UTF8.self) == #"{"_default": {"1": {"key": "k", "url": "http://x/e"}}}"#)
+        try await store.setURL("http://x/é", forKey: "k", storedAt: nil)
+        #expect(String(decoding: try fileBytes(path), as: UTF8.self) == #"{"_default": {"1": {"key": "k", "url": "http://x/\u00e9"}}}"#)
+        #expect(try await store.url(forKey: "k") == "http://x/é")
+    }
+
     @Test func aTimeOutOfRangeIsRefused() async throws {
         let store = try FileStorage(path: folder.newPath("store.json"))
         let error = try await #require(throws: TusError.self) {

@@ -68,7 +68,8 @@ enum POSIX {
             return .bytes(try readAll(fd, size: size, prefix: []))
         }
         let chunk = min(size, 1 << 16)
-        var scratch = [UInt8](repeating: 0, count: chunk)
+        // Filled by each read before it is looked at.
+        var scratch = [UInt8](unsafeUninitializedCapacity: chunk) { _, initialized in initialized = chunk }
         var matched = 0
         while true {
             let got = try scratch.withUnsafeMutableBytes { buffer in Result { () throws(SystemError) in

@@ -152,9 +152,11 @@ struct TinyDBIndex {
 
     /// Whether `ref` holds exactly the bytes `other`.
     func equals(_ ref: TextRef, _ other: UnsafeRawBufferPointer, in file: UnsafeRawBufferPointer) -> Bool {
-        guard ref.isPresent, ref.kind == .escaped || ref.count == other.count else { return false }
-        if other.isEmpty { return true }
-        return withBytes(of: ref, in: file) { memcmp($0.baseAddress!, other.baseAddress!, other.count) == 0 }
+        // Escaped text is longer than what it stands for.
+        guard ref.isPresent, ref.kind == .escaped ? ref.count > other.count : ref.count == other.count else { return false }
+        return withBytes(of: ref, in: file) { bytes in
+            bytes.count == other.count && (other.isEmpty || memcmp(bytes.baseAddress!, other.baseAddress!, other.count) == 0)
+        }
     }
 
     /// The position in `order` of the lowest-id document stored under the
