@@ -97,16 +97,21 @@ enum FileClock {
 /// its clients may answer `stat` from a cache of attributes.
 enum FileSystems {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var known: [UInt64: Bool] = [:]
+    /// What was found per device, and when (seconds of uptime): device
+    /// numbers of unmounted file systems are given to new mounts, so an
+    /// answer is kept only for a while.
+    nonisolated(unsafe) private static var known: [UInt64: (isLocal: Bool, at: TimeInterval)] = [:]
+    private static let remembered: TimeInterval = 10
 
     /// Whether `device` holds a local file system of a kind known to stamp
     /// changes by this machine's clock.
     static func isLocal(device: UInt64, path: String) -> Bool {
+        let now = ProcessInfo.processInfo.systemUptime
         lock.lock()
         defer { lock.unlock() }
-        if let local = known[device] { return local }
+        if let found = known[device], now - found.at < remembered { return found.isLocal }
         let local = findIsLocal(device: device, path: path)
-        known[device] = local
+        known[device] = (local, now)
         return local
     }
 
