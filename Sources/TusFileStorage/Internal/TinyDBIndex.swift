@@ -33,7 +33,8 @@ struct TextRef: Equatable {
 /// and `stored_at`. Offsets are into the bytes that were scanned; everything
 /// else in the file is known only to be valid JSON and is copied verbatim.
 ///
-/// The index holds plain values only, so copying it is a `memcpy`.
+/// The index holds plain values only (no strings), so a change copies its
+/// arrays with `memcpy` and no reference counting.
 struct TinyDBIndex {
     /// TinyDB's default table, where tuspy keeps its URLs.
     static let defaultTable = "_default"
