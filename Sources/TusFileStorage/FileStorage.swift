@@ -15,9 +15,19 @@ public import TusCore
 /// `{"_default": {"1": {"key": K, "url": U, "stored_at": T}, ...}}`, TinyDB's
 /// layout with string ids: a new entry takes the highest id + 1, and setting a
 /// stored key replaces its `url` in place. `stored_at` (seconds since 1970) is
-/// this store's own field; tuspy ignores it. Other tables, unknown fields and
-/// documents that are not entries are written back unchanged. A 0-byte or
-/// missing file is an empty store.
+/// this store's own field; tuspy ignores it. A change rewrites only the
+/// document it changes, adds or removes: other tables, unknown fields and
+/// documents that are not entries are kept byte for byte, so numbers no
+/// machine type holds and the file's own layout survive. New text is what
+/// Python's `json.dumps` writes (`", "` and `": "` between items, every
+/// character outside printable ASCII escaped), as TinyDB writes the file. A
+/// 0-byte or missing file is an empty store.
+///
+/// The file must be JSON (RFC 8259, in UTF-8, at most 512 levels of
+/// nesting; a leading byte-order mark is allowed and dropped by the next
+/// change) and TinyDB-shaped: an object of tables that are objects, whose
+/// `_default` table holds objects, appears once, has no id twice, and has no
+/// document with `key`, `url` or `stored_at` twice.
 ///
 /// ## Guarantees
 /// - **Crash-safe.** Every change writes a temporary file beside the store,
@@ -27,9 +37,20 @@ public import TusCore
 /// - **Safe across processes.** Every read-modify-write holds an exclusive
 ///   `flock` on a sibling lock file, `<path>.lock`, which survives the rename;
 ///   a change waits up to `lockTimeout` for another holder.
-///   Processes writing at once lose no entry. Reads take no lock and never
-///   cache: each one reads the file as it is on disk, so it sees what other
-///   processes wrote.
+///   Processes writing at once lose no entry.
+/// - **Reads see other processes' writes.** Reads take no lock. Each read
+///   `stat`s the file, and answers from what the last read or write of this
+///   instance found only when the file's identity (device and inode), size,
+///   modification time and status-change time are the ones found then, and
+///   those times were already older than that read by the clock that file
+///   systems stamp changes with. Otherwise it reads the file again; when the
+///   bytes are the ones known, their last scan is reused. Every change to a
+///   file stamps its status-change time with that clock, and no program can
+///   set it back, so a read sees every change made before it began, even one
+///   that keeps the size and restores the modification time within the same
+///   tick of the clock. On a file system that is not known to be local
+///   (NFS, SMB, FUSE, …), whose stamps come from another clock, every read
+///   reads the file.
 /// - **Private.** Upload URLs are bearer capabilities: the store and its lock
 ///   file are created with mode 0600 (an existing store keeps its mode), and
 ///   a missing parent folder is created with mode 0700.
@@ -37,9 +58,19 @@ public import TusCore
 ///   TinyDB-shaped, makes every operation throw ``TusError/Code/corruptStore``
 ///   naming the file; the file is left as it is.
 ///
-/// A tuspy process that has the file open keeps reading the file it opened:
-/// TinyDB holds one handle for its lifetime, so it sees this store's changes
-/// when it opens the file again.
+/// ## Cost
+/// A read of a file that has not changed costs one `stat` and a hash lookup.
+/// Otherwise every operation is linear in the file's size: a read of a
+/// changed file reads it and scans it (or compares it with the bytes
+/// known), and a change reads it, copies it with the change spliced in and
+/// writes the copy.
+///
+/// tuspy writes the file in place: a read that overlaps such a write may find
+/// it half-written, as any reader of the file may; tuspy's closing truncate
+/// stamps the file again, so the next read finds the finished file. A tuspy
+/// process that has the file open keeps reading the file it opened: TinyDB
+/// holds one handle for its lifetime, so it sees this store's changes when it
+/// opens the file again.
 public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// The store's file, as an absolute path with symbolic links resolved.
     public let path: String
@@ -47,12 +78,16 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     private let lockPath: String
     private let temporaryPath: String
     private let lockTimeout: TimeInterval
-    // Guards `lockDescriptor` and `isClosed`, and serialises the writes of
-    // this instance: an flock does not exclude two threads that share one
-    // descriptor.
-    private let mutex = NSLock()
+    // Serialises the changes of this instance (an flock does not exclude two
+    // threads that share one descriptor) and guards `lockDescriptor`.
+    private let writeMutex = NSLock()
     private var lockDescriptor: Int32 = -1
+    // Guards `isClosed` and `snapshot`; held only for moments, so a read
+    // never waits for a change in progress.
+    private let stateMutex = NSLock()
     private var isClosed = false
+    // The file as last read or written, with its signature.
+    private var snapshot: Snapshot?
 
     /// Opens the store in the file at `path`.
     ///
@@ -100,30 +135,35 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     // MARK: Storage
 
-    /// The URL stored under `key`, read from the file as it is on disk now.
+    /// The URL stored under `key`, as the file on disk holds it now.
     public func url(forKey key: String) async throws -> String? {
         try checkOpen()
-        return try read().url(forKey: key)
+        let current = try currentSnapshot()
+        return current.bytes.withUnsafeBytes { current.index.url(forKey: key, in: $0) }
     }
 
     /// Stores `url` under `key` with the present time, replacing the URL of
     /// every document stored under it, or adding a document at the highest
     /// id + 1.
     public func setURL(_ url: String, forKey key: String) async throws {
-        let now = Date()
-        try modify("store the URL of \(Self.shown(key))") { $0.setURL(url, forKey: key, at: now) }
+        try setURL(url, forKey: key, at: Date())
     }
 
     /// Removes every document stored under `key`.
     public func removeURL(forKey key: String) async throws {
-        _ = try modify("remove the URL of \(Self.shown(key))") { $0.removeURL(forKey: key) }
+        _ = try modify("remove the URL of \(Self.shown(key))") { index, file throws(FormatError) in
+            try index.removingURL(forKey: key, in: file)
+        }
     }
 
     /// Releases the lock file's descriptor. Later calls throw
     /// ``TusError/Code/closed``.
     public func close() async throws {
-        mutex.withLock {
-            isClosed = true
+        writeMutex.withLock {
+            stateMutex.withLock {
+                isClosed = true
+                snapshot = nil
+            }
             if lockDescriptor != -1 {
                 _ = Foundation.close(lockDescriptor)
                 lockDescriptor = -1
@@ -136,20 +176,26 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// Every document with a string `key` and `url`, in id order.
     public func entries() async throws -> [StoredUpload] {
         try checkOpen()
-        return try read().entries.map { StoredUpload(key: $0.key, url: $0.url, storedAt: $0.storedAt) }
+        let current = try currentSnapshot()
+        return current.bytes.withUnsafeBytes { file in
+            current.index.entries(in: file).map { StoredUpload(key: $0.key, url: $0.url, storedAt: $0.storedAt) }
+        }
     }
 
     /// Stores `url` under `key` with `storedAt` as its time; `nil` leaves
     /// the entry without a `stored_at` field, as tuspy writes it.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
-        try modify("store the URL of \(Self.shown(key))") { $0.setURL(url, forKey: key, at: storedAt) }
+        try setURL(url, forKey: key, at: storedAt)
     }
 
     /// Removes the entries whose `stored_at` is before `date`; entries with
     /// no `stored_at` (written by tuspy) are kept.
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
-        try modify("remove old entries") { $0.removeEntries(storedBefore: date) }
+        let cutoff = date.timeIntervalSince1970
+        return try modify("remove old entries") { index, file throws(FormatError) in
+            try index.removingEntries(storedBefore: cutoff, in: file)
+        }
     }
 
     // MARK: Reading and writing
@@ -160,36 +206,88 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     }
 
     private func checkOpen() throws {
-        mutex.lock()
-        defer { mutex.unlock() }
-        if isClosed { throw TusError(.closed, "the JSON store \(path) is closed") }
+        let closed = stateMutex.withLock { isClosed }
+        if closed { throw TusError(.closed, "the JSON store \(path) is closed") }
     }
 
-    /// The database as it is on disk now.
-    private func read() throws -> TinyDBFile {
-        let contents: Data
+    /// Stores `url` with `date` kept to the millisecond.
+    private func setURL(_ url: String, forKey key: String, at date: Date?) throws {
+        let operation = "store the URL of \(Self.shown(key))"
+        let stamp = date.map { ($0.timeIntervalSince1970 * 1000).rounded() / 1000 }
+        if let stamp, !stamp.isFinite {
+            throw TusError(.invalidArgument, "cannot \(operation) in \(path): the time \(date!) is out of range")
+        }
+        _ = try modify(operation) { index, file throws(FormatError) in
+            (try index.settingURL(url, forKey: key, storedAt: stamp, in: file), 0)
+        }
+    }
+
+    /// The file as it is on disk now.
+    ///
+    /// One `stat`: when the file's signature is the one of the last read or
+    /// write, and the file was older than that read, its bytes cannot have
+    /// changed and the last index is used. Otherwise the file is read; when
+    /// its bytes are the ones known, their index is reused, else they are
+    /// scanned.
+    private func currentSnapshot() throws -> Snapshot {
+        let readAt = FileClock.now()
+        let info: stat
         do {
-            let fd = try POSIX.open(path, O_RDONLY)
-            defer { _ = Foundation.close(fd) }
-            contents = try POSIX.readAll(fd)
-        } catch let error where error.errno == ENOENT {
-            return TinyDBFile()
+            guard let found = try POSIX.status(path) else { return .missing }
+            info = found
         } catch {
             throw TusError(.io, "cannot read the JSON store \(path): \(error.reason)", cause: error)
         }
-        do {
-            return try TinyDBFile(contents: contents)
-        } catch {
-            throw TusError(.corruptStore, "cannot use the JSON store \(path): \(error.reason); it was left unchanged")
+        let known = stateMutex.withLock { snapshot }
+        if let known, known.isTrusted, known.signature == FileSignature(info), !POSIX.isDirectory(info) {
+            return known
         }
+        return try read(readAt: readAt, known: known)
     }
 
-    /// Reads the database under the exclusive lock, applies `change`, and
-    /// writes the result atomically when it differs.
-    private func modify<Result>(_ operation: String, _ change: (inout TinyDBFile) -> Result) throws -> Result {
-        mutex.lock()
-        defer { mutex.unlock() }
-        if isClosed { throw TusError(.closed, "the JSON store \(path) is closed") }
+    /// Reads the file, reusing `known` when its bytes are the same.
+    private func read(readAt: Int, known: Snapshot?) throws -> Snapshot {
+        let signature: FileSignature
+        let contents: POSIX.Contents
+        do throws(SystemError) {
+            let fd = try POSIX.open(path, O_RDONLY)
+            defer { _ = Foundation.close(fd) }
+            let info = try POSIX.status(fd)
+            if POSIX.isDirectory(info) { throw SystemError(call: "read", errno: EISDIR) }
+            signature = FileSignature(info)
+            contents = try POSIX.readAll(fd, size: Int(info.st_size), comparingWith: known?.bytes)
+        } catch let error where error.errno == ENOENT {
+            return .missing
+        } catch {
+            throw TusError(.io, "cannot read the JSON store \(path): \(error.reason)", cause: error)
+        }
+        let settled = FileClock.isSettled(signature, readAt: readAt)
+            && FileSystems.isLocal(device: signature.device, path: path)
+        let current: Snapshot
+        switch contents {
+        case .same:
+            current = Snapshot(bytes: known!.bytes, index: known!.index, signature: signature, isTrusted: settled)
+        case .bytes(let bytes):
+            do throws(FormatError) {
+                let index = try bytes.withBytes { (file) throws(FormatError) in try TinyDBParser.index(file) }
+                current = Snapshot(bytes: bytes, index: index, signature: signature, isTrusted: settled)
+            } catch {
+                throw TusError(.corruptStore, "cannot use the JSON store \(path): \(error.reason); it was left unchanged")
+            }
+        }
+        stateMutex.withLock { snapshot = current }
+        return current
+    }
+
+    /// Under the exclusive lock, reads the file, works out `change`, and
+    /// writes the result atomically when there is one.
+    private func modify<Result>(
+        _ operation: String,
+        _ change: (TinyDBIndex, UnsafeRawBufferPointer) throws(FormatError) -> (TinyDBChange?, Result)
+    ) throws -> Result {
+        writeMutex.lock()
+        defer { writeMutex.unlock() }
+        try checkOpen()
         let fd = try lockFile(operation)
         let locked: Bool
         do {
@@ -202,11 +300,19 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         }
         defer { POSIX.unlock(fd) }
 
-        var database = try read()
-        let before = database
-        let result = change(&database)
-        if database != before {
-            try write(database, operation)
+        let current = try currentSnapshot()
+        let (changed, result): (TinyDBChange?, Result)
+        do throws(FormatError) {
+            (changed, result) = try current.bytes.withBytes { (file) throws(FormatError) in try change(current.index, file) }
+        } catch {
+            throw TusError(.corruptStore, "cannot \(operation) in \(path): \(error.reason); it was left unchanged")
+        }
+        if let changed {
+            let signature = try write(changed.bytes, operation)
+            // Stamped after `readAt` of any read: never trusted until read
+            // again once the stamping clock has moved on.
+            let written = Snapshot(bytes: changed.bytes, index: changed.index, signature: signature, isTrusted: false)
+            stateMutex.withLock { snapshot = written }
         }
         return result
     }
@@ -228,23 +334,24 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         return lockDescriptor
     }
 
-    /// Replaces the store file with `database`: temporary file, fsync, rename,
-    /// fsync of the folder.
-    private func write(_ database: TinyDBFile, _ operation: String) throws {
-        let data = database.encoded()
+    /// Replaces the store file with `bytes`: temporary file, fsync, rename,
+    /// fsync of the folder. Returns the new file's signature.
+    private func write(_ bytes: [UInt8], _ operation: String) throws -> FileSignature {
         let mode = FilePaths.mode(ofFileAt: path) ?? 0o600
+        let signature: FileSignature
         do {
             let fd = try POSIX.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             do {
                 if fchmod(fd, mode) == -1 { throw SystemError(call: "fchmod", errno: errno) }
-                try POSIX.writeAll(fd, data)
+                try POSIX.writeAll(fd, bytes)
                 try POSIX.fsync(fd)
+                try POSIX.rename(temporaryPath, path)
+                signature = FileSignature(try POSIX.status(fd))
                 _ = Foundation.close(fd)
             } catch {
                 _ = Foundation.close(fd)
                 throw error
             }
-            try POSIX.rename(temporaryPath, path)
         } catch let error as SystemError {
             unlink(temporaryPath)
             throw TusError(.io, "cannot \(operation) in \(path): \(error.reason)", cause: error)
@@ -259,5 +366,6 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
             _ = Foundation.fsync(folderDescriptor)
             _ = Foundation.close(folderDescriptor)
         }
+        return signature
     }
 }

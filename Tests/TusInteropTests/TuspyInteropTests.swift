@@ -119,6 +119,65 @@ private func tuspy(_ script: String, _ arguments: [String]) throws -> String {
         #expect(read == "http://x/1")
     }
 
+    /// Keys and URLs that need escapes in JSON, both ways.
+    @Test func keysThatNeedEscapesRoundTrip() async throws {
+        let path = folder.newPath("escapes.json")
+        let keys = ["quote\"", "back\\slash", "tab\tnew\nline", "nul\u{0}", "\u{1}\u{1F}\u{7F}", "clé ✓", "😀 astral",
+                    "\u{2028}\u{2029}", "cafe\u{301}", "/slash/", ""]
+        let keysFile = folder.newPath("keys.json")
+        try JSONSerialization.data(withJSONObject: keys).write(to: URL(fileURLWithPath: keysFile))
+        let store = try FileStorage(path: path)
+        for (index, key) in keys.enumerated() {
+            try await store.setURL("http://tus.example/files/\(index)?k=\(key)", forKey: key)
+        }
+        let script = """
+            import json, sys
+            from tusclient.storage.filestorage import FileStorage
+            keys = json.load(open(sys.argv[2]))
+            s = FileStorage(sys.argv[1])
+            found = [s.get_item(key) for key in keys]
+            for index, key in enumerate(keys):
+                s.set_item("py:" + key, "http://py/%d?k=%s" % (index, key))
+            s.close()
+            print(json.dumps(found))
+            """
+        let output = try tuspy(script, [path, keysFile])
+        let found = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String])
+        #expect(found == keys.enumerated().map { "http://tus.example/files/\($0.offset)?k=\($0.element)" })
+        for (index, key) in keys.enumerated() {
+            #expect(try await store.url(forKey: "py:" + key) == "http://py/\(index)?k=\(key)", "\(key.debugDescription)")
+            #expect(try await store.url(forKey: key) == "http://tus.example/files/\(index)?k=\(key)")
+        }
+        #expect(try await store.entries().count == 2 * keys.count)
+    }
+
+    /// tuspy updates a URL in place (TinyDB rewrites the whole file through
+    /// its open handle); with a URL of the same length the file keeps its
+    /// size and inode. A store that read the file before must see it.
+    @Test func tuspysSameSizeUpdateInPlaceIsSeenByAStoreThatReadBefore() async throws {
+        let path = folder.newPath("inplace.json")
+        let store = try FileStorage(path: path)
+        for index in 0..<20 { try await store.setURL("http://tus.example/files/\(index)-0", forKey: "k\(index)") }
+        let script = """
+            import os, sys
+            from tusclient.storage.filestorage import FileStorage
+            before = os.stat(sys.argv[1])
+            s = FileStorage(sys.argv[1])
+            s.set_item(sys.argv[2], sys.argv[3])
+            s.close()
+            after = os.stat(sys.argv[1])
+            print(before.st_ino == after.st_ino and before.st_size == after.st_size)
+            """
+        // The first update turns the store's layout into TinyDB's; then
+        // every update keeps the size.
+        _ = try tuspy(script, [path, "k0", "http://tus.example/files/0-0"])
+        for round in 1...5 {
+            #expect(try await store.url(forKey: "k7") == "http://tus.example/files/7-\(round - 1)")
+            #expect(try tuspy(script, [path, "k7", "http://tus.example/files/7-\(round)"]) == "True")
+            #expect(try await store.url(forKey: "k7") == "http://tus.example/files/7-\(round)")
+        }
+    }
+
     @Test(arguments: [0, 1, 65_535, 65_536, 65_537, 5 * 1024 * 1024 + 3])
     func fingerprintsAgreeWithTuspy(size: Int) throws {
         let path = folder.newPath("file-\(size).bin")

@@ -31,31 +31,109 @@ enum POSIX {
         return fd
     }
 
-    /// Reads the whole file behind `fd`.
-    static func readAll(_ fd: Int32) throws(SystemError) -> Data {
+    /// The status of the file at `path` (symbolic links followed), or nil
+    /// when there is none.
+    static func status(_ path: String) throws(SystemError) -> stat? {
         var info = stat()
-        if fstat(fd, &info) == -1 { throw SystemError(call: "fstat", errno: errno) }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw SystemError(call: "read", errno: EISDIR) }
-        var data = Data(count: max(Int(info.st_size), 0) + 1)
-        var filled = 0
-        while true {
-            if filled == data.count { data.count += max(data.count, 4096) }
-            let count = data.count - filled
-            let got = data.withUnsafeMutableBytes { buffer in
-                Foundation.read(fd, buffer.baseAddress! + filled, count)
-            }
-            if got == -1 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "read", errno: errno)
-            }
-            if got == 0 { break }
-            filled += got
+        if retrying({ stat(path, &info) }) == -1 {
+            if errno == ENOENT { return nil }
+            throw SystemError(call: "stat", errno: errno)
         }
-        data.count = filled
-        return data
+        return info
     }
 
-    static func writeAll(_ fd: Int32, _ data: Data) throws(SystemError) {
+    static func status(_ fd: Int32) throws(SystemError) -> stat {
+        var info = stat()
+        if fstat(fd, &info) == -1 { throw SystemError(call: "fstat", errno: errno) }
+        return info
+    }
+
+    static func isDirectory(_ info: stat) -> Bool {
+        (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// What a read of the file found.
+    enum Contents {
+        /// The file holds exactly the bytes it was compared with.
+        case same
+        case bytes([UInt8])
+    }
+
+    /// Reads the whole file behind `fd`, `size` bytes long when its status
+    /// was taken. When `previous` has that size, the bytes are compared with
+    /// it as they come, through a small buffer, and only kept when they
+    /// differ.
+    static func readAll(_ fd: Int32, size: Int, comparingWith previous: [UInt8]?) throws(SystemError) -> Contents {
+        guard let previous, previous.count == size, size > 0 else {
+            return .bytes(try readAll(fd, size: size, prefix: []))
+        }
+        let chunk = min(size, 1 << 16)
+        // Filled by each read before it is looked at.
+        var scratch = [UInt8](unsafeUninitializedCapacity: chunk) { _, initialized in initialized = chunk }
+        var matched = 0
+        while true {
+            let got = try scratch.withUnsafeMutableBytes { buffer in Result { () throws(SystemError) in
+                try read(fd, into: buffer.baseAddress!, count: chunk)
+            } }.get()
+            if got == 0 {
+                if matched == size { return .same }
+                return .bytes(Array(previous[0..<matched]))
+            }
+            let equal = matched + got <= size && previous.withUnsafeBytes { old in
+                scratch.withUnsafeBytes { new in memcmp(old.baseAddress! + matched, new.baseAddress!, got) == 0 }
+            }
+            if !equal {
+                // The file changed: keep what matched, this chunk and the rest.
+                return .bytes(try readAll(fd, size: size, prefix: Array(previous[0..<matched]) + scratch[0..<got]))
+            }
+            matched += got
+        }
+    }
+
+    /// Reads the rest of `fd` after `prefix`, expecting `size` bytes in all.
+    private static func readAll(_ fd: Int32, size: Int, prefix: [UInt8]) throws(SystemError) -> [UInt8] {
+        var capacity = max(size + 1, prefix.count + 4096)
+        var bytes = prefix
+        while true {
+            let filled = bytes.count
+            var failure: SystemError?
+            let next = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+                if filled > 0 {
+                    bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: filled) }
+                }
+                var total = filled
+                while total < capacity {
+                    do throws(SystemError) {
+                        let got = try read(fd, into: base + total, count: capacity - total)
+                        if got == 0 { break }
+                        total += got
+                    } catch {
+                        failure = error
+                        break
+                    }
+                }
+                initialized = total
+            }
+            if let failure { throw failure }
+            bytes = next
+            // Short of the capacity: the end of the file.
+            if bytes.count < capacity { return bytes }
+            capacity *= 2
+        }
+    }
+
+    /// One `read`, retried on `EINTR`; 0 at the end of the file.
+    private static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(SystemError) -> Int {
+        while true {
+            let got = Foundation.read(fd, buffer, count)
+            if got >= 0 { return got }
+            if errno == EINTR { continue }
+            throw SystemError(call: "read", errno: errno)
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ data: [UInt8]) throws(SystemError) {
         var written = 0
         while written < data.count {
             let count = data.count - written
