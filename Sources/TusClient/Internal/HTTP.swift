@@ -53,23 +53,30 @@ struct Exchange: Sendable {
 extension HTTPClient {
     /// Sends one request and reads its whole answer.
     ///
+    /// A ``RequestBody/file(_:)`` body goes out with `sendfile`, so it must
+    /// only be used where the connection is plain TCP on NIOPosix (see
+    /// ``TusClient/sendsFromFile(to:)``).
+    ///
     /// - Throws: ``TusError`` with `.connectionFailed` or `.timeout` when no
     ///   answer came; a cancelled task throws `CancellationError`.
     func exchange(
         _ method: HTTPMethod,
         _ url: URL,
         headers: [(String, String)],
-        body: ByteBuffer? = nil,
+        body: RequestBody? = nil,
         timeout: Duration
     ) async throws -> Exchange {
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.body = .bytes(body)
-        }
         let label = "\(method.rawValue) \(url.absoluteString)"
         do {
+            if case .file(let range)? = body {
+                return try await exchange(method, url, headers: headers, file: range, timeout: timeout)
+            }
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if case .bytes(let bytes)? = body {
+                request.body = .bytes(bytes)
+            }
             let response = try await execute(request, timeout: TimeAmount(timeout))
             let responseBody = try await response.body.collect(upTo: 1 << 20)
             return Exchange(status: response.status, headers: response.headers, body: responseBody)
@@ -84,6 +91,77 @@ extension HTTPClient {
             if _Concurrency.Task.isCancelled { throw CancellationError() }
             throw TusError(.connectionFailed, "\(label) failed: \(describe(error))", cause: error)
         }
+    }
+
+    /// Sends a request whose body is a range of a file, written to the
+    /// connection as a `FileRegion` (`sendfile`): the bytes go from the page
+    /// cache to the socket without being copied into this process.
+    private func exchange(
+        _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, timeout: Duration
+    ) async throws -> Exchange {
+        // Each write of the body (a redirect writes it again) has its own
+        // descriptor, closed once the region has been written.
+        let body = HTTPClient.Body.stream(contentLength: Int64(range.count)) { writer in
+            let handle: NIOFileHandle
+            do {
+                handle = try range.lender.lend(range.descriptor)
+            } catch {
+                return writer.write(.byteBuffer(ByteBuffer())).flatMapThrowing { _ in throw error }
+            }
+            let region = FileRegion(
+                fileHandle: handle, readerIndex: Int(range.offset), endIndex: Int(range.offset) + range.count)
+            return writer.write(.fileRegion(region))
+        }
+        let request = try HTTPClient.Request(
+            url: url.absoluteString, method: method, headers: HTTPHeaders(headers), body: body)
+        let delegate = FileBodyDelegate(request: request, lender: range.lender)
+        let task = execute(
+            request: request, delegate: delegate, eventLoop: .indifferent,
+            deadline: .now() + TimeAmount(timeout), logger: nil)
+        let response = try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
+        return Exchange(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
+    }
+}
+
+/// Collects the answer (at most 1 MiB of body) like `ResponseAccumulator`,
+/// and gives back each file descriptor once its region has been written.
+private final class FileBodyDelegate: HTTPClientResponseDelegate {
+    typealias Response = HTTPClient.Response
+
+    private let accumulator: ResponseAccumulator
+    private let lender: DescriptorLender
+
+    init(request: HTTPClient.Request, lender: DescriptorLender) {
+        accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
+        self.lender = lender
+    }
+
+    func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
+        if case .fileRegion(let region) = part { lender.giveBack(region.fileHandle) }
+    }
+
+    func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {
+        accumulator.didVisitURL(task: task, request, head)
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        accumulator.didReceiveHead(task: task, head)
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        accumulator.didReceiveBodyPart(task: task, buffer)
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Response>, _ error: any Error) {
+        accumulator.didReceiveError(task: task, error)
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
+        try accumulator.didFinishRequest(task: task)
     }
 }
 
@@ -121,8 +199,12 @@ extension TimeAmount {
 /// HTTP dates (RFC 9110): IMF-fixdate, and the two obsolete forms.
 enum HTTPDate {
     private static let formats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     static func parse(_ text: String) -> Date? {
+        // Servers send IMF-fixdate; reading it by hand spares making date
+        // formatters for every answer.
+        if let date = parseIMFFixdate(text) { return date }
         for format in formats {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -131,5 +213,28 @@ enum HTTPDate {
             if let date = formatter.date(from: text) { return date }
         }
         return nil
+    }
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`, or nil.
+    static func parseIMFFixdate(_ text: String) -> Date? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
+              parts[1].count == 2, let day = Int(parts[1]),
+              let month = months.firstIndex(of: String(parts[2])).map({ $0 + 1 }),
+              parts[3].count == 4, let year = Int(parts[3])
+        else { return nil }
+        let time = parts[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard time.count == 3, time.allSatisfy({ $0.count == 2 }),
+              let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),
+              (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
+        // Days since 1970-01-01 of a proleptic Gregorian date.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3_600 + minute * 60 + second))
     }
 }

@@ -1,12 +1,90 @@
+import Crypto
 import Foundation
 import NIOCore
 import TusCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Bytes of a file that a request sends straight from the file: the kernel
+/// copies them to the socket (`sendfile`), so they never pass through the
+/// process's memory.
+struct FileRange: Sendable {
+    /// The open file; it stays owned by the ``UploadSource``.
+    var descriptor: Int32
+    var offset: Int64
+    var count: Int
+    /// Lends requests descriptors of the file for their `FileRegion`s.
+    var lender: DescriptorLender
+}
+
+/// Copies (`dup`) of a file's descriptor lent to requests, each for one
+/// `FileRegion`.
+///
+/// A copy is closed as soon as its region has been written. One whose write
+/// failed is closed with the source, long after its connection is gone:
+/// closing it while the connection might still write the region could let
+/// `sendfile` read another file that reused the number.
+final class DescriptorLender: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lent: [ObjectIdentifier: NIOFileHandle] = [:]
+    private var closed = false
+
+    /// A copy of `descriptor`, to give back with ``giveBack(_:)``.
+    func lend(_ descriptor: Int32) throws -> NIOFileHandle {
+        try lock.withLock {
+            guard !closed else { throw IOError(errnoCode: EBADF, reason: "the upload's file is closed") }
+            let copy = dup(descriptor)
+            guard copy >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: copy)
+            lent[ObjectIdentifier(handle)] = handle
+            return handle
+        }
+    }
+
+    /// Closes a copy whose region has been written.
+    func giveBack(_ handle: NIOFileHandle) {
+        let known = lock.withLock { lent.removeValue(forKey: ObjectIdentifier(handle)) != nil }
+        if known { try? handle.close() }
+    }
+
+    /// Closes every copy still lent.
+    func closeAll() {
+        let handles = lock.withLock {
+            closed = true
+            defer { lent = [:] }
+            return Array(lent.values)
+        }
+        for handle in handles { try? handle.close() }
+    }
+}
+
+/// What a request sends.
+enum RequestBody: Sendable {
+    case bytes(ByteBuffer)
+    case file(FileRange)
+
+    var count: Int {
+        switch self {
+        case .bytes(let buffer): buffer.readableBytes
+        case .file(let range): range.count
+        }
+    }
+}
+
 /// The bytes an upload sends, read at any offset the server asks for.
 ///
-/// A file or `Data` can be read anywhere. A stream that cannot seek (a pipe)
-/// is read once, front to back: the bytes the server has not confirmed yet
-/// are kept, so a chunk can be sent again, and only those — at most a chunk.
+/// A file or `Data` can be read anywhere. A file's chunk is either sent
+/// straight from the file (``body(at:count:fromFile:)``) or read into one
+/// buffer, so an upload holds at most a chunk of it in memory. A stream that
+/// cannot seek (a pipe) is read once, front to back: the bytes the server has
+/// not confirmed yet are kept, so a chunk can be sent again, and only those —
+/// at most a chunk.
 final class UploadSource: @unchecked Sendable {
     enum Backing {
         case file(FileHandle, owned: Bool)
@@ -16,6 +94,7 @@ final class UploadSource: @unchecked Sendable {
 
     private let lock = NSLock()
     private let backing: Backing
+    private let lender = DescriptorLender()
     /// What to call the source in messages: the file's path, or a
     /// description.
     let name: String
@@ -80,12 +159,7 @@ final class UploadSource: @unchecked Sendable {
                 let end = min(data.count, start + count)
                 return ByteBuffer(bytes: data[(data.startIndex + start)..<(data.startIndex + end)])
             case .file(let handle, _):
-                do {
-                    try handle.seek(toOffset: UInt64(offset))
-                    return try Self.readFully(handle, count)
-                } catch {
-                    throw TusError.fileError(path: name, doing: "cannot read", error)
-                }
+                return try readFile(handle.fileDescriptor, at: offset, count: count)
             case .stream(let handle):
                 return try readStream(handle, at: offset, count: count)
             }
@@ -120,14 +194,72 @@ final class UploadSource: @unchecked Sendable {
         return pending.getSlice(at: pending.readerIndex, length: min(count, pending.readableBytes)) ?? ByteBuffer()
     }
 
-    private static func readFully(_ handle: FileHandle, _ count: Int) throws -> ByteBuffer {
+    /// Up to `count` bytes of the file from `offset`, in one buffer; fewer
+    /// only at the end of the file.
+    private func readFile(_ descriptor: Int32, at offset: Int64, count: Int) throws -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(count)
         while buffer.readableBytes < count {
-            guard let piece = try handle.read(upToCount: count - buffer.readableBytes), !piece.isEmpty else { break }
-            buffer.writeBytes(piece)
+            let position = offset + Int64(buffer.readableBytes)
+            let wanted = count - buffer.readableBytes
+            let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
+                try preadFully(descriptor, space.baseAddress!, wanted, at: position)
+            }
+            if read == 0 { break }
         }
         return buffer
+    }
+
+    /// One `pread`, tried again when interrupted.
+    private func preadFully(_ descriptor: Int32, _ address: UnsafeMutableRawPointer, _ count: Int, at offset: Int64) throws -> Int {
+        while true {
+            let read = pread(descriptor, address, count, off_t(offset))
+            if read >= 0 { return read }
+            if errno == EINTR { continue }
+            throw TusError(.io, "cannot read \(name) at offset \(offset)", cause: SystemError(call: "pread", errno: errno))
+        }
+    }
+
+    /// What a request sends for up to `count` bytes from `offset`; fewer only
+    /// at the end, or when a file has shrunk.
+    ///
+    /// With `fromFile`, a file's bytes stay in the file: the request sends
+    /// them with `sendfile`. Otherwise they are read into one buffer.
+    func body(at offset: Int64, count: Int, fromFile: Bool) throws -> RequestBody {
+        if fromFile, case .file(let handle, _) = backing, let size = knownSize {
+            let descriptor = handle.fileDescriptor
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else {
+                throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "fstat", errno: errno))
+            }
+            let end = min(offset + Int64(count), size, Int64(status.st_size))
+            return .file(FileRange(descriptor: descriptor, offset: offset, count: Int(max(0, end - offset)), lender: lender))
+        }
+        return .bytes(try read(at: offset, count: count))
+    }
+
+    /// The `Upload-Checksum` header value for `body`. A file range is read a
+    /// piece at a time, so it is never whole in memory.
+    func checksum(_ algorithm: ChecksumAlgorithm, of body: RequestBody) throws -> String {
+        switch body {
+        case .bytes(let buffer):
+            return algorithm.headerValue(for: buffer)
+        case .file(let range):
+            var hasher = algorithm.hasher()
+            let pieceSize = min(range.count, 1 << 20)
+            let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pieceSize, 1), alignment: 16)
+            defer { piece.deallocate() }
+            var done = 0
+            while done < range.count {
+                let read = try preadFully(range.descriptor, piece.baseAddress!, min(pieceSize, range.count - done), at: range.offset + Int64(done))
+                if read == 0 {
+                    throw TusError(.io, "\(name) changed while uploading: it has fewer bytes than it had")
+                }
+                hasher.update(UnsafeRawBufferPointer(rebasing: piece[0..<read]))
+                done += read
+            }
+            return hasher.headerValue()
+        }
     }
 
     /// The key of the content, for a source that can be read again.
@@ -143,12 +275,14 @@ final class UploadSource: @unchecked Sendable {
 
     /// Closes a file this source opened itself.
     func close() {
+        lender.closeAll()
         lock.withLock {
             if case .file(let handle, owned: true) = backing { try? handle.close() }
         }
     }
 
     deinit {
+        lender.closeAll()
         if case .file(let handle, owned: true) = backing { try? handle.close() }
     }
 }
