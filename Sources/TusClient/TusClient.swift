@@ -3,7 +3,6 @@ public import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import TusCore
 
 /// A client of one tus 1.0 server endpoint: it makes uploaders, which create,
@@ -32,10 +31,6 @@ public struct TusClient: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
     private let capabilitiesCache = CapabilitiesCache()
-
-    /// Whether chunks of a file may go out with `sendfile`
-    /// (``sendsFromFile(to:)``); off only to test the buffered way.
-    var allowsSendfile = true
 
     /// Creates a client of the tus endpoint at `url`.
     ///
@@ -100,14 +95,6 @@ public struct TusClient: Sendable {
         )
         capabilitiesCache.value = capabilities
         return capabilities
-    }
-
-    /// Whether a request to `url` can send a file's bytes straight from the
-    /// file: over plain HTTP on NIOPosix, where a `FileRegion` becomes
-    /// `sendfile`. TLS and Network.framework connections need the bytes in
-    /// memory.
-    func sendsFromFile(to url: URL) -> Bool {
-        allowsSendfile && url.scheme?.lowercased() == "http" && httpClient.eventLoopGroup is MultiThreadedEventLoopGroup
     }
 
     /// What the server supports, or ``ServerCapabilities/assumed`` when it

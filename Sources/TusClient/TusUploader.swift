@@ -275,7 +275,7 @@ public final class TusUploader: @unchecked Sendable {
                 throw TusError(.invalidArgument, "cannot upload \(source.name) to \(endpoint): its \(size) bytes are more than the server's limit of \(maxSize)")
             }
             if options.uploadsDuringCreation, capabilities.supports("creation-with-upload"), size != 0 {
-                let chunk = try source.body(at: 0, count: options.chunkSize, fromFile: client.sendsFromFile(to: client.url))
+                let chunk = try source.body(at: 0, count: options.chunkSize)
                 headers.append(("Content-Type", "application/offset+octet-stream"))
                 if let algorithm = try await checksumAlgorithm() {
                     headers.append(("Upload-Checksum", try source.checksum(algorithm, of: chunk)))
@@ -334,7 +334,7 @@ public final class TusUploader: @unchecked Sendable {
             try await forgetStoredURL()
             throw TusError(.notFound, "the upload at \(url.absoluteString) expired at \(expires); start it again")
         }
-        let chunk = try source.body(at: offset, count: options.chunkSize, fromFile: client.sendsFromFile(to: url))
+        let chunk = try source.body(at: offset, count: options.chunkSize)
         if let size = source.size, !lengthDeferred, Int64(chunk.count) < min(Int64(options.chunkSize), size - offset) {
             throw TusError(.io, "\(source.name) changed while uploading: it has fewer than its \(size) bytes now")
         }

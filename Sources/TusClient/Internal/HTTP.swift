@@ -53,10 +53,6 @@ struct Exchange: Sendable {
 extension HTTPClient {
     /// Sends one request and reads its whole answer.
     ///
-    /// A ``RequestBody/file(_:)`` body goes out with `sendfile`, so it must
-    /// only be used where the connection is plain TCP on NIOPosix (see
-    /// ``TusClient/sendsFromFile(to:)``).
-    ///
     /// - Throws: ``TusError`` with `.connectionFailed` or `.timeout` when no
     ///   answer came; a cancelled task throws `CancellationError`.
     func exchange(
@@ -87,37 +83,45 @@ extension HTTPClient {
             throw TusError(.timeout, "\(label): no answer within \(timeout)", cause: error)
         } catch let error as HTTPClientError where error == .cancelled {
             throw CancellationError()
+        } catch let error as TusError {
+            // The file could not be read while the request sent it.
+            throw error
         } catch {
             if _Concurrency.Task.isCancelled { throw CancellationError() }
             throw TusError(.connectionFailed, "\(label) failed: \(describe(error))", cause: error)
         }
     }
 
-    /// Sends a request whose body is a range of a file, written to the
-    /// connection as a `FileRegion` (`sendfile`): the bytes go from the page
-    /// cache to the socket without being copied into this process.
+    /// Sends a request whose body is a range of a file, read a piece at a
+    /// time: a piece is read once fewer than ``PieceWindow/limit`` pieces
+    /// wait to be written to the connection, so memory holds a few pieces
+    /// whatever the range's size.
     private func exchange(
         _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, timeout: Duration
     ) async throws -> Exchange {
-        // Each write of the body (a redirect writes it again) has its own
-        // descriptor, closed once the region has been written.
+        let window = PieceWindow()
+        let loop = eventLoopGroup.any()
         let body = HTTPClient.Body.stream(contentLength: Int64(range.count)) { writer in
-            let handle: NIOFileHandle
-            do {
-                handle = try range.lender.lend(range.descriptor)
-            } catch {
-                return writer.write(.byteBuffer(ByteBuffer())).flatMapThrowing { _ in throw error }
+            // Called again when a redirect sends the body again.
+            window.reset()
+            let promise = loop.makePromise(of: Void.self)
+            promise.completeWithTask {
+                var sent = 0
+                while sent < range.count {
+                    try await window.reserve()
+                    let piece = try range.piece(after: sent)
+                    sent += piece.readableBytes
+                    try await writer.write(.byteBuffer(piece)).get()
+                }
             }
-            let region = FileRegion(
-                fileHandle: handle, readerIndex: Int(range.offset), endIndex: Int(range.offset) + range.count)
-            return writer.write(.fileRegion(region))
+            return promise.futureResult
         }
         let request = try HTTPClient.Request(
             url: url.absoluteString, method: method, headers: HTTPHeaders(headers), body: body)
-        let delegate = FileBodyDelegate(request: request, lender: range.lender)
         let task = execute(
-            request: request, delegate: delegate, eventLoop: .indifferent,
-            deadline: .now() + TimeAmount(timeout), logger: nil)
+            request: request, delegate: PieceWindowDelegate(request: request, window: window),
+            eventLoop: .indifferent, deadline: .now() + TimeAmount(timeout), logger: nil)
+        defer { window.close() }
         let response = try await withTaskCancellationHandler {
             try await task.futureResult.get()
         } onCancel: {
@@ -127,21 +131,83 @@ extension HTTPClient {
     }
 }
 
+/// How many pieces of a request body are on their way to the connection:
+/// handed over, not yet written to the socket.
+final class PieceWindow: @unchecked Sendable {
+    /// The most pieces on their way at once.
+    static let limit = 3
+
+    private let lock = NSLock()
+    private var onTheirWay = 0
+    private var isClosed = false
+    private var waiter: CheckedContinuation<Void, any Error>?
+
+    /// Waits until a piece may be handed over, and counts it.
+    func reserve() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome: Result<Void, any Error>? = lock.withLock {
+                if isClosed { return .failure(CancellationError()) }
+                if onTheirWay < Self.limit {
+                    onTheirWay += 1
+                    return .success(())
+                }
+                waiter = continuation
+                return nil
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    /// A piece has been written to the socket.
+    func written() {
+        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
+            if let waiter {
+                // The waiting piece takes the place that was freed.
+                self.waiter = nil
+                return waiter
+            }
+            onTheirWay = max(0, onTheirWay - 1)
+            return nil
+        }
+        resumed?.resume()
+    }
+
+    /// Starts counting again, for a body sent again.
+    func reset() {
+        let failed = lock.withLock {
+            onTheirWay = 0
+            defer { waiter = nil }
+            return waiter
+        }
+        failed?.resume(throwing: CancellationError())
+    }
+
+    /// Ends the request: no more pieces.
+    func close() {
+        let failed = lock.withLock {
+            isClosed = true
+            defer { waiter = nil }
+            return waiter
+        }
+        failed?.resume(throwing: CancellationError())
+    }
+}
+
 /// Collects the answer (at most 1 MiB of body) like `ResponseAccumulator`,
-/// and gives back each file descriptor once its region has been written.
-private final class FileBodyDelegate: HTTPClientResponseDelegate {
+/// and tells the ``PieceWindow`` when a piece has been written.
+private final class PieceWindowDelegate: HTTPClientResponseDelegate {
     typealias Response = HTTPClient.Response
 
     private let accumulator: ResponseAccumulator
-    private let lender: DescriptorLender
+    private let window: PieceWindow
 
-    init(request: HTTPClient.Request, lender: DescriptorLender) {
+    init(request: HTTPClient.Request, window: PieceWindow) {
         accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
-        self.lender = lender
+        self.window = window
     }
 
     func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
-        if case .fileRegion(let region) = part { lender.giveBack(region.fileHandle) }
+        window.written()
     }
 
     func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {
@@ -157,6 +223,7 @@ private final class FileBodyDelegate: HTTPClientResponseDelegate {
     }
 
     func didReceiveError(task: HTTPClient.Task<Response>, _ error: any Error) {
+        window.close()
         accumulator.didReceiveError(task: task, error)
     }
 

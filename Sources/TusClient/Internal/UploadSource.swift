@@ -11,56 +11,23 @@ import Musl
 import Darwin
 #endif
 
-/// Bytes of a file that a request sends straight from the file: the kernel
-/// copies them to the socket (`sendfile`), so they never pass through the
-/// process's memory.
+/// A range of the upload's file that a request reads as it sends it, a
+/// piece at a time (``UploadSource/readPiece(at:count:)``).
 struct FileRange: Sendable {
-    /// The open file; it stays owned by the ``UploadSource``.
-    var descriptor: Int32
+    var source: UploadSource
     var offset: Int64
     var count: Int
-    /// Lends requests descriptors of the file for their `FileRegion`s.
-    var lender: DescriptorLender
-}
 
-/// Copies (`dup`) of a file's descriptor lent to requests, each for one
-/// `FileRegion`.
-///
-/// A copy is closed as soon as its region has been written. One whose write
-/// failed is closed with the source, long after its connection is gone:
-/// closing it while the connection might still write the region could let
-/// `sendfile` read another file that reused the number.
-final class DescriptorLender: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lent: [ObjectIdentifier: NIOFileHandle] = [:]
-    private var closed = false
-
-    /// A copy of `descriptor`, to give back with ``giveBack(_:)``.
-    func lend(_ descriptor: Int32) throws -> NIOFileHandle {
-        try lock.withLock {
-            guard !closed else { throw IOError(errnoCode: EBADF, reason: "the upload's file is closed") }
-            let copy = dup(descriptor)
-            guard copy >= 0 else { throw IOError(errnoCode: errno, reason: "dup") }
-            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: copy)
-            lent[ObjectIdentifier(handle)] = handle
-            return handle
+    /// The piece that follows the first `sent` bytes of the range.
+    ///
+    /// - Throws: ``TusCore/TusError`` when the file cannot be read or has
+    ///   become shorter than the range.
+    func piece(after sent: Int) throws -> ByteBuffer {
+        let piece = try source.readPiece(at: offset + Int64(sent), count: count - sent)
+        guard piece.readableBytes > 0 else {
+            throw TusError(.io, "\(source.name) changed while uploading: it ends at \(offset + Int64(sent)) now")
         }
-    }
-
-    /// Closes a copy whose region has been written.
-    func giveBack(_ handle: NIOFileHandle) {
-        let known = lock.withLock { lent.removeValue(forKey: ObjectIdentifier(handle)) != nil }
-        if known { try? handle.close() }
-    }
-
-    /// Closes every copy still lent.
-    func closeAll() {
-        let handles = lock.withLock {
-            closed = true
-            defer { lent = [:] }
-            return Array(lent.values)
-        }
-        for handle in handles { try? handle.close() }
+        return piece
     }
 }
 
@@ -79,12 +46,12 @@ enum RequestBody: Sendable {
 
 /// The bytes an upload sends, read at any offset the server asks for.
 ///
-/// A file or `Data` can be read anywhere. A file's chunk is either sent
-/// straight from the file (``body(at:count:fromFile:)``) or read into one
-/// buffer, so an upload holds at most a chunk of it in memory. A stream that
-/// cannot seek (a pipe) is read once, front to back: the bytes the server has
-/// not confirmed yet are kept, so a chunk can be sent again, and only those —
-/// at most a chunk.
+/// A file or `Data` can be read anywhere. A file's chunk is never read whole:
+/// its request reads it a piece at a time into a few buffers used again and
+/// again (``pieceSize`` × ``pieceBufferCount`` bytes, whatever the chunk
+/// size). A stream that cannot seek (a pipe) is read once, front to
+/// back: the bytes the server has not confirmed yet are kept, so a chunk can
+/// be sent again, and only those — at most a chunk.
 final class UploadSource: @unchecked Sendable {
     enum Backing {
         case file(FileHandle, owned: Bool)
@@ -92,9 +59,20 @@ final class UploadSource: @unchecked Sendable {
         case stream(FileHandle)
     }
 
+    /// The most bytes of a file read at once.
+    static let pieceSize = 512 << 10
+    /// How many piece buffers a file source reads into, in turn. A request
+    /// holds on to a piece until the socket has taken it, and has at most
+    /// ``PieceWindow/limit`` pieces on their way: by the time the turn comes
+    /// back to a buffer it is free again, and reading into it allocates
+    /// nothing.
+    static let pieceBufferCount = PieceWindow.limit + 2
+
     private let lock = NSLock()
     private let backing: Backing
-    private let lender = DescriptorLender()
+    private var isClosed = false
+    private var pieceBuffers: [ByteBuffer] = []
+    private var nextPieceBuffer = 0
     /// What to call the source in messages: the file's path, or a
     /// description.
     let name: String
@@ -159,7 +137,9 @@ final class UploadSource: @unchecked Sendable {
                 let end = min(data.count, start + count)
                 return ByteBuffer(bytes: data[(data.startIndex + start)..<(data.startIndex + end)])
             case .file(let handle, _):
-                return try readFile(handle.fileDescriptor, at: offset, count: count)
+                var buffer = ByteBuffer()
+                try readFile(handle, at: offset, count: count, into: &buffer)
+                return buffer
             case .stream(let handle):
                 return try readStream(handle, at: offset, count: count)
             }
@@ -194,69 +174,76 @@ final class UploadSource: @unchecked Sendable {
         return pending.getSlice(at: pending.readerIndex, length: min(count, pending.readableBytes)) ?? ByteBuffer()
     }
 
-    /// Up to `count` bytes of the file from `offset`, in one buffer; fewer
-    /// only at the end of the file.
-    private func readFile(_ descriptor: Int32, at offset: Int64, count: Int) throws -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(count)
+    /// Up to `count` bytes of the file from `offset` into `buffer`, which is
+    /// cleared first; fewer only at the end of the file. Call with the lock.
+    private func readFile(_ handle: FileHandle, at offset: Int64, count: Int, into buffer: inout ByteBuffer) throws {
+        // A closed descriptor's number may already name another file.
+        guard !isClosed else { throw TusError(.io, "cannot read \(name): the upload is over and the file closed") }
+        let descriptor = handle.fileDescriptor
+        buffer.clear(minimumCapacity: count)
         while buffer.readableBytes < count {
             let position = offset + Int64(buffer.readableBytes)
             let wanted = count - buffer.readableBytes
             let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
-                try preadFully(descriptor, space.baseAddress!, wanted, at: position)
+                while true {
+                    let read = pread(descriptor, space.baseAddress!, wanted, off_t(position))
+                    if read >= 0 { return read }
+                    if errno != EINTR {
+                        throw TusError(.io, "cannot read \(name) at offset \(position)", cause: SystemError(call: "pread", errno: errno))
+                    }
+                }
             }
             if read == 0 { break }
         }
-        return buffer
     }
 
-    /// One `pread`, tried again when interrupted.
-    private func preadFully(_ descriptor: Int32, _ address: UnsafeMutableRawPointer, _ count: Int, at offset: Int64) throws -> Int {
-        while true {
-            let read = pread(descriptor, address, count, off_t(offset))
-            if read >= 0 { return read }
-            if errno == EINTR { continue }
-            throw TusError(.io, "cannot read \(name) at offset \(offset)", cause: SystemError(call: "pread", errno: errno))
+    /// What a request sends for up to `count` bytes from `offset`: for a
+    /// file, the range, read as it is sent; otherwise the bytes. Fewer bytes
+    /// only at the end, or when a file has shrunk.
+    func body(at offset: Int64, count: Int) throws -> RequestBody {
+        guard case .file(let handle, _) = backing, let size = knownSize else {
+            return .bytes(try read(at: offset, count: count))
+        }
+        var status = stat()
+        guard fstat(handle.fileDescriptor, &status) == 0 else {
+            throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "fstat", errno: errno))
+        }
+        let end = min(offset + Int64(count), size, Int64(status.st_size))
+        return .file(FileRange(source: self, offset: offset, count: Int(max(0, end - offset))))
+    }
+
+    /// Up to ``pieceSize`` bytes of a file range from `offset`, read into the
+    /// next of the piece buffers. Fewer only at the end of the file.
+    func readPiece(at offset: Int64, count: Int) throws -> ByteBuffer {
+        let count = min(count, Self.pieceSize)
+        guard case .file(let handle, _) = backing else { return try read(at: offset, count: count) }
+        return try lock.withLock {
+            if pieceBuffers.isEmpty { pieceBuffers = Array(repeating: ByteBuffer(), count: Self.pieceBufferCount) }
+            let slot = nextPieceBuffer
+            nextPieceBuffer = (nextPieceBuffer + 1) % pieceBuffers.count
+            var buffer = pieceBuffers[slot]
+            // Let go of the slot's reference, so that writing into `buffer`
+            // copies nothing unless a request still holds the piece.
+            pieceBuffers[slot] = ByteBuffer()
+            try readFile(handle, at: offset, count: count, into: &buffer)
+            pieceBuffers[slot] = buffer
+            return buffer
         }
     }
 
-    /// What a request sends for up to `count` bytes from `offset`; fewer only
-    /// at the end, or when a file has shrunk.
-    ///
-    /// With `fromFile`, a file's bytes stay in the file: the request sends
-    /// them with `sendfile`. Otherwise they are read into one buffer.
-    func body(at offset: Int64, count: Int, fromFile: Bool) throws -> RequestBody {
-        if fromFile, case .file(let handle, _) = backing, let size = knownSize {
-            let descriptor = handle.fileDescriptor
-            var status = stat()
-            guard fstat(descriptor, &status) == 0 else {
-                throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "fstat", errno: errno))
-            }
-            let end = min(offset + Int64(count), size, Int64(status.st_size))
-            return .file(FileRange(descriptor: descriptor, offset: offset, count: Int(max(0, end - offset)), lender: lender))
-        }
-        return .bytes(try read(at: offset, count: count))
-    }
-
-    /// The `Upload-Checksum` header value for `body`. A file range is read a
-    /// piece at a time, so it is never whole in memory.
+    /// The `Upload-Checksum` header value for `body`; a file range is read a
+    /// piece at a time.
     func checksum(_ algorithm: ChecksumAlgorithm, of body: RequestBody) throws -> String {
         switch body {
         case .bytes(let buffer):
             return algorithm.headerValue(for: buffer)
         case .file(let range):
             var hasher = algorithm.hasher()
-            let pieceSize = min(range.count, 1 << 20)
-            let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: max(pieceSize, 1), alignment: 16)
-            defer { piece.deallocate() }
             var done = 0
             while done < range.count {
-                let read = try preadFully(range.descriptor, piece.baseAddress!, min(pieceSize, range.count - done), at: range.offset + Int64(done))
-                if read == 0 {
-                    throw TusError(.io, "\(name) changed while uploading: it has fewer bytes than it had")
-                }
-                hasher.update(UnsafeRawBufferPointer(rebasing: piece[0..<read]))
-                done += read
+                let piece = try range.piece(after: done)
+                piece.withUnsafeReadableBytes { hasher.update($0) }
+                done += piece.readableBytes
             }
             return hasher.headerValue()
         }
@@ -275,14 +262,14 @@ final class UploadSource: @unchecked Sendable {
 
     /// Closes a file this source opened itself.
     func close() {
-        lender.closeAll()
         lock.withLock {
-            if case .file(let handle, owned: true) = backing { try? handle.close() }
+            if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
+            isClosed = true
+            pieceBuffers = []
         }
     }
 
     deinit {
-        lender.closeAll()
-        if case .file(let handle, owned: true) = backing { try? handle.close() }
+        if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
     }
 }
