@@ -20,10 +20,14 @@ chunks:
          return (interpreter start and imports are not counted);
 
 to the dev server (ours, curl, tuspy, and ours with a 256 MiB file for the
-cost growth) and to tuspyserver (ours, tuspy). Every run checks that the
-server stored exactly the file (size and SHA-256), then deletes what the
-server stored. Every run is one JSON line appended to --results; the markdown
-rows (median of the runs) go to standard output, progress to standard error.
+cost growth) and to tuspyserver (ours, tuspy); who goes first turns from
+round to round. Every run checks that the server stored exactly the file
+(size and SHA-256), then deletes what the server stored and waits for the
+kernel to be done with it (sync), so that no run pays for the one before.
+Every run is one JSON line appended to --results (with the client's and the
+server's CPU seconds and the client's peak RSS, read by /usr/bin/time); the
+markdown rows (median of the runs; for memory, the largest) go to standard
+output, progress to standard error.
 """
 import argparse, hashlib, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 import http.client, urllib.parse
@@ -215,6 +219,10 @@ class Bench:
         server_cpu = server.cpu() - cpu_before
         digest = self.verify(server, url, path)
         server.clear()
+        # Let the kernel finish with the deleted gigabyte (writeback, freeing
+        # blocks) now rather than during the next, timed run.
+        os.sync()
+        time.sleep(0.2)
         return self.record({
             'workload': 'upload', 'server': server.name, 'backend': client, 'file_bytes': size,
             'chunk_bytes': chunk, 'bytes_per_s': round(size / wall, 1), 'seconds': round(wall, 3),
@@ -293,18 +301,24 @@ def main():
         def keep(key, fields):
             runs.setdefault(key, []).append(fields)
 
+        # Each round, every upload of a workload once; who goes first turns
+        # from round to round.
+        plan = []
+        if 'devserver' in only:
+            plan.append([('dev-ours', 'ours', dev, big), ('dev-curl', 'curl', dev, big),
+                         ('dev-tuspy', 'tuspy', dev, big)])
+        if 'growth' in only:
+            if 'devserver' not in only:
+                plan.append([('dev-ours', 'ours', dev, big)])
+            plan.append([('dev-ours-small', 'ours', dev, small)])
+        if tps:
+            plan.append([('tps-ours', 'ours', tps, big), ('tps-tuspy', 'tuspy', tps, big)])
         for n in range(args.runs):
             log('  uploads, round %d of %d...' % (n + 1, args.runs))
-            if 'devserver' in only or 'growth' in only:
-                keep('dev-ours', bench.upload('ours', dev, big))
-            if 'devserver' in only:
-                keep('dev-curl', bench.upload('curl', dev, big))
-                keep('dev-tuspy', bench.upload('tuspy', dev, big))
-            if 'growth' in only:
-                keep('dev-ours-small', bench.upload('ours', dev, small))
-            if tps:
-                keep('tps-ours', bench.upload('ours', tps, big))
-                keep('tps-tuspy', bench.upload('tuspy', tps, big))
+            for turns in plan:
+                start = n % len(turns)
+                for key, client, server, path in turns[start:] + turns[:start]:
+                    keep(key, bench.upload(client, server, path))
 
         def median(key, field='bytes_per_s'):
             return statistics.median(r[field] for r in runs[key])

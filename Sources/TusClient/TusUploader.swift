@@ -39,6 +39,9 @@ public final class TusUploader: @unchecked Sendable {
     private let source: UploadSource
     private let options: UploadOptions
     private let metadataHeader: String?
+    /// The event loop that sends the chunks, one for the whole upload so
+    /// that its requests share a connection.
+    private let eventLoop: any EventLoop
     private var logger: Logger { client.logger }
 
     private let lock = NSLock()
@@ -77,6 +80,7 @@ public final class TusUploader: @unchecked Sendable {
         self.source = source
         self.options = options
         self.metadataHeader = metadataHeader
+        self.eventLoop = client.httpClient.eventLoopGroup.next()
         self.key = key
         self.isResuming = resumed != nil
         if let (url, offset, deferred) = resumed {
@@ -288,7 +292,7 @@ public final class TusUploader: @unchecked Sendable {
         do {
             answer = try await client.httpClient.exchange(
                 .POST, client.url, headers: client.requestHeaders(headers, options: options), body: body,
-                timeout: options.requestTimeout)
+                on: eventLoop, timeout: options.requestTimeout)
         } catch let error as TusError {
             throw Retry(error: TusError(error.code, "cannot create an upload at \(endpoint): \(error.message)", cause: error), resync: false)
         }
@@ -351,7 +355,7 @@ public final class TusUploader: @unchecked Sendable {
         do {
             answer = try await client.httpClient.exchange(
                 .PATCH, url, headers: client.requestHeaders(headers, options: options), body: chunk,
-                timeout: options.requestTimeout)
+                on: eventLoop, timeout: options.requestTimeout)
         } catch let error as TusError {
             throw Retry(error: TusError(error.code, "\(label): \(error.message)", cause: error), resync: true)
         }

@@ -53,6 +53,10 @@ struct Exchange: Sendable {
 extension HTTPClient {
     /// Sends one request and reads its whole answer.
     ///
+    /// A file range is sent by the event loop `loop` (any by default): give
+    /// the requests of one upload the same one, so that they share a
+    /// connection.
+    ///
     /// - Throws: ``TusError`` with `.connectionFailed` or `.timeout` when no
     ///   answer came; a cancelled task throws `CancellationError`.
     func exchange(
@@ -60,12 +64,14 @@ extension HTTPClient {
         _ url: URL,
         headers: [(String, String)],
         body: RequestBody? = nil,
+        on loop: (any EventLoop)? = nil,
         timeout: Duration
     ) async throws -> Exchange {
         let label = "\(method.rawValue) \(url.absoluteString)"
         do {
             if case .file(let range)? = body {
-                return try await exchange(method, url, headers: headers, file: range, timeout: timeout)
+                return try await exchange(
+                    method, url, headers: headers, file: range, on: loop ?? eventLoopGroup.any(), timeout: timeout)
             }
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = method
@@ -93,35 +99,32 @@ extension HTTPClient {
     }
 
     /// Sends a request whose body is a range of a file, read a piece at a
-    /// time: a piece is read once fewer than ``PieceWindow/limit`` pieces
-    /// wait to be written to the connection, so memory holds a few pieces
-    /// whatever the range's size.
+    /// time on `loop`, which also runs the request and its connection.
+    ///
+    /// A piece is read when the connection has written one of the
+    /// ``PiecePump/limit`` pieces it holds, so memory holds a few pieces
+    /// whatever the range's size; and as reading, writing and hearing that a
+    /// piece is written all happen on one thread, no piece waits for another
+    /// thread to pick it up.
     private func exchange(
-        _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, timeout: Duration
+        _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, on loop: any EventLoop,
+        timeout: Duration
     ) async throws -> Exchange {
-        let window = PieceWindow()
-        let loop = eventLoopGroup.any()
+        let pumps = PiecePumps()
         let body = HTTPClient.Body.stream(contentLength: Int64(range.count)) { writer in
             // Called again when a redirect sends the body again.
-            window.reset()
-            let promise = loop.makePromise(of: Void.self)
-            promise.completeWithTask {
-                var sent = 0
-                while sent < range.count {
-                    try await window.reserve()
-                    let piece = try range.piece(after: sent)
-                    sent += piece.readableBytes
-                    try await writer.write(.byteBuffer(piece)).get()
-                }
-            }
-            return promise.futureResult
+            let pump = PiecePump(range: range, writer: writer, loop: loop)
+            pumps.current = pump
+            return pump.start()
         }
         let request = try HTTPClient.Request(
             url: url.absoluteString, method: method, headers: HTTPHeaders(headers), body: body)
         let task = execute(
-            request: request, delegate: PieceWindowDelegate(request: request, window: window),
-            eventLoop: .indifferent, deadline: .now() + TimeAmount(timeout), logger: nil)
-        defer { window.close() }
+            request: request, delegate: PiecePumpDelegate(request: request, pumps: pumps),
+            eventLoop: .delegate(on: loop), deadline: .now() + TimeAmount(timeout), logger: nil)
+        // An answer can come before the whole body went out (a refusal):
+        // then the pump stops there.
+        defer { pumps.current?.stop(CancellationError()) }
         let response = try await withTaskCancellationHandler {
             try await task.futureResult.get()
         } onCancel: {
@@ -131,83 +134,102 @@ extension HTTPClient {
     }
 }
 
-/// How many pieces of a request body are on their way to the connection:
-/// handed over, not yet written to the socket.
-final class PieceWindow: @unchecked Sendable {
-    /// The most pieces on their way at once.
+/// Feeds a file range to a request, a piece at a time, on one event loop.
+final class PiecePump: @unchecked Sendable {
+    /// The most pieces handed to the connection and not yet written.
     static let limit = 3
 
-    private let lock = NSLock()
+    private let range: FileRange
+    private let writer: HTTPClient.Body.StreamWriter
+    private let loop: any EventLoop
+    private let done: EventLoopPromise<Void>
+    // Touched on `loop` only.
+    private var sent = 0
     private var onTheirWay = 0
-    private var isClosed = false
-    private var waiter: CheckedContinuation<Void, any Error>?
+    private var isFinished = false
 
-    /// Waits until a piece may be handed over, and counts it.
-    func reserve() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome: Result<Void, any Error>? = lock.withLock {
-                if isClosed { return .failure(CancellationError()) }
-                if onTheirWay < Self.limit {
-                    onTheirWay += 1
-                    return .success(())
-                }
-                waiter = continuation
-                return nil
-            }
-            if let outcome { continuation.resume(with: outcome) }
-        }
+    init(range: FileRange, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
+        self.range = range
+        self.writer = writer
+        self.loop = loop
+        done = loop.makePromise()
+    }
+
+    /// Starts sending; the future completes once every piece is handed over.
+    func start() -> EventLoopFuture<Void> {
+        onLoop { $0.pump() }
+        return done.futureResult
     }
 
     /// A piece has been written to the socket.
     func written() {
-        let resumed: CheckedContinuation<Void, any Error>? = lock.withLock {
-            if let waiter {
-                // The waiting piece takes the place that was freed.
-                self.waiter = nil
-                return waiter
+        onLoop { pump in
+            pump.onTheirWay = max(0, pump.onTheirWay - 1)
+            pump.pump()
+        }
+    }
+
+    /// The request failed: no more pieces.
+    func stop(_ error: any Error) {
+        onLoop { $0.finish(.failure(error)) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (PiecePump) -> Void) {
+        if loop.inEventLoop {
+            body(self)
+        } else {
+            loop.execute { body(self) }
+        }
+    }
+
+    private func pump() {
+        while !isFinished, sent < range.count, onTheirWay < Self.limit {
+            let piece: ByteBuffer
+            do {
+                piece = try range.piece(after: sent)
+            } catch {
+                finish(.failure(error))
+                return
             }
-            onTheirWay = max(0, onTheirWay - 1)
-            return nil
+            sent += piece.readableBytes
+            onTheirWay += 1
+            writer.write(.byteBuffer(piece)).whenFailure { [self] error in stop(error) }
         }
-        resumed?.resume()
+        if sent >= range.count { finish(.success(())) }
     }
 
-    /// Starts counting again, for a body sent again.
-    func reset() {
-        let failed = lock.withLock {
-            onTheirWay = 0
-            defer { waiter = nil }
-            return waiter
-        }
-        failed?.resume(throwing: CancellationError())
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !isFinished else { return }
+        isFinished = true
+        done.completeWith(result)
     }
+}
 
-    /// Ends the request: no more pieces.
-    func close() {
-        let failed = lock.withLock {
-            isClosed = true
-            defer { waiter = nil }
-            return waiter
-        }
-        failed?.resume(throwing: CancellationError())
+/// The pump of the body being sent (a redirect sends it again).
+private final class PiecePumps: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pump: PiecePump?
+    var current: PiecePump? {
+        get { lock.withLock { pump } }
+        set { lock.withLock { pump = newValue } }
     }
 }
 
 /// Collects the answer (at most 1 MiB of body) like `ResponseAccumulator`,
-/// and tells the ``PieceWindow`` when a piece has been written.
-private final class PieceWindowDelegate: HTTPClientResponseDelegate {
+/// and tells the pump when a piece has been written.
+private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     typealias Response = HTTPClient.Response
 
     private let accumulator: ResponseAccumulator
-    private let window: PieceWindow
+    private let pumps: PiecePumps
 
-    init(request: HTTPClient.Request, window: PieceWindow) {
+    init(request: HTTPClient.Request, pumps: PiecePumps) {
         accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
-        self.window = window
+        self.pumps = pumps
     }
 
     func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
-        window.written()
+        pumps.current?.written()
     }
 
     func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {
@@ -223,7 +245,7 @@ private final class PieceWindowDelegate: HTTPClientResponseDelegate {
     }
 
     func didReceiveError(task: HTTPClient.Task<Response>, _ error: any Error) {
-        window.close()
+        pumps.current?.stop(error)
         accumulator.didReceiveError(task: task, error)
     }
 

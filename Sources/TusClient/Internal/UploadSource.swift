@@ -63,10 +63,10 @@ final class UploadSource: @unchecked Sendable {
     static let pieceSize = 512 << 10
     /// How many piece buffers a file source reads into, in turn. A request
     /// holds on to a piece until the socket has taken it, and has at most
-    /// ``PieceWindow/limit`` pieces on their way: by the time the turn comes
+    /// ``PiecePump/limit`` pieces on their way: by the time the turn comes
     /// back to a buffer it is free again, and reading into it allocates
     /// nothing.
-    static let pieceBufferCount = PieceWindow.limit + 2
+    static let pieceBufferCount = PiecePump.limit + 2
 
     private let lock = NSLock()
     private let backing: Backing
