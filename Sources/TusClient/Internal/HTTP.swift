@@ -53,9 +53,8 @@ struct Exchange: Sendable {
 extension HTTPClient {
     /// Sends one request and reads its whole answer.
     ///
-    /// A file range is sent by the event loop `loop` (any by default): give
-    /// the requests of one upload the same one, so that they share a
-    /// connection.
+    /// The pieces of a file range are read on the event loop `loop` (any by
+    /// default); one upload passes the same loop to all its requests.
     ///
     /// - Throws: ``TusError`` with `.connectionFailed` or `.timeout` when no
     ///   answer came; a cancelled task throws `CancellationError`.
@@ -99,13 +98,14 @@ extension HTTPClient {
     }
 
     /// Sends a request whose body is a range of a file, read a piece at a
-    /// time on `loop`, which also runs the request and its connection.
+    /// time on `loop`, which also runs the request's delegate.
     ///
     /// A piece is read when the connection has written one of the
     /// ``PiecePump/limit`` pieces it holds, so memory holds a few pieces
-    /// whatever the range's size; and as reading, writing and hearing that a
-    /// piece is written all happen on one thread, no piece waits for another
-    /// thread to pick it up.
+    /// whatever the range's size; and as reading, handing over and hearing
+    /// that a piece is written happen on one thread, no piece waits for a
+    /// task to be scheduled. Reading a piece (512 KiB, usually from the page
+    /// cache) holds the loop for that long.
     private func exchange(
         _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, on loop: any EventLoop,
         timeout: Duration
