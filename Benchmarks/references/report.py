@@ -8,6 +8,9 @@ with two more fields: `label` (the row it belongs to) and `side` ("ours" or
 
     ratio   LABEL TARGET FIELD
         ours ÷ reference, medians of FIELD for LABEL.
+    raw     ROW
+        a row already made (by references/upload.py): shown as it is, and a
+        miss when it says MISSED.
     growth  LABEL TARGET FIELD BIG SMALL SCALE
         how ours keeps up as the input grows: median FIELD of row BIG ÷ that
         of row SMALL, times SCALE (for a workload whose cost is meant to grow
@@ -35,6 +38,8 @@ def load(path):
             line = line.strip()
             if line:
                 record = json.loads(line)
+                if 'label' not in record:
+                    continue  # an upload run: references/upload.py makes its rows itself
                 runs.setdefault((record['label'], record['side']), []).append(record)
     return runs
 
@@ -62,6 +67,11 @@ def main(argv):
     notes = []
     missed = False
     for spec in argv[1:]:
+        if spec.startswith('raw\t'):
+            row = spec[4:]
+            lines.append(row)
+            missed = missed or '| MISSED |' in row
+            continue
         kind, label, target, field, *rest = spec.split('\t')
         target = float(target)
         if kind == 'ratio':

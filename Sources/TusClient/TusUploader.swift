@@ -39,6 +39,9 @@ public final class TusUploader: @unchecked Sendable {
     private let source: UploadSource
     private let options: UploadOptions
     private let metadataHeader: String?
+    /// The event loop that sends the chunks, one for the whole upload so
+    /// that its requests share a connection.
+    private let eventLoop: any EventLoop
     private var logger: Logger { client.logger }
 
     private let lock = NSLock()
@@ -77,6 +80,7 @@ public final class TusUploader: @unchecked Sendable {
         self.source = source
         self.options = options
         self.metadataHeader = metadataHeader
+        self.eventLoop = client.httpClient.eventLoopGroup.next()
         self.key = key
         self.isResuming = resumed != nil
         if let (url, offset, deferred) = resumed {
@@ -268,17 +272,17 @@ public final class TusUploader: @unchecked Sendable {
         }
         if let metadataHeader { headers.append(("Upload-Metadata", metadataHeader)) }
 
-        var body: ByteBuffer?
+        var body: RequestBody?
         if options.uploadsDuringCreation || options.checksum != nil {
             let capabilities = try await capabilities()
             if let maxSize = capabilities.maxSize, let size, size > maxSize {
                 throw TusError(.invalidArgument, "cannot upload \(source.name) to \(endpoint): its \(size) bytes are more than the server's limit of \(maxSize)")
             }
             if options.uploadsDuringCreation, capabilities.supports("creation-with-upload"), size != 0 {
-                let chunk = try source.read(at: 0, count: options.chunkSize)
+                let chunk = try source.body(at: 0, count: options.chunkSize)
                 headers.append(("Content-Type", "application/offset+octet-stream"))
                 if let algorithm = try await checksumAlgorithm() {
-                    headers.append(("Upload-Checksum", algorithm.headerValue(for: chunk)))
+                    headers.append(("Upload-Checksum", try source.checksum(algorithm, of: chunk)))
                 }
                 body = chunk
             }
@@ -288,7 +292,7 @@ public final class TusUploader: @unchecked Sendable {
         do {
             answer = try await client.httpClient.exchange(
                 .POST, client.url, headers: client.requestHeaders(headers, options: options), body: body,
-                timeout: options.requestTimeout)
+                on: eventLoop, timeout: options.requestTimeout)
         } catch let error as TusError {
             throw Retry(error: TusError(error.code, "cannot create an upload at \(endpoint): \(error.message)", cause: error), resync: false)
         }
@@ -300,7 +304,7 @@ public final class TusUploader: @unchecked Sendable {
                 throw TusError(.protocolViolation, "POST \(endpoint) answered \(answer.code) with no usable Location header")
             }
             var offset = body == nil ? 0 : ((try? answer.offset("POST \(endpoint)")) ?? 0)
-            if offset > Int64(body?.readableBytes ?? 0) {
+            if offset > Int64(body?.count ?? 0) {
                 // More than was sent: not to be believed; ask before going on.
                 offset = 0
             }
@@ -334,8 +338,8 @@ public final class TusUploader: @unchecked Sendable {
             try await forgetStoredURL()
             throw TusError(.notFound, "the upload at \(url.absoluteString) expired at \(expires); start it again")
         }
-        let chunk = try source.read(at: offset, count: options.chunkSize)
-        if let size = source.size, !lengthDeferred, Int64(chunk.readableBytes) < min(Int64(options.chunkSize), size - offset) {
+        let chunk = try source.body(at: offset, count: options.chunkSize)
+        if let size = source.size, !lengthDeferred, Int64(chunk.count) < min(Int64(options.chunkSize), size - offset) {
             throw TusError(.io, "\(source.name) changed while uploading: it has fewer than its \(size) bytes now")
         }
         var headers: [(String, String)] = [
@@ -345,24 +349,24 @@ public final class TusUploader: @unchecked Sendable {
         let tellsLength = lengthDeferred && source.size != nil
         if tellsLength, let size = source.size { headers.append(("Upload-Length", String(size))) }
         if let algorithm = try await checksumAlgorithm() {
-            headers.append(("Upload-Checksum", algorithm.headerValue(for: chunk)))
+            headers.append(("Upload-Checksum", try source.checksum(algorithm, of: chunk)))
         }
         let answer: Exchange
         do {
             answer = try await client.httpClient.exchange(
                 .PATCH, url, headers: client.requestHeaders(headers, options: options), body: chunk,
-                timeout: options.requestTimeout)
+                on: eventLoop, timeout: options.requestTimeout)
         } catch let error as TusError {
             throw Retry(error: TusError(error.code, "\(label): \(error.message)", cause: error), resync: true)
         }
         switch answer.code {
         case 200..<300:
             let newOffset = try answer.offset(label)
-            if newOffset == offset && chunk.readableBytes > 0 {
-                throw Retry(error: TusError(.protocolViolation, "\(label): the server took none of the \(chunk.readableBytes) bytes sent at \(offset)"), resync: true)
+            if newOffset == offset && chunk.count > 0 {
+                throw Retry(error: TusError(.protocolViolation, "\(label): the server took none of the \(chunk.count) bytes sent at \(offset)"), resync: true)
             }
-            guard newOffset >= offset, newOffset <= offset + Int64(chunk.readableBytes) else {
-                throw Retry(error: TusError(.protocolViolation, "\(label): the server answered offset \(newOffset) after \(chunk.readableBytes) bytes sent at \(offset)"), resync: true)
+            guard newOffset >= offset, newOffset <= offset + Int64(chunk.count) else {
+                throw Retry(error: TusError(.protocolViolation, "\(label): the server answered offset \(newOffset) after \(chunk.count) bytes sent at \(offset)"), resync: true)
             }
             lock.withLock {
                 state.offset = newOffset

@@ -224,4 +224,42 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
             #expect(server.uploadedData(for: try #require(URL(string: tuspyURL))) == data)
         }
     }
+
+    @Test func anUploadHoldsLessThanAChunkInMemory() async throws {
+        try await withDevServer { server, folder in
+            // The peak resident memory of `tus upload`, read by a small
+            // parent (a parent's own pages would count in the child's peak).
+            func peakMemory(_ path: String) throws -> Int {
+                let result = try runPython("""
+                    import os, sys
+                    pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,
+                                         file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+                    _, status, usage = os.wait4(pid, 0)
+                    print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024)
+                    """, [TestPaths.tusBinary, "upload", path, "--endpoint", server.endpoint.absoluteString,
+                          "--no-store", "--chunk-size", "16MiB"])
+                let fields = result.output.split(separator: " ").compactMap { Int($0) }
+                #expect(result.status == 0 && fields.first == 0, "\(result.stderr)")
+                return fields.count == 2 ? fields[1] : 0
+            }
+            let tiny = folder.newPath("tiny.bin")
+            try Data([1]).write(to: URL(fileURLWithPath: tiny))
+            let block = randomData(1 << 20)
+            var data = Data(capacity: 96 << 20)
+            for _ in 0..<96 { data.append(block) }
+            let large = folder.newPath("large.bin")
+            try data.write(to: URL(fileURLWithPath: large))
+
+            let baseline = try peakMemory(tiny)
+            let peak = try peakMemory(large)
+            #expect(baseline > 0)
+            // Six chunks of 16 MiB went out; not even one was held whole.
+            #expect(peak - baseline < 16 << 20, "peak \(peak) bytes, \(baseline) for a 1-byte file")
+            #expect(server.requestLog.filter { $0.hasPrefix("PATCH") }.count == 5)
+            let uploads = try FileManager.default.contentsOfDirectory(atPath: server.configuration.directory.path)
+                .filter { $0.hasSuffix(".bin") }
+                .map { server.configuration.directory.appendingPathComponent($0) }
+            #expect(try uploads.contains { try Data(contentsOf: $0) == data })
+        }
+    }
 }

@@ -34,6 +34,41 @@ import TusDevServer
         }
     }
 
+    @Test func eachPatchReplacesTheInfoFileWhole() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = TusDevServer.Configuration(directory: directory.url)
+        let first = try await TusDevServer.start(configuration)
+        let url: URL
+        let refreshed: Date?
+        do {
+            url = try await first.create(length: 10)
+            let created = first.uploadInfo(for: url)?.expiresAt
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
+            refreshed = first.uploadInfo(for: url)?.expiresAt
+            #expect(refreshed != nil && refreshed != created)
+            // The data and the info file, nothing half-written beside them.
+            let id = url.lastPathComponent
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted()
+            #expect(names == ["\(id).bin", "\(id).info"])
+        } catch {
+            try await first.shutdown()
+            throw error
+        }
+        try await first.shutdown()
+
+        var again = configuration
+        again.port = first.port
+        try await TusDevServer.withServer(again) { second in
+            // The expiry the PATCH set survived the restart (to the
+            // millisecond: the file keeps seconds as a decimal number).
+            let reloaded = try #require(second.uploadInfo(for: url)?.expiresAt)
+            #expect(abs(reloaded.timeIntervalSince(try #require(refreshed))) < 0.001)
+            #expect(second.uploadInfo(for: url)?.offset == 5)
+        }
+    }
+
     @Test func largeUploadThroughSeveralPatchesIsByteIdentical() async throws {
         try await withServer { server in
             let scratch = try TemporaryDirectory()

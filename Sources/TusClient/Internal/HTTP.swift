@@ -53,23 +53,31 @@ struct Exchange: Sendable {
 extension HTTPClient {
     /// Sends one request and reads its whole answer.
     ///
+    /// The pieces of a file range are read on the event loop `loop` (any by
+    /// default); one upload passes the same loop to all its requests.
+    ///
     /// - Throws: ``TusError`` with `.connectionFailed` or `.timeout` when no
     ///   answer came; a cancelled task throws `CancellationError`.
     func exchange(
         _ method: HTTPMethod,
         _ url: URL,
         headers: [(String, String)],
-        body: ByteBuffer? = nil,
+        body: RequestBody? = nil,
+        on loop: (any EventLoop)? = nil,
         timeout: Duration
     ) async throws -> Exchange {
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.body = .bytes(body)
-        }
         let label = "\(method.rawValue) \(url.absoluteString)"
         do {
+            if case .file(let range)? = body {
+                return try await exchange(
+                    method, url, headers: headers, file: range, on: loop ?? eventLoopGroup.any(), timeout: timeout)
+            }
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if case .bytes(let bytes)? = body {
+                request.body = .bytes(bytes)
+            }
             let response = try await execute(request, timeout: TimeAmount(timeout))
             let responseBody = try await response.body.collect(upTo: 1 << 20)
             return Exchange(status: response.status, headers: response.headers, body: responseBody)
@@ -80,10 +88,169 @@ extension HTTPClient {
             throw TusError(.timeout, "\(label): no answer within \(timeout)", cause: error)
         } catch let error as HTTPClientError where error == .cancelled {
             throw CancellationError()
+        } catch let error as TusError {
+            // The file could not be read while the request sent it.
+            throw error
         } catch {
             if _Concurrency.Task.isCancelled { throw CancellationError() }
             throw TusError(.connectionFailed, "\(label) failed: \(describe(error))", cause: error)
         }
+    }
+
+    /// Sends a request whose body is a range of a file, read a piece at a
+    /// time on `loop`, which also runs the request's delegate.
+    ///
+    /// A piece is read when the connection has written one of the
+    /// ``PiecePump/limit`` pieces it holds, so memory holds a few pieces
+    /// whatever the range's size; and as reading, handing over and hearing
+    /// that a piece is written happen on one thread, no piece waits for a
+    /// task to be scheduled. Reading a piece (512 KiB, usually from the page
+    /// cache) holds the loop for that long.
+    private func exchange(
+        _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, on loop: any EventLoop,
+        timeout: Duration
+    ) async throws -> Exchange {
+        let pumps = PiecePumps()
+        let body = HTTPClient.Body.stream(contentLength: Int64(range.count)) { writer in
+            // Called again when a redirect sends the body again.
+            let pump = PiecePump(range: range, writer: writer, loop: loop)
+            pumps.current = pump
+            return pump.start()
+        }
+        let request = try HTTPClient.Request(
+            url: url.absoluteString, method: method, headers: HTTPHeaders(headers), body: body)
+        let task = execute(
+            request: request, delegate: PiecePumpDelegate(request: request, pumps: pumps),
+            eventLoop: .delegate(on: loop), deadline: .now() + TimeAmount(timeout), logger: nil)
+        // An answer can come before the whole body went out (a refusal):
+        // then the pump stops there.
+        defer { pumps.current?.stop(CancellationError()) }
+        let response = try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
+        return Exchange(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
+    }
+}
+
+/// Feeds a file range to a request, a piece at a time, on one event loop.
+final class PiecePump: @unchecked Sendable {
+    /// The most pieces handed to the connection and not yet written.
+    static let limit = 3
+
+    private let range: FileRange
+    private let writer: HTTPClient.Body.StreamWriter
+    private let loop: any EventLoop
+    private let done: EventLoopPromise<Void>
+    // Touched on `loop` only.
+    private var sent = 0
+    private var onTheirWay = 0
+    private var isFinished = false
+
+    init(range: FileRange, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
+        self.range = range
+        self.writer = writer
+        self.loop = loop
+        done = loop.makePromise()
+    }
+
+    /// Starts sending; the future completes once every piece is handed over.
+    func start() -> EventLoopFuture<Void> {
+        onLoop { $0.pump() }
+        return done.futureResult
+    }
+
+    /// A piece has been written to the socket.
+    func written() {
+        onLoop { pump in
+            pump.onTheirWay = max(0, pump.onTheirWay - 1)
+            pump.pump()
+        }
+    }
+
+    /// The request failed: no more pieces.
+    func stop(_ error: any Error) {
+        onLoop { $0.finish(.failure(error)) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (PiecePump) -> Void) {
+        if loop.inEventLoop {
+            body(self)
+        } else {
+            loop.execute { body(self) }
+        }
+    }
+
+    private func pump() {
+        while !isFinished, sent < range.count, onTheirWay < Self.limit {
+            let piece: ByteBuffer
+            do {
+                piece = try range.piece(after: sent)
+            } catch {
+                finish(.failure(error))
+                return
+            }
+            sent += piece.readableBytes
+            onTheirWay += 1
+            writer.write(.byteBuffer(piece)).whenFailure { [self] error in stop(error) }
+        }
+        if sent >= range.count { finish(.success(())) }
+    }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !isFinished else { return }
+        isFinished = true
+        done.completeWith(result)
+    }
+}
+
+/// The pump of the body being sent (a redirect sends it again).
+private final class PiecePumps: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pump: PiecePump?
+    var current: PiecePump? {
+        get { lock.withLock { pump } }
+        set { lock.withLock { pump = newValue } }
+    }
+}
+
+/// Collects the answer (at most 1 MiB of body) like `ResponseAccumulator`,
+/// and tells the pump when a piece has been written.
+private final class PiecePumpDelegate: HTTPClientResponseDelegate {
+    typealias Response = HTTPClient.Response
+
+    private let accumulator: ResponseAccumulator
+    private let pumps: PiecePumps
+
+    init(request: HTTPClient.Request, pumps: PiecePumps) {
+        accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
+        self.pumps = pumps
+    }
+
+    func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
+        pumps.current?.written()
+    }
+
+    func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {
+        accumulator.didVisitURL(task: task, request, head)
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        accumulator.didReceiveHead(task: task, head)
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        accumulator.didReceiveBodyPart(task: task, buffer)
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Response>, _ error: any Error) {
+        pumps.current?.stop(error)
+        accumulator.didReceiveError(task: task, error)
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
+        try accumulator.didFinishRequest(task: task)
     }
 }
 
@@ -121,8 +288,12 @@ extension TimeAmount {
 /// HTTP dates (RFC 9110): IMF-fixdate, and the two obsolete forms.
 enum HTTPDate {
     private static let formats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     static func parse(_ text: String) -> Date? {
+        // Servers send IMF-fixdate; reading it by hand spares making date
+        // formatters for every answer.
+        if let date = parseIMFFixdate(text) { return date }
         for format in formats {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -131,5 +302,28 @@ enum HTTPDate {
             if let date = formatter.date(from: text) { return date }
         }
         return nil
+    }
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`, or nil.
+    static func parseIMFFixdate(_ text: String) -> Date? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
+              parts[1].count == 2, let day = Int(parts[1]),
+              let month = months.firstIndex(of: String(parts[2])).map({ $0 + 1 }),
+              parts[3].count == 4, let year = Int(parts[3])
+        else { return nil }
+        let time = parts[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard time.count == 3, time.allSatisfy({ $0.count == 2 }),
+              let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),
+              (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
+        // Days since 1970-01-01 of a proleptic Gregorian date.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3_600 + minute * 60 + second))
     }
 }

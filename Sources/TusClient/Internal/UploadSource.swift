@@ -2,11 +2,55 @@ import Foundation
 import NIOCore
 import TusCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A range of the upload's file that a request reads as it sends it, a
+/// piece at a time (``UploadSource/readPiece(at:count:)``).
+struct FileRange: Sendable {
+    var source: UploadSource
+    var offset: Int64
+    var count: Int
+
+    /// The piece that follows the first `sent` bytes of the range.
+    ///
+    /// - Throws: ``TusCore/TusError`` when the file cannot be read or has
+    ///   become shorter than the range.
+    func piece(after sent: Int) throws -> ByteBuffer {
+        let piece = try source.readPiece(at: offset + Int64(sent), count: count - sent)
+        guard piece.readableBytes > 0 else {
+            throw TusError(.io, "\(source.name) changed while uploading: it ends at \(offset + Int64(sent)) now")
+        }
+        return piece
+    }
+}
+
+/// What a request sends.
+enum RequestBody: Sendable {
+    case bytes(ByteBuffer)
+    case file(FileRange)
+
+    var count: Int {
+        switch self {
+        case .bytes(let buffer): buffer.readableBytes
+        case .file(let range): range.count
+        }
+    }
+}
+
 /// The bytes an upload sends, read at any offset the server asks for.
 ///
-/// A file or `Data` can be read anywhere. A stream that cannot seek (a pipe)
-/// is read once, front to back: the bytes the server has not confirmed yet
-/// are kept, so a chunk can be sent again, and only those — at most a chunk.
+/// A file or `Data` can be read anywhere. A file's chunk is never read whole:
+/// its request reads it a piece at a time into a few buffers used again and
+/// again (``pieceSize`` × ``pieceBufferCount`` bytes, whatever the chunk
+/// size). A stream that cannot seek (a pipe) is read once, front to
+/// back: the bytes the server has not confirmed yet are kept, so a chunk can
+/// be sent again, and only those — at most a chunk.
 final class UploadSource: @unchecked Sendable {
     enum Backing {
         case file(FileHandle, owned: Bool)
@@ -14,8 +58,20 @@ final class UploadSource: @unchecked Sendable {
         case stream(FileHandle)
     }
 
+    /// The most bytes of a file read at once.
+    static let pieceSize = 512 << 10
+    /// How many piece buffers a file source reads into, in turn. A request
+    /// holds on to a piece until the socket has taken it, and has at most
+    /// ``PiecePump/limit`` pieces on their way: by the time the turn comes
+    /// back to a buffer it is free again, and reading into it allocates
+    /// nothing.
+    static let pieceBufferCount = PiecePump.limit + 2
+
     private let lock = NSLock()
     private let backing: Backing
+    private var isClosed = false
+    private var pieceBuffers: [ByteBuffer] = []
+    private var nextPieceBuffer = 0
     /// What to call the source in messages: the file's path, or a
     /// description.
     let name: String
@@ -80,12 +136,9 @@ final class UploadSource: @unchecked Sendable {
                 let end = min(data.count, start + count)
                 return ByteBuffer(bytes: data[(data.startIndex + start)..<(data.startIndex + end)])
             case .file(let handle, _):
-                do {
-                    try handle.seek(toOffset: UInt64(offset))
-                    return try Self.readFully(handle, count)
-                } catch {
-                    throw TusError.fileError(path: name, doing: "cannot read", error)
-                }
+                var buffer = ByteBuffer()
+                try readFile(handle, at: offset, count: count, into: &buffer)
+                return buffer
             case .stream(let handle):
                 return try readStream(handle, at: offset, count: count)
             }
@@ -120,14 +173,79 @@ final class UploadSource: @unchecked Sendable {
         return pending.getSlice(at: pending.readerIndex, length: min(count, pending.readableBytes)) ?? ByteBuffer()
     }
 
-    private static func readFully(_ handle: FileHandle, _ count: Int) throws -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(count)
+    /// Up to `count` bytes of the file from `offset` into `buffer`, which is
+    /// cleared first; fewer only at the end of the file. Call with the lock.
+    private func readFile(_ handle: FileHandle, at offset: Int64, count: Int, into buffer: inout ByteBuffer) throws {
+        // A closed descriptor's number may already name another file.
+        guard !isClosed else { throw TusError(.io, "cannot read \(name): the upload is over and the file closed") }
+        let descriptor = handle.fileDescriptor
+        buffer.clear(minimumCapacity: count)
         while buffer.readableBytes < count {
-            guard let piece = try handle.read(upToCount: count - buffer.readableBytes), !piece.isEmpty else { break }
-            buffer.writeBytes(piece)
+            let position = offset + Int64(buffer.readableBytes)
+            let wanted = count - buffer.readableBytes
+            let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
+                while true {
+                    let read = pread(descriptor, space.baseAddress!, wanted, off_t(position))
+                    if read >= 0 { return read }
+                    if errno != EINTR {
+                        throw TusError(.io, "cannot read \(name) at offset \(position)", cause: SystemError(call: "pread", errno: errno))
+                    }
+                }
+            }
+            if read == 0 { break }
         }
-        return buffer
+    }
+
+    /// What a request sends for up to `count` bytes from `offset`: for a
+    /// file, the range, read as it is sent; otherwise the bytes. Fewer bytes
+    /// only at the end, or when a file has shrunk.
+    func body(at offset: Int64, count: Int) throws -> RequestBody {
+        guard case .file(let handle, _) = backing, let size = knownSize else {
+            return .bytes(try read(at: offset, count: count))
+        }
+        var status = stat()
+        guard fstat(handle.fileDescriptor, &status) == 0 else {
+            throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "fstat", errno: errno))
+        }
+        let end = min(offset + Int64(count), size, Int64(status.st_size))
+        return .file(FileRange(source: self, offset: offset, count: Int(max(0, end - offset))))
+    }
+
+    /// Up to ``pieceSize`` bytes of a file range from `offset`, read into the
+    /// next of the piece buffers. Fewer only at the end of the file.
+    func readPiece(at offset: Int64, count: Int) throws -> ByteBuffer {
+        let count = min(count, Self.pieceSize)
+        guard case .file(let handle, _) = backing else { return try read(at: offset, count: count) }
+        return try lock.withLock {
+            if pieceBuffers.isEmpty { pieceBuffers = Array(repeating: ByteBuffer(), count: Self.pieceBufferCount) }
+            let slot = nextPieceBuffer
+            nextPieceBuffer = (nextPieceBuffer + 1) % pieceBuffers.count
+            var buffer = pieceBuffers[slot]
+            // Let go of the slot's reference, so that writing into `buffer`
+            // copies nothing unless a request still holds the piece.
+            pieceBuffers[slot] = ByteBuffer()
+            try readFile(handle, at: offset, count: count, into: &buffer)
+            pieceBuffers[slot] = buffer
+            return buffer
+        }
+    }
+
+    /// The `Upload-Checksum` header value for `body`; a file range is read a
+    /// piece at a time.
+    func checksum(_ algorithm: ChecksumAlgorithm, of body: RequestBody) throws -> String {
+        switch body {
+        case .bytes(let buffer):
+            return algorithm.headerValue(for: buffer)
+        case .file(let range):
+            var hasher = algorithm.hasher()
+            var done = 0
+            while done < range.count {
+                let piece = try range.piece(after: done)
+                piece.withUnsafeReadableBytes { hasher.update($0) }
+                done += piece.readableBytes
+            }
+            return hasher.headerValue()
+        }
     }
 
     /// The key of the content, for a source that can be read again.
@@ -144,11 +262,13 @@ final class UploadSource: @unchecked Sendable {
     /// Closes a file this source opened itself.
     func close() {
         lock.withLock {
-            if case .file(let handle, owned: true) = backing { try? handle.close() }
+            if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
+            isClosed = true
+            pieceBuffers = []
         }
     }
 
     deinit {
-        if case .file(let handle, owned: true) = backing { try? handle.close() }
+        if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
     }
 }

@@ -9,15 +9,17 @@ import Musl
 import Darwin
 #endif
 
-/// An upload's data file open for writing at explicit offsets. Each incoming
-/// buffer is written as it arrives, so no body is held in memory.
+/// An upload's data file (or info file) open for writing at explicit
+/// offsets. Each incoming buffer is written as it arrives, so no body is held
+/// in memory.
 final class DataFile {
     let path: String
     private var fd: Int32
 
-    init(path: String) throws {
+    /// Opens (creating) the file at `path`; with `truncating`, empty.
+    init(path: String, truncating: Bool = false) throws {
         self.path = path
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (truncating ? O_TRUNC : 0), 0o644)
         guard fd >= 0 else {
             throw TusError(.io, "cannot open upload data file \(path) for writing",
                 cause: SystemError(call: "open", errno: errno))

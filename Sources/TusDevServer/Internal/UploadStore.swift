@@ -2,6 +2,14 @@ import Foundation
 import Logging
 import TusCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The uploads of one server: a data file (`<id>.bin`) and a JSON info file
 /// (`<id>.info`) per upload in one directory, with an in-memory cache, the
 /// set of uploads a request is writing to, and the uploads that expired.
@@ -187,14 +195,34 @@ final class UploadStore: Sendable {
         return record
     }
 
+    /// Replaces the info file: written beside it, then renamed over it, so a
+    /// reader sees the old file or the new one. Not flushed to disk (no
+    /// `fsync`), like the data: an upload ends with a `PATCH`, and a flush
+    /// each time would cost more than the chunk.
     private func save(_ record: Record) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = [.sortedKeys]
+        let destination = infoURL(record.id).path
+        let temporary = directory.appendingPathComponent(".\(record.id).info.new").path
+        let bytes: Data
         do {
-            try encoder.encode(record).write(to: infoURL(record.id), options: .atomic)
+            bytes = try encoder.encode(record)
         } catch {
-            throw TusError(.io, "cannot write upload info file \(infoURL(record.id).path)", cause: error)
+            throw TusError(.io, "cannot encode upload info for \(destination)", cause: error)
+        }
+        do {
+            let file = try DataFile(path: temporary, truncating: true)
+            defer { file.close() }
+            try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        guard rename(temporary, destination) == 0 else {
+            let error = SystemError(call: "rename", errno: errno)
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw TusError(.io, "cannot replace upload info file \(destination)", cause: error)
         }
     }
 
