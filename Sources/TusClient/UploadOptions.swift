@@ -12,8 +12,9 @@ import TusFingerprints
 /// options.storage = try FileStorage(path: "uploads.json")
 /// ```
 public struct UploadOptions: Sendable {
-    /// The most bytes sent in one PATCH request. It also bounds the memory
-    /// an upload uses. Default: 5 MiB.
+    /// The most bytes sent in one PATCH request. A file is read in small
+    /// pieces whatever this is; for a stream it bounds the bytes kept for
+    /// sending again. Default: 5 MiB.
     public var chunkSize: Int = 5 * 1024 * 1024
 
     /// `Upload-Metadata` sent when the upload is created. Keys must be
