@@ -250,6 +250,7 @@ def main():
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--work', help='scratch folder (default: a new temporary one)')
     parser.add_argument('--results', help='append every run, one JSON line each, to this file')
+    parser.add_argument('--file', help='the file to upload, of --size-mib MiB (default: a new random one)')
     parser.add_argument('--size-mib', type=int, default=1024)
     parser.add_argument('--small-mib', type=int, default=256)
     parser.add_argument('--chunk-mib', type=int, default=5)
@@ -274,13 +275,20 @@ def main():
     servers = []
     files = []
     try:
-        big = os.path.join(work, '%dMiB.bin' % args.size_mib)
         small = os.path.join(work, '%dMiB.bin' % args.small_mib)
-        log('  making %s and %s...' % (os.path.basename(big), os.path.basename(small)))
-        files += [big, small]
-        with open(big, 'wb') as f:
-            for _ in range(args.size_mib):
-                f.write(os.urandom(MiB))
+        if args.file:
+            big = os.path.abspath(args.file)
+            if os.path.getsize(big) != args.size_mib * MiB:
+                raise SystemExit('upload.py: %s does not hold %d MiB' % (big, args.size_mib))
+            log('  making %s...' % os.path.basename(small))
+            files += [small]
+        else:
+            big = os.path.join(work, '%dMiB.bin' % args.size_mib)
+            log('  making %s and %s...' % (os.path.basename(big), os.path.basename(small)))
+            files += [big, small]
+            with open(big, 'wb') as f:
+                for _ in range(args.size_mib):
+                    f.write(os.urandom(MiB))
         with open(big, 'rb') as source, open(small, 'wb') as f:
             for _ in range(args.small_mib):
                 f.write(source.read(MiB))

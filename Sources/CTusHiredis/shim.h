@@ -6,9 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <signal.h>
-#include <pthread.h>
-#include <time.h>
 #include <sys/socket.h>
 
 /* The text of the context's last error (`errstr` is a C array, which Swift
@@ -29,54 +26,6 @@ static inline void tus_redis_prepare_socket(redisContext *c) {
 #endif
 }
 
-/* Blocks SIGPIPE in the calling thread (where SO_NOSIGPIPE does not exist)
-   around a write to the socket, and consumes a SIGPIPE the write raised
-   before the mask is restored (the technique libpq uses). A SIGPIPE that was
-   already pending is left alone. */
-typedef struct {
-    sigset_t pipe_set;
-    sigset_t old_set;
-    int masked;
-    int was_pending;
-} tus_redis_sigpipe_guard;
-
-static inline void tus_redis_block_sigpipe(tus_redis_sigpipe_guard *g) {
-#ifdef SO_NOSIGPIPE
-    (void)g;
-#else
-    sigset_t pending;
-    sigemptyset(&g->pipe_set);
-    sigaddset(&g->pipe_set, SIGPIPE);
-    g->masked = pthread_sigmask(SIG_BLOCK, &g->pipe_set, &g->old_set) == 0;
-    g->was_pending = 0;
-    if (g->masked) {
-        sigemptyset(&pending);
-        if (sigpending(&pending) == 0) g->was_pending = sigismember(&pending, SIGPIPE);
-    }
-#endif
-}
-
-static inline void tus_redis_restore_sigpipe(tus_redis_sigpipe_guard *g) {
-#ifdef SO_NOSIGPIPE
-    (void)g;
-#else
-    int saved = errno;
-    if (g->masked) {
-        if (!g->was_pending) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-                struct timespec zero = {0, 0};
-                while (sigtimedwait(&g->pipe_set, NULL, &zero) < 0 && errno == EINTR) {
-                }
-            }
-        }
-        pthread_sigmask(SIG_SETMASK, &g->old_set, NULL);
-    }
-    errno = saved;
-#endif
-}
-
 /* Sends `length` bytes of commands already in the Redis protocol (RESP) in
    one write, then reads `count` replies: one round trip for a pipeline of
    `count` commands. On success every `replies[i]` is set and REDIS_OK is
@@ -84,23 +33,22 @@ static inline void tus_redis_restore_sigpipe(tus_redis_sigpipe_guard *g) {
    freed, `*error_number` holds the errno of an I/O error, the context's `err`
    and `errstr` say why, and REDIS_ERR is returned.
 
-   The write is a send(2) with MSG_NOSIGNAL where it exists (Linux), so a
-   connection the server has closed fails with EPIPE instead of raising
-   SIGPIPE, whose default action ends the process. Elsewhere SO_NOSIGPIPE (see
-   tus_redis_prepare_socket) or, failing both, a blocked SIGPIPE does that. A
-   write that waits longer than the context's timeout fails with EAGAIN. */
+   The write is a send(2) with MSG_NOSIGNAL where it exists (Linux, the
+   BSDs), so a connection the server has closed fails with EPIPE instead of
+   raising SIGPIPE, whose default action ends the process; on Apple
+   platforms SO_NOSIGPIPE does that (see tus_redis_prepare_socket). hiredis
+   itself only reads here: its output buffer is empty. A write that waits
+   longer than the context's timeout fails with EAGAIN. */
 static inline int tus_redis_roundtrip(redisContext *c, const char *bytes, size_t length, int count,
                                       redisReply **replies, int *error_number) {
     *error_number = 0;
     if (c->err) return REDIS_ERR;
 #ifdef MSG_NOSIGNAL
     const int flags = MSG_NOSIGNAL;
-#else
+#elif defined(SO_NOSIGPIPE)
     const int flags = 0;
-#endif
-#if !defined(MSG_NOSIGNAL) && !defined(SO_NOSIGPIPE)
-    tus_redis_sigpipe_guard guard;
-    tus_redis_block_sigpipe(&guard);
+#else
+#error "no way to keep a write to a closed connection from raising SIGPIPE"
 #endif
     size_t sent = 0;
     int failed = 0;
@@ -113,9 +61,6 @@ static inline int tus_redis_roundtrip(redisContext *c, const char *bytes, size_t
         }
         sent += (size_t)n;
     }
-#if !defined(MSG_NOSIGNAL) && !defined(SO_NOSIGPIPE)
-    tus_redis_restore_sigpipe(&guard);
-#endif
     if (failed) {
         *error_number = failed;
         c->err = REDIS_ERR_IO;

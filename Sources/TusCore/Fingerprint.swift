@@ -101,38 +101,12 @@ public struct FingerprintSource {
         }
     }
 
-    /// Opens the file at `path` for reading. `O_NONBLOCK` keeps the open of a
-    /// FIFO from waiting for a writer; the type check then refuses it.
+    /// Opens the regular file at `path` for reading.
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if fd == -1 {
-            let number = errno
-            throw TusError(
-                number == ENOENT ? .notFound : .io, "cannot open \(path): \(String(cString: strerror(number)))",
-                cause: SystemError(call: "open", errno: number)
-            )
-        }
-        var status = stat()
-        if fstat(fd, &status) == -1 {
-            let number = errno
-            _ = close(fd)
-            throw TusError(
-                .io, "cannot read \(path): \(String(cString: strerror(number)))", cause: SystemError(call: "fstat", errno: number)
-            )
-        }
-        switch status.st_mode & S_IFMT {
-        case S_IFREG:
-            break
-        case S_IFDIR:
-            _ = close(fd)
-            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is a directory")
-        default:
-            _ = close(fd)
-            throw TusError(.invalidArgument, "cannot fingerprint \(path): it is not a regular file")
-        }
+        let (fd, size) = try FilePaths.openRegularFile(path, "cannot fingerprint")
         self.path = path
         self.backing = .descriptor(fd)
-        self.size = Int64(status.st_size)
+        self.size = size
     }
 
     /// Closes the file a source opened by path; a no-op for other sources.

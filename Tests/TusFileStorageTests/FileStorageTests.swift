@@ -186,26 +186,7 @@ private func mode(of path: String) throws -> Int {
         #""just a string""#,
     ])
     func aCorruptFileFailsEveryOperationAndIsLeftAlone(content: String) async throws {
-        let path = folder.newPath("store.json")
-        try write(content, to: path)
-        let store = try FileStorage(path: path)
-        let operations: [(String, () async throws -> Void)] = [
-            ("get", { _ = try await store.url(forKey: "a") }),
-            ("set", { try await store.setURL("http://x/a", forKey: "a") }),
-            ("remove", { try await store.removeURL(forKey: "a") }),
-            ("entries", { _ = try await store.entries() }),
-            ("prune", { _ = try await store.removeEntries(storedBefore: Date()) }),
-        ]
-        for (name, operation) in operations {
-            do {
-                try await operation()
-                Issue.record("\(name) succeeded on a corrupt store")
-            } catch let error as TusError {
-                #expect(error.code == .corruptStore, "\(name)")
-                #expect(error.message.contains(path), "\(name): \(error.message)")
-            }
-        }
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == content)
+        try await expectCorrupt(Array(content.utf8), in: folder, content)
     }
 
     // Sharing.

@@ -86,21 +86,9 @@ final class UploadSource: @unchecked Sendable {
     private var streamEnded = false
 
     init(path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FilePaths.checkRegularFile(path, "cannot upload", hint: "; upload a pipe through a FileHandle instead")
-        let handle: FileHandle
-        do {
-            handle = try FileHandle(forReadingFrom: url)
-        } catch {
-            throw TusError.fileError(path: path, doing: "cannot open", error)
-        }
-        do {
-            knownSize = Int64(try handle.seekToEnd())
-        } catch {
-            try? handle.close()
-            throw TusError.fileError(path: path, doing: "cannot read", error)
-        }
-        backing = .file(handle, owned: true)
+        let (fd, size) = try FilePaths.openRegularFile(path, "cannot upload", hint: "; upload a pipe through a FileHandle instead")
+        knownSize = size
+        backing = .file(FileHandle(fileDescriptor: fd, closeOnDealloc: true), owned: true)
         name = path
     }
 
