@@ -34,7 +34,7 @@ import TusDevServer
         }
     }
 
-    @Test func eachPatchReplacesTheInfoFileWhole() async throws {
+    @Test func aPatchWritesOnlyTheDataFileAndItsExpirySurvivesARestart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let configuration = TusDevServer.Configuration(directory: directory.url)
@@ -43,13 +43,20 @@ import TusDevServer
         let refreshed: Date?
         do {
             url = try await first.create(length: 10)
+            let id = url.lastPathComponent
+            let infoPath = directory.url.appendingPathComponent("\(id).info").path
+            let infoBefore = try FileManager.default.attributesOfItem(atPath: infoPath)
+            let bytesBefore = FileManager.default.contents(atPath: infoPath)
             let created = first.uploadInfo(for: url)?.expiresAt
             try await Task.sleep(for: .milliseconds(20))
             #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
             refreshed = first.uploadInfo(for: url)?.expiresAt
             #expect(refreshed != nil && refreshed != created)
+            // The info file is the one written at creation, untouched.
+            let infoAfter = try FileManager.default.attributesOfItem(atPath: infoPath)
+            #expect(infoAfter[.systemFileNumber] as? UInt64 == infoBefore[.systemFileNumber] as? UInt64)
+            #expect(FileManager.default.contents(atPath: infoPath) == bytesBefore)
             // The data and the info file, nothing half-written beside them.
-            let id = url.lastPathComponent
             let names = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted()
             #expect(names == ["\(id).bin", "\(id).info"])
         } catch {
@@ -61,11 +68,44 @@ import TusDevServer
         var again = configuration
         again.port = first.port
         try await TusDevServer.withServer(again) { second in
-            // The expiry the PATCH set survived the restart (to the
-            // millisecond: the file keeps seconds as a decimal number).
+            // The expiry the PATCH set survived the restart: it is the data
+            // file's modification time plus the expiration.
             let reloaded = try #require(second.uploadInfo(for: url)?.expiresAt)
             #expect(abs(reloaded.timeIntervalSince(try #require(refreshed))) < 0.001)
             #expect(second.uploadInfo(for: url)?.offset == 5)
+        }
+    }
+
+    @Test func aDeclaredLengthSurvivesARestart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = TusDevServer.Configuration(directory: directory.url)
+        let first = try await TusDevServer.start(configuration)
+        let url: URL
+        do {
+            let created = try await Curl.request("POST", first.endpoint, headers: ["Upload-Defer-Length": "1"])
+            #expect(created.status == 201)
+            url = try #require(created["location"].flatMap(URL.init(string:)))
+            let patch = try await Curl.request(
+                "PATCH", url,
+                headers: [
+                    "Upload-Offset": "0", "Upload-Length": "8", "Content-Type": "application/offset+octet-stream",
+                ],
+                body: Data("abc".utf8))
+            #expect(patch.status == 204)
+        } catch {
+            try await first.shutdown()
+            throw error
+        }
+        try await first.shutdown()
+
+        var again = configuration
+        again.port = first.port
+        try await TusDevServer.withServer(again) { second in
+            let head = try await Curl.request("HEAD", url)
+            #expect(head["upload-length"] == "8")
+            #expect(head["upload-offset"] == "3")
+            #expect(head["upload-defer-length"] == nil)
         }
     }
 

@@ -51,6 +51,13 @@ final class DataFile {
         }
     }
 
+    /// The file's modification time, or `nil` if `fstat` fails.
+    func modificationDate() -> Date? {
+        var status = stat()
+        guard fd >= 0, fstat(fd, &status) == 0 else { return nil }
+        return UploadStore.modificationDate(status)
+    }
+
     func close() {
         if fd >= 0 {
             _ = closeDescriptor(fd)

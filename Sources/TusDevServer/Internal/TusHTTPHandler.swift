@@ -632,10 +632,14 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context: context)
     }
 
-    /// Keeps the bytes written, refreshes the expiry, saves the info file
-    /// and lets the upload go.
+    /// Keeps the bytes written, refreshes the expiry and lets the upload go.
+    ///
+    /// Nothing but the data file is written: after a restart the offset is
+    /// the data file's size and the expiry its modification time plus the
+    /// expiration, which is what the record gets here too.
     @discardableResult
     private func commit(_ stream: Stream) -> UploadStore.Record? {
+        let modified = stream.file.modificationDate()
         stream.file.close()
         let offset = stream.offset
         let expiration = server.expiration
@@ -645,11 +649,10 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if record.isComplete {
                 record.expiresAt = nil
             } else if let expiration {
-                record.expiresAt = Date().addingTimeInterval(expiration)
+                record.expiresAt = (modified ?? Date()).addingTimeInterval(expiration)
             }
             result = record
         }
-        server.store.persist(stream.id)
         server.store.release(stream.id)
         return result
     }
@@ -661,11 +664,19 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } catch {
             server.logger.error("\(error)")
         }
+        // Cutting the file changed it: the expiry follows, as it would
+        // after a restart.
+        let modified = stream.file.modificationDate()
         stream.file.close()
         stream.offset = stream.startOffset
         let offset = stream.startOffset
-        server.store.update(stream.id) { $0.offset = offset }
-        server.store.persist(stream.id)
+        let expiration = server.expiration
+        server.store.update(stream.id) { record in
+            record.offset = offset
+            if !record.isComplete, let expiration, let modified {
+                record.expiresAt = modified.addingTimeInterval(expiration)
+            }
+        }
         server.store.release(stream.id)
     }
 

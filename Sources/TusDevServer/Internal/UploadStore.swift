@@ -14,9 +14,12 @@ import Darwin
 /// (`<id>.info`) per upload in one directory, with an in-memory cache, the
 /// set of uploads a request is writing to, and the uploads that expired.
 ///
-/// Every method is thread-safe. The info file is rewritten when a request
-/// ends; the data file's size is the truth about the offset when an upload is
-/// loaded from disk (after a restart).
+/// Every method is thread-safe. The info file holds what a `PATCH` does not
+/// change (length, metadata, creation date) and is written when an upload is
+/// created or its deferred length is declared; a `PATCH` only writes the data
+/// file. When an upload is loaded from disk (after a restart), the data file's
+/// size is its offset, and its modification time plus the expiration its
+/// last change.
 final class UploadStore: Sendable {
     /// The persisted state of one upload.
     struct Record: Codable, Sendable {
@@ -45,12 +48,18 @@ final class UploadStore: Sendable {
     }
 
     let directory: URL
+    /// `directory`'s path with a trailing slash, to build file paths from
+    /// (`URL.appendingPathComponent` asks the file system whether a name is a
+    /// folder).
+    private let prefix: String
     let expiration: TimeInterval?
     private let logger: Logger
     private let state = Locked(State())
 
     init(directory: URL, expiration: TimeInterval?, logger: Logger) throws {
         self.directory = directory
+        let path = directory.path
+        prefix = path.hasSuffix("/") ? path : path + "/"
         self.expiration = expiration
         self.logger = logger
         var isDirectory: ObjCBool = false
@@ -85,8 +94,8 @@ final class UploadStore: Sendable {
         return hex(a) + hex(b)
     }
 
-    func dataPath(_ id: String) -> String { directory.appendingPathComponent("\(id).bin").path }
-    private func infoURL(_ id: String) -> URL { directory.appendingPathComponent("\(id).info") }
+    func dataPath(_ id: String) -> String { prefix + id + ".bin" }
+    private func infoPath(_ id: String) -> String { prefix + id + ".info" }
 
     // MARK: Operations
 
@@ -136,7 +145,8 @@ final class UploadStore: Sendable {
         }
     }
 
-    /// Writes the cached record of `id` to its info file.
+    /// Writes the cached record's length, metadata and creation date to its
+    /// info file (its offset and expiry are kept by the data file).
     func persist(_ id: String) {
         guard let record = state.withLock({ $0.records[id] }) else { return }
         do {
@@ -183,31 +193,63 @@ final class UploadStore: Sendable {
     }
 
     private func load(_ id: String) -> Record? {
-        guard let data = try? Data(contentsOf: infoURL(id)) else { return nil }
+        guard let data = FileManager.default.contents(atPath: infoPath(id)) else { return nil }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
-        guard var record = try? decoder.decode(Record.self, from: data), record.id == id else {
-            logger.error("ignoring unreadable upload info file \(infoURL(id).path)")
+        guard let info = try? decoder.decode(InfoFile.self, from: data), info.id == id else {
+            logger.error("ignoring unreadable upload info file \(infoPath(id))")
             return nil
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: dataPath(id))[.size] as? NSNumber)?.int64Value ?? 0
-        record.offset = min(size, record.length ?? size)
+        var record = Record(
+            id: id, length: info.length, offset: 0, rawMetadata: info.rawMetadata, createdAt: info.createdAt,
+            expiresAt: nil)
+        var status = stat()
+        if stat(dataPath(id), &status) == 0 {
+            let size = Int64(status.st_size)
+            record.offset = min(size, record.length ?? size)
+            if let expiration {
+                record.expiresAt = Self.modificationDate(status).addingTimeInterval(expiration)
+            }
+        } else if let expiration {
+            record.expiresAt = info.createdAt.addingTimeInterval(expiration)
+        }
         return record
+    }
+
+    /// The modification time `stat` reported.
+    static func modificationDate(_ status: stat) -> Date {
+        #if canImport(Darwin)
+        let time = status.st_mtimespec
+        #else
+        let time = status.st_mtim
+        #endif
+        return Date(timeIntervalSince1970: TimeInterval(time.tv_sec) + TimeInterval(time.tv_nsec) / 1e9)
+    }
+
+    /// What an info file holds. Files written by earlier versions also hold
+    /// `offset` and `expiresAt`, which are ignored: the data file is the
+    /// truth about both.
+    private struct InfoFile: Codable {
+        var id: String
+        var length: Int64?
+        var rawMetadata: String?
+        var createdAt: Date
     }
 
     /// Replaces the info file: written beside it, then renamed over it, so a
     /// reader sees the old file or the new one. Not flushed to disk (no
-    /// `fsync`), like the data: an upload ends with a `PATCH`, and a flush
-    /// each time would cost more than the chunk.
+    /// `fsync`), like the data. Called when an upload is created and when its
+    /// deferred length is declared, never for a plain `PATCH`.
     private func save(_ record: Record) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = [.sortedKeys]
-        let destination = infoURL(record.id).path
-        let temporary = directory.appendingPathComponent(".\(record.id).info.new").path
+        let destination = infoPath(record.id)
+        let temporary = prefix + "." + record.id + ".info.new"
         let bytes: Data
         do {
-            bytes = try encoder.encode(record)
+            bytes = try encoder.encode(
+                InfoFile(id: record.id, length: record.length, rawMetadata: record.rawMetadata, createdAt: record.createdAt))
         } catch {
             throw TusError(.io, "cannot encode upload info for \(destination)", cause: error)
         }
@@ -228,6 +270,6 @@ final class UploadStore: Sendable {
 
     private func removeFiles(_ id: String) {
         try? FileManager.default.removeItem(atPath: dataPath(id))
-        try? FileManager.default.removeItem(at: infoURL(id))
+        try? FileManager.default.removeItem(atPath: infoPath(id))
     }
 }
