@@ -3,6 +3,7 @@ public import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import TusCore
 
 /// A client of one tus 1.0 server endpoint: it makes uploaders, which create,
@@ -58,12 +59,20 @@ public struct TusClient: Sendable {
     /// The HTTP client every ``TusClient`` uses unless given another: one
     /// per process, never shut down. A refused connection fails at once
     /// (the uploader retries it), and connecting times out after 10 seconds.
+    ///
+    /// It runs on one event loop thread of its own. An upload's requests
+    /// and the upload's own code between them then run on that one thread,
+    /// so a chunk's answer is read, and the next chunk sent, without waking
+    /// another thread; one thread moves several gigabytes a second, and
+    /// blocking work (stores, checksums) is done elsewhere. A client of your
+    /// own with more threads works too, with a thread hop per request when a
+    /// connection lives on another loop than the upload.
     public static let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(10)
         configuration.decompression = .disabled
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: 1), configuration: configuration)
     }()
 
     /// Asks the server what it supports, with an OPTIONS request.

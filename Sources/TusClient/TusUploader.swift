@@ -182,6 +182,28 @@ public final class TusUploader: @unchecked Sendable {
         defer { lock.withLock { state.isRunning = false } }
 
         progress?(UploadProgress(bytesUploaded: offset, totalBytes: source.size))
+        if source.isFile, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
+            // Each answer resumes the upload on the thread that read it,
+            // which sends the next chunk (see EventLoopExecutor).
+            try await withTaskExecutorPreference(EventLoopExecutor(eventLoop)) {
+                try await self.sendAll(progress: progress)
+            }
+        } else {
+            try await sendAll(progress: progress)
+        }
+        guard let finished = url else {
+            throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
+        }
+        if let key, let storage = options.storage, !options.keepsURLAfterSuccess {
+            try await storage.removeURL(forKey: key)
+        }
+        source.close()
+        return finished
+    }
+
+    /// Creates the upload if needed and sends every chunk, retrying as the
+    /// options say.
+    private func sendAll(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
         var failures = 0
         var needsResync = false
         while true {
@@ -213,14 +235,6 @@ public final class TusUploader: @unchecked Sendable {
                 try await Task.sleep(for: delay)
             }
         }
-        guard let finished = url else {
-            throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
-        }
-        if let key, let storage = options.storage, !options.keepsURLAfterSuccess {
-            try await storage.removeURL(forKey: key)
-        }
-        source.close()
-        return finished
     }
 
     /// Whether the server holds every byte and knows the length.
@@ -282,7 +296,8 @@ public final class TusUploader: @unchecked Sendable {
                 let chunk = try source.body(at: 0, count: options.chunkSize)
                 headers.append(("Content-Type", "application/offset+octet-stream"))
                 if let algorithm = try await checksumAlgorithm() {
-                    headers.append(("Upload-Checksum", try source.checksum(algorithm, of: chunk)))
+                    let source = source
+                    headers.append(("Upload-Checksum", try await offLoop { try source.checksum(algorithm, of: chunk) }))
                 }
                 body = chunk
             }
@@ -316,7 +331,7 @@ public final class TusUploader: @unchecked Sendable {
             }
             logger.debug("created", metadata: ["url": "\(url.absoluteString)"])
             if let key, let storage = options.storage {
-                try await storage.setURL(url.absoluteString, forKey: key)
+                try await offLoop { try await storage.setURL(url.absoluteString, forKey: key) }
             }
             if offset > 0 { progress?(UploadProgress(bytesUploaded: offset, totalBytes: size)) }
         case 413:
@@ -349,7 +364,8 @@ public final class TusUploader: @unchecked Sendable {
         let tellsLength = lengthDeferred && source.size != nil
         if tellsLength, let size = source.size { headers.append(("Upload-Length", String(size))) }
         if let algorithm = try await checksumAlgorithm() {
-            headers.append(("Upload-Checksum", try source.checksum(algorithm, of: chunk)))
+            let source = source
+            headers.append(("Upload-Checksum", try await offLoop { try source.checksum(algorithm, of: chunk) }))
         }
         let answer: Exchange
         do {
@@ -422,7 +438,7 @@ public final class TusUploader: @unchecked Sendable {
 
     private func forgetStoredURL() async throws {
         if let key, let storage = options.storage {
-            try await storage.removeURL(forKey: key)
+            try await offLoop { try await storage.removeURL(forKey: key) }
         }
     }
 

@@ -115,6 +115,13 @@ final class UploadSource: @unchecked Sendable {
         return true
     }
 
+    /// Whether chunks are sent from a file, read as they go out (never a
+    /// blocking read of a pipe or terminal).
+    var isFile: Bool {
+        if case .file = backing, knownSize != nil { return true }
+        return false
+    }
+
     /// Up to `count` bytes from `offset`; fewer only at the end.
     func read(at offset: Int64, count: Int) throws -> ByteBuffer {
         try lock.withLock {
