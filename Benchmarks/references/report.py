@@ -11,6 +11,8 @@ with two more fields: `label` (the row it belongs to) and `side` ("ours" or
     raw     ROW
         a row already made (by references/upload.py): shown as it is, and a
         miss when it says MISSED.
+    note    TEXT
+        a note under the table (references/upload.py's notes on its rows).
     growth  LABEL TARGET FIELD BIG SMALL SCALE
         how ours keeps up as the input grows: median FIELD of row BIG ÷ that
         of row SMALL, times SCALE (for a workload whose cost is meant to grow
@@ -67,6 +69,9 @@ def main(argv):
     notes = []
     missed = False
     for spec in argv[1:]:
+        if spec.startswith('note\t'):
+            notes.append(spec[5:])
+            continue
         if spec.startswith('raw\t'):
             row = spec[4:]
             lines.append(row)
