@@ -59,9 +59,9 @@ def json_store(workload, entries, ops, directory):
     report(workload, 'tuspy-tinydb', entries, ops, 'ops_per_s', ops / elapsed)
 
 SCHEMA = '''
-    CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL);
+    CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL) WITHOUT ROWID;
     CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
-    PRAGMA user_version = 1;'''
+    PRAGMA user_version = 2;'''
 UPSERT = ('INSERT INTO tus_uploads (key, url, stored_at) VALUES (?1, ?2, ?3) '
           'ON CONFLICT (key) DO UPDATE SET url = excluded.url, stored_at = excluded.stored_at')
 

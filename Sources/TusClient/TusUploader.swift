@@ -168,7 +168,10 @@ public final class TusUploader: @unchecked Sendable {
     /// Sends what the server does not have yet and returns the upload's URL.
     ///
     /// - Parameter progress: Called with the bytes the server has confirmed,
-    ///   once before the first request and after each chunk.
+    ///   once before the first request and after each chunk. For a file it is
+    ///   called on the thread that sends the chunks (an event loop of the
+    ///   HTTP client): keep it short, and hand longer work to a task of your
+    ///   own.
     /// - Throws: ``TusCore/TusError`` when the upload cannot go on (retries
     ///   exhausted, the upload gone, a refused request), `CancellationError`
     ///   when the task is cancelled. The upload stays resumable either way,

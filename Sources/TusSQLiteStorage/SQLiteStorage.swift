@@ -42,9 +42,11 @@ public import TusCore
 /// ## Schema
 /// One table, version ``schemaVersion`` in `PRAGMA user_version`:
 /// `tus_uploads(key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at
-/// REAL NOT NULL)`, `stored_at` in seconds since 1970, with an index on
-/// `stored_at`. Keys and URLs are stored byte for byte, embedded NUL
-/// characters included, and keys are compared as bytes.
+/// REAL NOT NULL) WITHOUT ROWID`, `stored_at` in seconds since 1970, with an
+/// index on `stored_at`. Keys and URLs are stored byte for byte, embedded NUL
+/// characters included, and keys are compared as bytes. Version 1 files,
+/// created by earlier versions (the same table with a rowid), are read and
+/// written as they are.
 ///
 /// ## Threads
 /// Every method is safe to call from many tasks at once: the instance owns
@@ -56,9 +58,10 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// The database file, as an absolute path with symbolic links resolved.
     public let path: String
 
-    /// The schema version (`PRAGMA user_version`) this store creates and
-    /// reads. Databases of a newer version are refused.
-    public static let schemaVersion: Int32 = 1
+    /// The schema version (`PRAGMA user_version`) this store creates; it
+    /// also reads and writes version 1. Databases of a newer version are
+    /// refused.
+    public static let schemaVersion: Int32 = 2
 
     // Guards `table`, which is nil once the store is closed.
     private let lock = NSLock()

@@ -67,6 +67,34 @@ import TusSQLiteStorage
         try expectRefused(path, .corruptStore, containing: "schema version is 99")
     }
 
+    @Test func usesAVersion1StoreAsItIs() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("v1.sqlite")
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL)")
+            db.execute("CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at)")
+            db.execute("PRAGMA user_version = 1")
+            db.execute("INSERT INTO tus_uploads VALUES ('old', 'https://tus.example/files/old', 1700000000.5)")
+            db.commit()
+            """, [path])
+        let store = try SQLiteStorage(path: path)
+        #expect(try await store.url(forKey: "old") == "https://tus.example/files/old")
+        try await store.setURL("https://tus.example/files/new", forKey: "new")
+        try await store.removeURL(forKey: "old")
+        try await store.close()
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'tus_uploads'").fetchone()[0]
+            assert "WITHOUT ROWID" not in sql, sql
+            rows = db.execute("SELECT key, url FROM tus_uploads").fetchall()
+            assert rows == [("new", "https://tus.example/files/new")], rows
+            """, [path])
+    }
+
     @Test func refusesAStoreWhoseTableIsNotOurs() async throws {
         let folder = try TemporaryFolder()
         let path = folder.newPath("other.sqlite")

@@ -89,7 +89,9 @@ import TusStorageTesting
         try await PythonProcess.run("""
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'tus_uploads'").fetchone()[0]
+            assert sql.endswith("WITHOUT ROWID"), sql
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             rows = db.execute("SELECT key, url, typeof(stored_at) FROM tus_uploads").fetchall()
             assert rows == [("size:3--md5:x", "https://tus.example/files/é", "real")], rows

@@ -4,30 +4,38 @@ import TusCore
 
 /// The store's table on one connection, with its statements prepared once.
 ///
-/// Schema version 1 (`PRAGMA user_version = 1`):
+/// Schema version 2 (`PRAGMA user_version = 2`):
 ///
 /// ```sql
 /// CREATE TABLE tus_uploads (
 ///     key       TEXT PRIMARY KEY NOT NULL,  -- compared as bytes (BINARY)
 ///     url       TEXT NOT NULL,
 ///     stored_at REAL NOT NULL               -- seconds since 1970
-/// );
+/// ) WITHOUT ROWID;
 /// CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
 /// ```
 ///
+/// Version 1, which earlier versions created, is the same table with a
+/// rowid (a look-up walks the key's index, then the table). Its files are
+/// read and written as they are: the columns and statements are the same.
+///
 /// Like its connection, it is not thread-safe.
 final class UploadTable {
-    /// The schema version this code reads and writes.
-    static let schemaVersion: Int32 = 1
+    /// The schema version this code creates; it reads and writes version 1
+    /// too.
+    static let schemaVersion: Int32 = 2
+
+    /// The schema versions this code reads and writes.
+    static let knownVersions: ClosedRange<Int32> = 1...2
 
     private static let schema = """
         CREATE TABLE tus_uploads (
             key TEXT PRIMARY KEY NOT NULL,
             url TEXT NOT NULL,
             stored_at REAL NOT NULL
-        );
+        ) WITHOUT ROWID;
         CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
-        PRAGMA user_version = 1;
+        PRAGMA user_version = 2;
         """
 
     private let connection: SQLiteConnection
@@ -118,7 +126,7 @@ final class UploadTable {
     /// when it is empty; throws when it is something else.
     private static func checkVersion(_ connection: SQLiteConnection, path: String) throws -> Bool {
         let version = Int32(try connection.execute("PRAGMA user_version").first ?? "") ?? 0
-        if version == schemaVersion { return true }
+        if knownVersions.contains(version) { return true }
         if version > schemaVersion {
             throw TusError(
                 .corruptStore,
