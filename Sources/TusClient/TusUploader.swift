@@ -274,6 +274,14 @@ public final class TusUploader: @unchecked Sendable {
         return try await capabilities().supports(algorithm) ? algorithm : nil
     }
 
+    /// The `Upload-Checksum` value for `chunk`, or nil when no checksum is
+    /// sent. The chunk is read and hashed off the event loop.
+    private func checksumHeader(of chunk: RequestBody) async throws -> String? {
+        guard let algorithm = try await checksumAlgorithm() else { return nil }
+        let source = source
+        return try await offLoop { try source.checksum(algorithm, of: chunk) }
+    }
+
     /// POSTs a new upload, with its first chunk when the server allows, and
     /// stores its URL.
     private func create(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
@@ -298,9 +306,8 @@ public final class TusUploader: @unchecked Sendable {
             if options.uploadsDuringCreation, capabilities.supports("creation-with-upload"), size != 0 {
                 let chunk = try source.body(at: 0, count: options.chunkSize)
                 headers.append(("Content-Type", "application/offset+octet-stream"))
-                if let algorithm = try await checksumAlgorithm() {
-                    let source = source
-                    headers.append(("Upload-Checksum", try await offLoop { try source.checksum(algorithm, of: chunk) }))
+                if let checksum = try await checksumHeader(of: chunk) {
+                    headers.append(("Upload-Checksum", checksum))
                 }
                 body = chunk
             }
@@ -366,9 +373,8 @@ public final class TusUploader: @unchecked Sendable {
         ]
         let tellsLength = lengthDeferred && source.size != nil
         if tellsLength, let size = source.size { headers.append(("Upload-Length", String(size))) }
-        if let algorithm = try await checksumAlgorithm() {
-            let source = source
-            headers.append(("Upload-Checksum", try await offLoop { try source.checksum(algorithm, of: chunk) }))
+        if let checksum = try await checksumHeader(of: chunk) {
+            headers.append(("Upload-Checksum", checksum))
         }
         let answer: Exchange
         do {

@@ -4,26 +4,45 @@ import Testing
 import TusDevServer
 
 @Suite struct RobustnessTests {
-    @Test func restartOnTheSameDirectoryKeepsUploads() async throws {
+    /// Runs `before` on a server keeping its uploads in a new folder (given
+    /// too), shuts it down, runs `stopped`, then runs `after` on a new server
+    /// on the same folder and port, with what `before` returned. Every server
+    /// is shut down however the bodies end.
+    private func acrossARestart<T>(
+        _ before: (TusDevServer, URL) async throws -> T,
+        stopped: (T) async throws -> Void = { _ in },
+        then after: (TusDevServer, T) async throws -> Void
+    ) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let configuration = TusDevServer.Configuration(directory: directory.url)
         let first = try await TusDevServer.start(configuration)
-        let url: URL
+        let value: T
         do {
-            url = try await first.create(length: 10)
-            #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
+            value = try await before(first, directory.url)
         } catch {
             try await first.shutdown()
             throw error
         }
         try await first.shutdown()
-        #expect(try await Curl.request("HEAD", url, timeout: 2).status == 0, "the first server is gone")
-
+        try await stopped(value)
         var again = configuration
         again.port = first.port
         try await TusDevServer.withServer(again) { second in
             #expect(second.endpoint == first.endpoint)
+            try await after(second, value)
+        }
+    }
+
+    @Test func restartOnTheSameDirectoryKeepsUploads() async throws {
+        try await acrossARestart { first, _ in
+            let url = try await first.create(length: 10)
+            #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
+            return url
+        } stopped: { url in
+            let answer = try await Curl.request("HEAD", url, timeout: 2)
+            #expect(answer.status == 0, "the first server is gone")
+        } then: { second, url in
             let head = try await Curl.request("HEAD", url)
             #expect(head.status == 200)
             #expect(head["upload-offset"] == "5")
@@ -35,57 +54,40 @@ import TusDevServer
     }
 
     @Test func aPatchWritesOnlyTheDataFileAndItsExpirySurvivesARestart() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let configuration = TusDevServer.Configuration(directory: directory.url)
-        let first = try await TusDevServer.start(configuration)
-        let url: URL
-        let refreshed: Date?
-        do {
-            url = try await first.create(length: 10)
+        try await acrossARestart { first, directory in
+            let url = try await first.create(length: 10)
             let id = url.lastPathComponent
-            let infoPath = directory.url.appendingPathComponent("\(id).info").path
+            let infoPath = directory.appendingPathComponent("\(id).info").path
             let infoBefore = try FileManager.default.attributesOfItem(atPath: infoPath)
             let bytesBefore = FileManager.default.contents(atPath: infoPath)
             let created = first.uploadInfo(for: url)?.expiresAt
             try await Task.sleep(for: .milliseconds(20))
             #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
-            refreshed = first.uploadInfo(for: url)?.expiresAt
-            #expect(refreshed != nil && refreshed != created)
+            let refreshed = try #require(first.uploadInfo(for: url)?.expiresAt)
+            #expect(refreshed != created)
             // The info file is the one written at creation, untouched.
             let infoAfter = try FileManager.default.attributesOfItem(atPath: infoPath)
             #expect(infoAfter[.systemFileNumber] as? UInt64 == infoBefore[.systemFileNumber] as? UInt64)
             #expect(FileManager.default.contents(atPath: infoPath) == bytesBefore)
             // The data and the info file, nothing half-written beside them.
-            let names = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted()
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
             #expect(names == ["\(id).bin", "\(id).info"])
-        } catch {
-            try await first.shutdown()
-            throw error
-        }
-        try await first.shutdown()
-
-        var again = configuration
-        again.port = first.port
-        try await TusDevServer.withServer(again) { second in
+            return (url, refreshed)
+        } then: { second, upload in
+            let (url, refreshed) = upload
             // The expiry the PATCH set survived the restart: it is the data
             // file's modification time plus the expiration.
             let reloaded = try #require(second.uploadInfo(for: url)?.expiresAt)
-            #expect(abs(reloaded.timeIntervalSince(try #require(refreshed))) < 0.001)
+            #expect(abs(reloaded.timeIntervalSince(refreshed)) < 0.001)
             #expect(second.uploadInfo(for: url)?.offset == 5)
         }
     }
 
     @Test func aDeclaredLengthSurvivesARestart() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let configuration = TusDevServer.Configuration(directory: directory.url)
-        let first = try await TusDevServer.start(configuration)
-        let url: URL
-        do {
+        try await acrossARestart { first, _ in
             let created = try await Curl.request("POST", first.endpoint, headers: ["Upload-Defer-Length": "1"])
             #expect(created.status == 201)
-            url = try #require(created["location"].flatMap(URL.init(string:)))
+            let url = try #require(created["location"].flatMap(URL.init(string:)))
             let patch = try await Curl.request(
                 "PATCH", url,
                 headers: [
@@ -93,15 +95,8 @@ import TusDevServer
                 ],
                 body: Data("abc".utf8))
             #expect(patch.status == 204)
-        } catch {
-            try await first.shutdown()
-            throw error
-        }
-        try await first.shutdown()
-
-        var again = configuration
-        again.port = first.port
-        try await TusDevServer.withServer(again) { second in
+            return url
+        } then: { _, url in
             let head = try await Curl.request("HEAD", url)
             #expect(head["upload-length"] == "8")
             #expect(head["upload-offset"] == "3")

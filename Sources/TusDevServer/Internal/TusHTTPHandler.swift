@@ -657,27 +657,16 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return result
     }
 
-    /// Drops the bytes this request wrote and lets the upload go.
+    /// Drops the bytes this request wrote and lets the upload go. Cutting
+    /// the file changes it, so the expiry follows, as after a restart.
     private func rollBack(_ stream: Stream) {
         do {
             try stream.file.truncate(to: stream.startOffset)
         } catch {
             server.logger.error("\(error)")
         }
-        // Cutting the file changed it: the expiry follows, as it would
-        // after a restart.
-        let modified = stream.file.modificationDate()
-        stream.file.close()
         stream.offset = stream.startOffset
-        let offset = stream.startOffset
-        let expiration = server.expiration
-        server.store.update(stream.id) { record in
-            record.offset = offset
-            if !record.isComplete, let expiration, let modified {
-                record.expiresAt = modified.addingTimeInterval(expiration)
-            }
-        }
-        server.store.release(stream.id)
+        commit(stream)
     }
 
     /// The connection ended (or the handler went away) mid-body.
