@@ -81,6 +81,60 @@ import TusStorageTesting
         #expect(error.code == .closed)
     }
 
+    /// The size of the file at `path`, 0 when it does not exist.
+    private func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    @Test func aLongRunOfWritesKeepsTheLogSmallAndCloseRemovesIt() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        let store = try SQLiteStorage(path: path)
+        // 2,000 pages of 4 KiB and their frame headers, and room for the
+        // commit that crosses the line: the log restarts there. Without the
+        // restart, 5,000 new keys leave more than 10,000 pages in it.
+        let bound = 2_100 * (4_096 + 24)
+        var largest = 0
+        for index in 0..<5_000 {
+            try await store.setURL("https://tus.example/files/\(index)", forKey: "size:\(index)--md5:\(index)")
+            if index % 100 == 0 { largest = max(largest, fileSize(path + "-wal")) }
+        }
+        #expect(largest > 0, "no write-ahead log was seen")
+        #expect(largest <= bound, "the log grew to \(largest) bytes")
+        try await store.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "the log outlived the last close")
+
+        let reopened = try SQLiteStorage(path: path)
+        #expect(try await reopened.entries().count == 5_000)
+        #expect(try await reopened.url(forKey: "size:4999--md5:4999") == "https://tus.example/files/4999")
+        try await reopened.close()
+    }
+
+    @Test func writesReachTheDatabaseFileWhileTheStoreStaysOpen() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        let store = try SQLiteStorage(path: path)
+        // About 600 log pages: SQLite by itself copies nothing into the
+        // database file before 1,000.
+        for index in 0..<300 {
+            try await store.setURL("https://tus.example/files/\(index)", forKey: "size:\(index)--md5:\(index)")
+        }
+        // The database file alone, without its log, as a backup of that one
+        // file would see it.
+        var seen = 0
+        for attempt in 0..<100 where seen == 0 {
+            if attempt > 0 { try await Task.sleep(for: .milliseconds(100)) }
+            let copy = folder.newPath("copy-\(attempt).sqlite")
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            let backup = try SQLiteStorage(path: copy)
+            seen = try await backup.entries().count
+            try await backup.close()
+        }
+        #expect(seen > 0, "after 10 s the database file alone still held no entry")
+        #expect(seen <= 300)
+        try await store.close()
+    }
+
     @Test func pythonsSQLiteReadsWhatItStored() async throws {
         let folder = try TemporaryFolder()
         let path = folder.newPath("store.sqlite")

@@ -44,6 +44,7 @@ final class UploadTable {
     private let delete: SQLiteStatement
     private let list: SQLiteStatement
     private let prune: SQLiteStatement
+    private let checkpointer: Checkpointer
 
     /// Opens the database file at `path`, which exists and is empty or starts
     /// with SQLite's header, gives a new one the schema, and checks an old
@@ -53,6 +54,7 @@ final class UploadTable {
     /// checks only read, and write-ahead logging, which rewrites the header,
     /// is switched on after them.
     init(path: String, busyTimeoutMilliseconds: Int32) throws(TusError) {
+        checkpointer = Checkpointer(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         let opening = "cannot open the SQLite store \(path)"
         do {
             connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
@@ -102,6 +104,7 @@ final class UploadTable {
             connection.close()
             throw TusError(.io, "\(opening): \(error)", cause: error)
         }
+        connection.setCheckpointer(checkpointer)
     }
 
     /// Checks the schema version, and creates the schema in a database
@@ -141,7 +144,12 @@ final class UploadTable {
         )
     }
 
+    /// Stops the background checkpoints, then closes the connection; as the
+    /// last connection to the file, it copies the log into the database and
+    /// deletes it.
     func close() {
+        checkpointer.stop()
+        connection.setCheckpointer(nil)
         connection.close()
     }
 
