@@ -50,17 +50,10 @@ public import TusCore
 ///
 /// ## Threads
 /// Every method is safe to call from many tasks at once: the instance owns
-/// one SQLite connection for its calls and serialises its use with a lock.
-/// Calls run synchronously on the calling thread and can wait up to
-/// `busyTimeout` while another process writes. Open several instances to
-/// write in parallel; each has its own connection.
-///
-/// Checkpoints, where SQLite copies the log into the database file and
-/// `fsync`s both, mostly run on a background queue over a second connection
-/// the instance opens once its writes have filled 250 log pages. A call
-/// checkpoints itself only when the log reaches 2,000 pages (about 8 MB),
-/// which keeps the `-wal` file near that size. ``close()`` waits for a
-/// background checkpoint under way.
+/// one SQLite connection and serialises its use with a lock. Calls run
+/// synchronously on the calling thread and can wait up to `busyTimeout`
+/// while another process writes. Open several instances to write in
+/// parallel; each has its own connection.
 public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// The database file, as an absolute path with symbolic links resolved.
     public let path: String
@@ -104,15 +97,6 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
             try StoreFile.createIfMissing(absolute)
         } catch {
             throw TusError(.io, "cannot create the SQLite store \(absolute): \(error.reason)", cause: error)
-        }
-        let contents: StoreFile.Contents
-        do {
-            contents = try StoreFile.contents(of: absolute)
-        } catch {
-            throw TusError(.io, "cannot read the SQLite store \(absolute): \(error.reason)", cause: error)
-        }
-        if contents == .other {
-            throw TusError(.corruptStore, "cannot use \(absolute) as an SQLite store: it is not an SQLite database; it was left unchanged")
         }
         table = try UploadTable(path: absolute, busyTimeoutMilliseconds: Self.milliseconds(busyTimeout))
     }
@@ -163,10 +147,8 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         try withTable("cannot remove the URL of \(key.debugDescription) from \(path)") { try $0.removeURL(forKey: key) }
     }
 
-    /// Waits for a background checkpoint under way, finalizes the prepared
-    /// statements and closes the database; the last connection to the file
-    /// copies the log into it and deletes the `-wal` file. Later calls throw
-    /// ``TusError/Code/closed``; closing again does nothing.
+    /// Finalizes the prepared statements and closes the database. Later
+    /// calls throw ``TusError/Code/closed``; closing again does nothing.
     public func close() async throws {
         lock.withLock {
             table?.close()

@@ -98,31 +98,37 @@ final class SQLiteConnection {
         }
     }
 
+    /// The size of the database file and up to `count` of its first bytes,
+    /// read through the connection's own file handle without starting a
+    /// transaction: nothing is written, no journal is rolled back, and no
+    /// descriptor of the file is opened or closed beside SQLite's.
+    func fileStart(count: Int) throws(SQLiteError) -> (size: Int64, bytes: [UInt8]) {
+        guard let handle else { throw SQLiteError(resultCode: SQLITE_MISUSE, message: "the connection is closed") }
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        var result = withUnsafeMutablePointer(to: &file) {
+            sqlite3_file_control(handle, "main", SQLITE_FCNTL_FILE_POINTER, $0)
+        }
+        guard result == SQLITE_OK, let file, let methods = file.pointee.pMethods?.pointee,
+              let fileSize = methods.xFileSize, let read = methods.xRead
+        else {
+            throw SQLiteError(resultCode: SQLITE_CANTOPEN, message: "SQLite has no open handle of the database file")
+        }
+        var size: sqlite3_int64 = 0
+        result = fileSize(file, &size)
+        guard result == SQLITE_OK else { throw lastError(result) }
+        let length = Int(min(Int64(count), max(size, 0)))
+        var bytes = [UInt8](repeating: 0, count: length)
+        if length > 0 {
+            result = bytes.withUnsafeMutableBytes { read(file, $0.baseAddress, Int32(length), 0) }
+            guard result == SQLITE_OK else {
+                throw SQLiteError(resultCode: result, message: String(cString: sqlite3_errstr(result)))
+            }
+        }
+        return (size, bytes)
+    }
+
     /// The number of rows the last INSERT, UPDATE or DELETE changed.
     var changes: Int { Int(sqlite3_changes(handle)) }
-
-    /// Runs `body` with the open handle; nil when the connection is closed.
-    func withHandle<Result>(_ body: (OpaquePointer) -> Result) -> Result? {
-        handle.map(body)
-    }
-
-    /// Hands every commit's log size to `checkpointer`, which takes over
-    /// SQLite's automatic checkpoints; nil gives them back to SQLite. The
-    /// connection does not retain `checkpointer`: its owner keeps it alive
-    /// until it removes it or closes the connection.
-    func setCheckpointer(_ checkpointer: Checkpointer?) {
-        guard let handle else { return }
-        guard let checkpointer else {
-            sqlite3_wal_autocheckpoint(handle, Checkpointer.fallbackPages)
-            return
-        }
-        sqlite3_wal_hook(handle, { context, handle, _, pages in
-            if let context, let handle {
-                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(pages: pages, on: handle)
-            }
-            return SQLITE_OK
-        }, Unmanaged.passUnretained(checkpointer).toOpaque())
-    }
 }
 
 @available(*, unavailable)

@@ -8,11 +8,21 @@ import Musl
 import Darwin
 #endif
 
-/// The file-system steps taken before SQLite sees the store's file: its
-/// folder, its creation with mode 0600, and a look at its first bytes.
-/// Foundation cannot create a file with an exact mode, and SQLite itself
-/// would create it with mode 0644 and turn any file it is given into a
-/// database on its first write.
+/// The file-system steps around SQLite: the store file's creation with mode
+/// 0600, and what its first bytes say it is. Foundation cannot create a file
+/// with an exact mode, and SQLite itself would create it with mode 0644 and
+/// turn any file it is given into a database on its first write.
+///
+/// Neither step may close a descriptor of a file that SQLite connections of
+/// this process may hold: POSIX record locks belong to the process, and
+/// closing any descriptor of a file drops every lock the process holds on
+/// it, those of its SQLite connections included. Another process could then
+/// take the write lock while one of ours writes, or, closing as it thinks
+/// the last user, delete the write-ahead log that ours still use. So the file
+/// is made under a temporary name and linked into place once its descriptor
+/// is closed, and its first bytes are read through the SQLite connection's
+/// own file handle (``SQLiteConnection/fileStart(count:)``), whose closing
+/// SQLite defers while other connections hold locks.
 enum StoreFile {
     /// What the first bytes of the file say it is.
     enum Contents: Equatable {
@@ -27,40 +37,53 @@ enum StoreFile {
     /// The 16 bytes every SQLite 3 database file starts with.
     private static let magic = Array("SQLite format 3\0".utf8)
     /// The size of SQLite's file header; a shorter file is not a database.
-    private static let headerSize = 100
+    static let headerSize = 100
+
+    /// What a file of `size` bytes that starts with `header` (its first
+    /// ``headerSize`` bytes, or all of a shorter file) is.
+    static func contents(size: Int64, header: [UInt8]) -> Contents {
+        if size == 0 { return .empty }
+        if size >= headerSize && header.count >= magic.count && Array(header[0..<magic.count]) == magic { return .sqlite }
+        return .other
+    }
 
     /// Creates an empty file at `path` with mode 0600 whatever the umask;
     /// an existing file is left as it is.
+    ///
+    /// The file is created under a temporary name beside `path`, closed, then
+    /// hard-linked to `path`, which fails harmlessly when another process or
+    /// instance made it first. On a file system without hard links it is
+    /// created in place instead, where another instance of this process that
+    /// opens it in the moment before its descriptor closes can lose its locks.
     static func createIfMissing(_ path: String) throws(SystemError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd == -1 {
-            if errno == EEXIST { return }
-            throw SystemError(call: "open", errno: errno)
+        var status = stat()
+        if stat(path, &status) == 0 { return }
+        if errno != ENOENT { throw SystemError(call: "stat", errno: errno) }
+
+        let temporary = "\(path).\(getpid())-\(UInt32.random(in: 0...UInt32.max)).new"
+        try createPrivate(temporary)
+        defer { _ = unlink(temporary) }
+        if link(temporary, path) == 0 { return }
+        switch errno {
+        case EEXIST:
+            return
+        case EPERM, EOPNOTSUPP, ENOSYS:
+            try createPrivate(path, existingIsFine: true)
+        case let error:
+            throw SystemError(call: "link", errno: error)
         }
-        defer { _ = close(fd) }
-        if fchmod(fd, 0o600) == -1 { throw SystemError(call: "fchmod", errno: errno) }
     }
 
-    /// Reads the start of the file at `path`, without changing it.
-    static func contents(of path: String) throws(SystemError) -> Contents {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd == -1 { throw SystemError(call: "open", errno: errno) }
-        defer { _ = close(fd) }
-        var header = [UInt8](repeating: 0, count: headerSize)
-        var filled = 0
-        while filled < headerSize {
-            let got = header.withUnsafeMutableBytes { buffer in
-                read(fd, buffer.baseAddress! + filled, headerSize - filled)
-            }
-            if got == -1 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "read", errno: errno)
-            }
-            if got == 0 { break }
-            filled += got
+    /// Creates an empty file at `path` with mode 0600 and closes it.
+    private static func createPrivate(_ path: String, existingIsFine: Bool = false) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd == -1 {
+            if existingIsFine && errno == EEXIST { return }
+            throw SystemError(call: "open", errno: errno)
         }
-        if filled == 0 { return .empty }
-        if filled == headerSize && Array(header[0..<magic.count]) == magic { return .sqlite }
-        return .other
+        let changed = fchmod(fd, 0o600)
+        let error = errno
+        _ = close(fd)
+        if changed == -1 { throw SystemError(call: "fchmod", errno: error) }
     }
 }

@@ -44,17 +44,15 @@ final class UploadTable {
     private let delete: SQLiteStatement
     private let list: SQLiteStatement
     private let prune: SQLiteStatement
-    private let checkpointer: Checkpointer
 
-    /// Opens the database file at `path`, which exists and is empty or starts
-    /// with SQLite's header, gives a new one the schema, and checks an old
-    /// one is a store of a schema version this code knows.
+    /// Opens the database file at `path`, which exists, checks that it is
+    /// empty or starts with SQLite's header, gives a new one the schema, and
+    /// checks an old one is a store of a schema version this code knows.
     ///
     /// Nothing is written to a file that turns out not to be a store: the
     /// checks only read, and write-ahead logging, which rewrites the header,
     /// is switched on after them.
     init(path: String, busyTimeoutMilliseconds: Int32) throws(TusError) {
-        checkpointer = Checkpointer(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         let opening = "cannot open the SQLite store \(path)"
         do {
             connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
@@ -62,6 +60,10 @@ final class UploadTable {
             throw TusError.sqlite(error, opening)
         }
         do {
+            let start = try connection.fileStart(count: StoreFile.headerSize)
+            if StoreFile.contents(size: start.size, header: start.bytes) == .other {
+                throw TusError(.corruptStore, "cannot use \(path) as an SQLite store: it is not an SQLite database; it was left unchanged")
+            }
             // A store holds no views or triggers of its own: never run any
             // SQL a crafted file puts in its schema.
             try connection.execute("PRAGMA trusted_schema = OFF")
@@ -104,7 +106,6 @@ final class UploadTable {
             connection.close()
             throw TusError(.io, "\(opening): \(error)", cause: error)
         }
-        connection.setCheckpointer(checkpointer)
     }
 
     /// Checks the schema version, and creates the schema in a database
@@ -144,12 +145,7 @@ final class UploadTable {
         )
     }
 
-    /// Stops the background checkpoints, then closes the connection; as the
-    /// last connection to the file, it copies the log into the database and
-    /// deletes it.
     func close() {
-        checkpointer.stop()
-        connection.setCheckpointer(nil)
         connection.close()
     }
 
