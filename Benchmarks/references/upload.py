@@ -2,7 +2,9 @@
 
 Run by Benchmarks/compare (its "Uploads" block); it can also run alone:
 
-    python upload.py --tus .build/release/tus [--runs 3] [--work DIR] [--results FILE]
+    python upload.py --tus .build/release/tus [--runs 3] [--work DIR] [--results FILE] [--pin]
+
+With --pin the servers run on CPU 1 and every client on CPU 0 (taskset).
 
 It starts two servers on free loopback ports, stopped when it ends:
 `tus serve` (TusDevServer) and tuspyserver under uvicorn
@@ -15,11 +17,13 @@ chunks:
          timed from start to exit, peak RSS from wait4;
 - curl:  a POST (Upload-Length), then one PATCH of the whole file with
          `curl -T FILE`; timed from the POST to curl's exit;
+- curl-chunks: a POST, then the PATCHes of 5 MiB ours sends, from one curl
+         process on one connection (`curl -K`); timed the same way;
 - tuspy: `TusClient(URL).uploader(FILE, chunk_size=5 MiB).upload()` in a fresh
          Python process; timed inside it, from TusClient() to upload()'s
          return (interpreter start and imports are not counted);
 
-to the dev server (ours, curl, tuspy, and ours with a 256 MiB file for the
+to the dev server (ours, curl, curl-chunks, tuspy, and ours with a 256 MiB file for the
 cost growth) and to tuspyserver (ours, tuspy); who goes first turns from
 round to round. Every run checks that the server stored exactly the file
 (size and SHA-256), then deletes what the server stored and waits for the
