@@ -113,6 +113,32 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         }
     }
 
+    @Test func onATerminalTheProgressIsABarRedrawnInPlace() async throws {
+        try await withDevServer { server, folder in
+            let (path, data) = try randomFile(3_000_000, in: folder)
+            // `script` runs the command on a pseudo-terminal, so standard
+            // error is a terminal, as in a shell.
+            let command = [TestPaths.tusBinary, "upload", path, "--endpoint", server.endpoint.absoluteString,
+                           "--no-store", "--chunk-size", "100KiB"]
+                .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+                .joined(separator: " ")
+            let result = try runProcess("/usr/bin/script", ["-qec", command, "/dev/null"])
+            #expect(result.status == 0, "\(result.stdout)")
+            // The terminal turns each line feed into CR LF.
+            let output = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+            // The bar is redrawn over itself (a carriage return, then the
+            // line, then erase-to-end-of-line), ends full, and gets a line of
+            // its own before the URL.
+            #expect(output.contains("\r[########################]  100%  2.9 MiB / 2.9 MiB"), "\(output.debugDescription)")
+            #expect(output.contains("\u{1B}[K\n"), "\(output.debugDescription)")
+            let lines = output.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2, "\(output.debugDescription)")
+            #expect(lines.first?.hasPrefix("\r[") == true, "no plain progress lines: \(output.debugDescription)")
+            let url = try #require(lines.last.flatMap(URL.init(string:)))
+            #expect(server.uploadedData(for: url) == data)
+        }
+    }
+
     @Test func aMissingFileIsOneLine() throws {
         let result = try runTus(["upload", "/nonexistent/file.bin", "--endpoint", "http://127.0.0.1:9/files/", "--no-store"])
         #expect(result.status == 2)
