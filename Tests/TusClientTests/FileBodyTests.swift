@@ -3,6 +3,7 @@ import Testing
 @testable import TusClient
 import TusCore
 import TusDevServer
+import TusFileStorage
 import TusTestSupport
 
 /// A file's chunk is read a piece at a time while its request sends it.
@@ -80,5 +81,64 @@ import TusTestSupport
     ])
     func malformedDatesAreNotIMFFixdates(text: String) {
         #expect(HTTPDate.parseIMFFixdate(text) == nil)
+    }
+}
+
+/// Answers every request with 307 Temporary Redirect to the same path on
+/// another origin, after reading its body, as a proxy in front of a tus
+/// server might; prints its port, then one line per redirected request.
+private let redirector = """
+    import http.server, sys
+    target = sys.argv[1]
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def answer(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            print(self.command, flush=True)
+        do_HEAD = do_PATCH = do_POST = do_OPTIONS = do_DELETE = answer
+        def log_message(self, *arguments):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """
+
+@Suite struct RedirectTests {
+    @Test func aChunkRedirectedWithItsBodyArrivesByteForByte() async throws {
+        try await withDevServer { server, folder in
+            let store = try FileStorage(path: folder.newPath("store.json"))
+            let data = randomData(4 * 1024 * 1024)
+            let path = try file(data, in: folder)
+            let first = try await interruptedUpload(path, server: server, storage: store)
+            let url = try #require(first.url)
+            let origin = "http://127.0.0.1:\(try #require(url.port))"
+
+            let proxy = try BackgroundProcess(TestPaths.python, ["-c", redirector, origin])
+            defer { proxy.send(SIGKILL); proxy.waitForExit() }
+            #expect(proxy.wait(until: { proxy.stdout.contains("\n") }), "the redirector did not start: \(proxy.stderr)")
+            let port = try #require(proxy.stdout.split(separator: "\n").first.flatMap { Int($0) })
+            // The store holds the upload's URL as the proxy's.
+            let key = try #require(first.key)
+            let proxied = "http://127.0.0.1:\(port)\(url.path)"
+            try await store.setURL(proxied, forKey: key)
+
+            // Chunks of three pieces: each PATCH's body is sent, refused with
+            // 307 once read, and sent again, from its first byte, to the server.
+            var options = testOptions(chunkSize: 1_500_000, storage: store)
+            options.uploadsDuringCreation = false
+            let second = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
+            #expect(second.isResuming)
+            #expect(second.offset == 100_000)
+            let finished = try await second.upload()
+            #expect(finished.absoluteString == proxied)
+            #expect(server.uploadedData(for: url) == data)
+            let redirected = proxy.stdout.split(separator: "\n").dropFirst()
+            #expect(redirected.filter { $0 == "PATCH" }.count == 3, "\(redirected)")
+            try await store.close()
+        }
     }
 }
