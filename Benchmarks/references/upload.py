@@ -4,7 +4,8 @@ Run by Benchmarks/compare (its "Uploads" block); it can also run alone:
 
     python upload.py --tus .build/release/tus [--runs 3] [--work DIR] [--results FILE] [--pin]
 
-With --pin the servers run on CPU 1 and every client on CPU 0 (taskset).
+With --pin the servers run on one CPU this process may use and every client
+on another (taskset).
 
 It starts two servers on free loopback ports, stopped when it ends:
 `tus serve` (TusDevServer) and tuspyserver under uvicorn
@@ -150,7 +151,7 @@ class Server:
         self.log.close()
 
 
-# CPU placement (--pin): the server on one CPU, every client on the other.
+# CPU placement (--pin): the servers on one CPU, every client on another.
 SERVER_CPU = []
 CLIENT_CPU = []
 
@@ -330,11 +331,14 @@ def main():
     parser.add_argument('--only', default='devserver,tuspyserver,growth',
                         help='comma-separated: devserver, tuspyserver, growth')
     parser.add_argument('--pin', action='store_true',
-                        help='run the servers on CPU 1 and every client on CPU 0 (taskset)')
+                        help='run the servers on one CPU and every client on another (taskset)')
     args = parser.parse_args()
     if args.pin:
-        SERVER_CPU[:] = ['taskset', '-c', '1']
-        CLIENT_CPU[:] = ['taskset', '-c', '0']
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit('upload.py: --pin needs two CPUs, and this process may use %d' % len(cpus))
+        SERVER_CPU[:] = ['taskset', '-c', str(cpus[-1])]
+        CLIENT_CPU[:] = ['taskset', '-c', str(cpus[0])]
     args.tus = os.path.abspath(args.tus)
     only = set(args.only.split(','))
     owned_work = args.work is None

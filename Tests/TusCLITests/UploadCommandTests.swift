@@ -122,7 +122,11 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
                            "--no-store", "--chunk-size", "100KiB"]
                 .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
                 .joined(separator: " ")
+            #if os(Linux)
             let result = try runProcess("/usr/bin/script", ["-qec", command, "/dev/null"])
+            #else
+            let result = try runProcess("/usr/bin/script", ["-q", "/dev/null", "/bin/sh", "-c", command])
+            #endif
             #expect(result.status == 0, "\(result.stdout)")
             // The terminal turns each line feed into CR LF.
             let output = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")

@@ -94,11 +94,11 @@ private let redirector = """
         protocol_version = "HTTP/1.1"
         def answer(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            print(self.command, flush=True)
             self.send_response(307)
             self.send_header("Location", target + self.path)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            print(self.command, flush=True)
         do_HEAD = do_PATCH = do_POST = do_OPTIONS = do_DELETE = answer
         def log_message(self, *arguments):
             pass

@@ -29,6 +29,7 @@ import TusSQLiteStorage
 
     @Test(arguments: [
         ("notes.txt", "upload URLs, one per line\nhttps://tus.example/files/1\n"),
+        ("one-byte.sqlite", "\n"),
         ("uploads.json", #"{"_default": {"1": {"key": "k", "url": "https://tus.example/files/1"}}}"#),
         ("short.sqlite", "SQLite format 3"),
         ("garbage.sqlite", "SQLite format 3\u{0}" + String(repeating: "\u{7F}", count: 4000)),

@@ -115,7 +115,20 @@ final class SQLiteConnection {
         }
         var size: sqlite3_int64 = 0
         result = fileSize(file, &size)
-        guard result == SQLITE_OK else { throw lastError(result) }
+        guard result == SQLITE_OK else {
+            throw SQLiteError(resultCode: result, message: String(cString: sqlite3_errstr(result)))
+        }
+        if size == 0 {
+            // SQLite reports a 1-byte file as empty (a work-around of its
+            // own for one file system): look for a first byte.
+            var byte: UInt8 = 0
+            result = read(file, &byte, 1, 0)
+            if result == SQLITE_OK {
+                size = 1
+            } else if result != SQLITE_IOERR | (2 << 8) {  // SQLITE_IOERR_SHORT_READ: no byte
+                throw SQLiteError(resultCode: result, message: String(cString: sqlite3_errstr(result)))
+            }
+        }
         let length = Int(min(Int64(count), max(size, 0)))
         var bytes = [UInt8](repeating: 0, count: length)
         if length > 0 {

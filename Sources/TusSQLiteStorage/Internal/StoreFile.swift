@@ -50,11 +50,13 @@ enum StoreFile {
     /// Creates an empty file at `path` with mode 0600 whatever the umask;
     /// an existing file is left as it is.
     ///
-    /// The file is created under a temporary name beside `path`, closed, then
-    /// hard-linked to `path`, which fails harmlessly when another process or
-    /// instance made it first. On a file system without hard links it is
-    /// created in place instead, where another instance of this process that
-    /// opens it in the moment before its descriptor closes can lose its locks.
+    /// The file is created under a temporary name beside `path`
+    /// (`<path>.<pid>-<random>.new`), closed, then hard-linked to `path`,
+    /// which fails harmlessly when another process or instance made it first;
+    /// the temporary name is removed either way. On a file system without
+    /// hard links the file is created in place instead, where another
+    /// instance of this process that opens it in the moment before its
+    /// descriptor closes can lose its locks.
     static func createIfMissing(_ path: String) throws(SystemError) {
         var status = stat()
         if stat(path, &status) == 0 { return }
@@ -64,14 +66,11 @@ enum StoreFile {
         try createPrivate(temporary)
         defer { _ = unlink(temporary) }
         if link(temporary, path) == 0 { return }
-        switch errno {
-        case EEXIST:
-            return
-        case EPERM, EOPNOTSUPP, ENOSYS:
-            try createPrivate(path, existingIsFine: true)
-        case let error:
-            throw SystemError(call: "link", errno: error)
-        }
+        let error = errno
+        if error == EEXIST { return }
+        // No hard links here (FAT, exFAT, some network file systems).
+        guard [EPERM, EOPNOTSUPP, ENOTSUP].contains(error) else { throw SystemError(call: "link", errno: error) }
+        try createPrivate(path, existingIsFine: true)
     }
 
     /// Creates an empty file at `path` with mode 0600 and closes it.
