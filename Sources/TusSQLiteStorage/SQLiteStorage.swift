@@ -50,10 +50,18 @@ public import TusCore
 ///
 /// ## Threads
 /// Every method is safe to call from many tasks at once: the instance owns
-/// one SQLite connection and serialises its use with a lock. Calls run
-/// synchronously on the calling thread and can wait up to `busyTimeout`
-/// while another process writes. Open several instances to write in
-/// parallel; each has its own connection.
+/// one SQLite connection for its calls and serialises its use with a lock.
+/// Calls run synchronously on the calling thread and can wait up to
+/// `busyTimeout` while another process writes. Open several instances to
+/// write in parallel; each has its own connection.
+///
+/// Checkpoints, where SQLite copies the log into the database file and
+/// `fsync`s both, mostly run on a background queue over a second connection
+/// the instance opens once its writes have filled 250 log pages. A call
+/// checkpoints itself only when the log reaches 2,000 pages (about 8 MB),
+/// which keeps the `-wal` file near that size. ``close()`` waits for a
+/// background checkpoint under way. When the second connection cannot be
+/// opened, calls checkpoint at SQLite's default of 1,000 pages instead.
 public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// The database file, as an absolute path with symbolic links resolved.
     public let path: String
@@ -147,8 +155,10 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         try withTable("cannot remove the URL of \(key.debugDescription) from \(path)") { try $0.removeURL(forKey: key) }
     }
 
-    /// Finalizes the prepared statements and closes the database. Later
-    /// calls throw ``TusError/Code/closed``; closing again does nothing.
+    /// Waits for a background checkpoint under way, finalizes the prepared
+    /// statements and closes the database; the last connection to the file
+    /// copies the log into it and deletes the `-wal` file. Later calls throw
+    /// ``TusError/Code/closed``; closing again does nothing.
     public func close() async throws {
         lock.withLock {
             table?.close()

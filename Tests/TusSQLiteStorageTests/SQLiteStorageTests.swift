@@ -90,9 +90,11 @@ import TusStorageTesting
         let folder = try TemporaryFolder()
         let path = folder.newPath("store.sqlite")
         let store = try SQLiteStorage(path: path)
-        // SQLite checkpoints once the log holds 1,000 pages of 4 KiB, and the
-        // next commit starts it over; 5,000 new keys write over 10,000.
-        let bound = 1_100 * (4_096 + 24)
+        // The call that brings the log to 2,000 pages of 4 KiB checkpoints,
+        // and the next commit starts it over; 5,000 new keys write more than
+        // 10,000 pages. The bound leaves room for the commit that crosses the
+        // line.
+        let bound = 2_100 * (4_096 + 24)
         var largest = 0
         for index in 0..<5_000 {
             try await store.setURL("https://tus.example/files/\(index)", forKey: "size:\(index)--md5:\(index)")
@@ -107,6 +109,35 @@ import TusStorageTesting
         #expect(try await reopened.entries().count == 5_000)
         #expect(try await reopened.url(forKey: "size:4999--md5:4999") == "https://tus.example/files/4999")
         try await reopened.close()
+    }
+
+    @Test func theLogIsCopiedIntoTheDatabaseWhileTheStoreStaysOpen() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        let store = try SQLiteStorage(path: path)
+        let initial = fileSize(path)
+        // About 600 log pages. SQLite by itself copies nothing into the
+        // database file before 1,000; the store's background checkpoints
+        // start at 250.
+        for index in 0..<300 {
+            try await store.setURL("https://tus.example/files/\(index)", forKey: "size:\(index)--md5:\(index)")
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while fileSize(path) <= initial && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(fileSize(path) > initial, "no page reached the database file while the store was open")
+        #expect(try await store.entries().count == 300)
+        try await store.close()
+        // The last close copies the rest and removes the log: the file alone
+        // is the whole store again.
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert db.execute("SELECT count(*) FROM tus_uploads").fetchone() == (300,)
+            """, [path])
     }
 
     @Test func openingASecondInstanceLeavesTheFirstItsLocks() async throws {

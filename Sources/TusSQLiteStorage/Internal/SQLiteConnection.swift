@@ -142,6 +142,29 @@ final class SQLiteConnection {
 
     /// The number of rows the last INSERT, UPDATE or DELETE changed.
     var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs `body` with the open handle; nil when the connection is closed.
+    func withHandle<Result>(_ body: (OpaquePointer) -> Result) -> Result? {
+        handle.map(body)
+    }
+
+    /// Hands every commit's log size to `checkpointer`, which takes over
+    /// SQLite's automatic checkpoints; nil gives them back to SQLite. The
+    /// connection does not retain `checkpointer`: its owner keeps it alive
+    /// until it removes it or closes the connection.
+    func setCheckpointer(_ checkpointer: Checkpointer?) {
+        guard let handle else { return }
+        guard let checkpointer else {
+            sqlite3_wal_autocheckpoint(handle, Checkpointer.fallbackPages)
+            return
+        }
+        sqlite3_wal_hook(handle, { context, handle, _, pages in
+            if let context, let handle {
+                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(pages: pages, on: handle)
+            }
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(checkpointer).toOpaque())
+    }
 }
 
 @available(*, unavailable)

@@ -44,6 +44,7 @@ final class UploadTable {
     private let delete: SQLiteStatement
     private let list: SQLiteStatement
     private let prune: SQLiteStatement
+    private let checkpointer: Checkpointer
 
     /// Opens the database file at `path`, which exists, checks that it is
     /// empty or starts with SQLite's header, gives a new one the schema, and
@@ -53,6 +54,7 @@ final class UploadTable {
     /// checks only read, and write-ahead logging, which rewrites the header,
     /// is switched on after them.
     init(path: String, busyTimeoutMilliseconds: Int32) throws(TusError) {
+        checkpointer = Checkpointer(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         let opening = "cannot open the SQLite store \(path)"
         do {
             connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
@@ -106,6 +108,7 @@ final class UploadTable {
             connection.close()
             throw TusError(.io, "\(opening): \(error)", cause: error)
         }
+        connection.setCheckpointer(checkpointer)
     }
 
     /// Checks the schema version, and creates the schema in a database
@@ -129,7 +132,15 @@ final class UploadTable {
     /// True when the database holds a store of the known version, false
     /// when it is empty; throws when it is something else.
     private static func checkVersion(_ connection: SQLiteConnection, path: String) throws -> Bool {
-        let version = Int32(try connection.execute("PRAGMA user_version").first ?? "") ?? 0
+        // One statement, so one snapshot: read apart, the version could come
+        // from before another process created the schema and the table count
+        // from after.
+        let row = try connection.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || (SELECT count(*) FROM sqlite_master)"
+        ).first ?? ""
+        let fields = row.split(separator: " ")
+        let version = fields.first.flatMap { Int32($0) } ?? 0
+        let objects = fields.count > 1 ? String(fields[1]) : ""
         if knownVersions.contains(version) { return true }
         if version > schemaVersion {
             throw TusError(
@@ -137,15 +148,19 @@ final class UploadTable {
                 "cannot use the SQLite store \(path): its schema version is \(version), and this version of swift-tus knows only version \(schemaVersion) or older; it was left unchanged"
             )
         }
-        let objects = try connection.execute("SELECT count(*) FROM sqlite_master")
-        if version == 0 && objects.first == "0" { return false }
+        if version == 0 && objects == "0" { return false }
         throw TusError(
             .corruptStore,
             "cannot use \(path) as an SQLite store: it is an SQLite database but not a swift-tus store (it holds other tables); it was left unchanged"
         )
     }
 
+    /// Stops the background checkpoints, then closes the connection; as the
+    /// last connection to the file, it copies the log into the database and
+    /// deletes it.
     func close() {
+        checkpointer.stop()
+        connection.setCheckpointer(nil)
         connection.close()
     }
 
