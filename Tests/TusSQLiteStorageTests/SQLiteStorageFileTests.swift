@@ -27,6 +27,20 @@ import TusSQLiteStorage
         #expect(filesAfter == filesBefore, "files appeared beside it", sourceLocation: sourceLocation)
     }
 
+    /// A database file `name` in `folder`, made by Python's `sqlite3` running
+    /// `statements` in one transaction.
+    private func pythonDatabase(_ name: String, in folder: TemporaryFolder, _ statements: [String]) async throws -> String {
+        let path = folder.newPath(name)
+        try await PythonProcess.run("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            for statement in sys.argv[2:]:
+                db.execute(statement)
+            db.commit()
+            """, [path] + statements)
+        return path
+    }
+
     @Test(arguments: [
         ("notes.txt", "upload URLs, one per line\nhttps://tus.example/files/1\n"),
         ("one-byte.sqlite", "\n"),
@@ -43,43 +57,31 @@ import TusSQLiteStorage
 
     @Test func refusesAnotherProgramsSQLiteDatabase() async throws {
         let folder = try TemporaryFolder()
-        let path = folder.newPath("app.sqlite")
-        try await PythonProcess.run("""
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            db.execute("CREATE TABLE notes (body TEXT)")
-            db.execute("INSERT INTO notes VALUES ('keep me')")
-            db.commit()
-            """, [path])
+        let path = try await pythonDatabase("app.sqlite", in: folder, [
+            "CREATE TABLE notes (body TEXT)",
+            "INSERT INTO notes VALUES ('keep me')",
+        ])
         try expectRefused(path, .corruptStore, containing: "not a swift-tus store")
     }
 
     @Test func refusesAStoreOfANewerSchemaVersion() async throws {
         let folder = try TemporaryFolder()
-        let path = folder.newPath("future.sqlite")
-        try await PythonProcess.run("""
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            db.execute("CREATE TABLE tus_uploads (key TEXT PRIMARY KEY, url TEXT, stored_at REAL, owner TEXT)")
-            db.execute("INSERT INTO tus_uploads VALUES ('k', 'https://tus.example/files/1', 0, 'me')")
-            db.execute("PRAGMA user_version = 99")
-            db.commit()
-            """, [path])
+        let path = try await pythonDatabase("future.sqlite", in: folder, [
+            "CREATE TABLE tus_uploads (key TEXT PRIMARY KEY, url TEXT, stored_at REAL, owner TEXT)",
+            "INSERT INTO tus_uploads VALUES ('k', 'https://tus.example/files/1', 0, 'me')",
+            "PRAGMA user_version = 99",
+        ])
         try expectRefused(path, .corruptStore, containing: "schema version is 99")
     }
 
     @Test func usesAVersion1StoreAsItIs() async throws {
         let folder = try TemporaryFolder()
-        let path = folder.newPath("v1.sqlite")
-        try await PythonProcess.run("""
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            db.execute("CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL)")
-            db.execute("CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at)")
-            db.execute("PRAGMA user_version = 1")
-            db.execute("INSERT INTO tus_uploads VALUES ('old', 'https://tus.example/files/old', 1700000000.5)")
-            db.commit()
-            """, [path])
+        let path = try await pythonDatabase("v1.sqlite", in: folder, [
+            "CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL)",
+            "CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at)",
+            "PRAGMA user_version = 1",
+            "INSERT INTO tus_uploads VALUES ('old', 'https://tus.example/files/old', 1700000000.5)",
+        ])
         let store = try SQLiteStorage(path: path)
         #expect(try await store.url(forKey: "old") == "https://tus.example/files/old")
         try await store.setURL("https://tus.example/files/new", forKey: "new")
@@ -98,14 +100,10 @@ import TusSQLiteStorage
 
     @Test func refusesAStoreWhoseTableIsNotOurs() async throws {
         let folder = try TemporaryFolder()
-        let path = folder.newPath("other.sqlite")
-        try await PythonProcess.run("""
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            db.execute("CREATE TABLE tus_uploads (id INTEGER PRIMARY KEY, location TEXT)")
-            db.execute("PRAGMA user_version = 1")
-            db.commit()
-            """, [path])
+        let path = try await pythonDatabase("other.sqlite", in: folder, [
+            "CREATE TABLE tus_uploads (id INTEGER PRIMARY KEY, location TEXT)",
+            "PRAGMA user_version = 1",
+        ])
         try expectRefused(path, .corruptStore, containing: "tus_uploads")
     }
 

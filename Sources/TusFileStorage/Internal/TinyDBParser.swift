@@ -78,6 +78,26 @@ struct TinyDBParser {
         position += 1
     }
 
+    /// After a member of an object or an element of an array: skips the
+    /// whitespace and the ',' that announces another one (true), or the
+    /// `closer` that ends the container (false, `position` just past it).
+    /// Anything else is invalid: "',' or '<closer>' <context>".
+    @inline(__always)
+    private mutating func anotherFollows(closer: UInt8, _ context: String) throws(FormatError) -> Bool {
+        skipWhitespace()
+        let next = peek()
+        if next == UInt8(ascii: ",") {
+            position += 1
+            skipWhitespace()
+            return true
+        }
+        guard next == closer else {
+            throw invalid("',' or '\(Character(Unicode.Scalar(closer)))' \(context)")
+        }
+        position += 1
+        return false
+    }
+
     // MARK: The file
 
     private mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> TinyDBIndex {
@@ -134,19 +154,10 @@ struct TinyDBParser {
                 try skipValue(depth: 2)
             }
             index.topLastEnd = position
-            skipWhitespace()
-            let next = peek()
-            position += 1
-            if next == UInt8(ascii: ",") {
-                skipWhitespace()
-                continue
-            }
-            if next == UInt8(ascii: "}") {
+            if try !anotherFollows(closer: UInt8(ascii: "}"), "after a table") {
                 index.topClose = position - 1
                 return
             }
-            position -= 1
-            throw invalid("',' or '}' after a table")
         }
     }
 
@@ -184,19 +195,10 @@ struct TinyDBParser {
                 notTinyDB("document \"\(Self.shown(decodedName(name)))\" of table \"_default\" is not an object")
                 try skipValue(depth: 3)
             }
-            skipWhitespace()
-            let next = peek()
-            position += 1
-            if next == UInt8(ascii: ",") {
-                skipWhitespace()
-                continue
-            }
-            if next == UInt8(ascii: "}") {
+            if try !anotherFollows(closer: UInt8(ascii: "}"), "after a document") {
                 index.tableClose = position - 1
                 return
             }
-            position -= 1
-            throw invalid("',' or '}' after a document")
         }
     }
 
@@ -254,16 +256,7 @@ struct TinyDBParser {
             case .other:
                 try skipValue(depth: 4)
             }
-            skipWhitespace()
-            let next = peek()
-            position += 1
-            if next == UInt8(ascii: ",") {
-                skipWhitespace()
-                continue
-            }
-            if next == UInt8(ascii: "}") { return }
-            position -= 1
-            throw invalid("',' or '}' after a field")
+            if try !anotherFollows(closer: UInt8(ascii: "}"), "after a field") { return }
         }
     }
 
@@ -318,16 +311,7 @@ struct TinyDBParser {
             let valueStart = parser.position
             try parser.skipValue(depth: 4)
             members.append(Member(nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: parser.position, field: field))
-            parser.skipWhitespace()
-            let next = parser.peek()
-            parser.position += 1
-            if next == UInt8(ascii: ",") {
-                parser.skipWhitespace()
-                continue
-            }
-            if next == UInt8(ascii: "}") { return members }
-            parser.position -= 1
-            throw parser.invalid("',' or '}' after a field")
+            if try !parser.anotherFollows(closer: UInt8(ascii: "}"), "after a field") { return members }
         }
     }
 
@@ -636,16 +620,7 @@ struct TinyDBParser {
                 try expect(UInt8(ascii: ":"), "':' after a name")
                 skipWhitespace()
                 try skipValue(depth: depth + 1)
-                skipWhitespace()
-                let next = peek()
-                position += 1
-                if next == UInt8(ascii: ",") {
-                    skipWhitespace()
-                    continue
-                }
-                if next == UInt8(ascii: "}") { return }
-                position -= 1
-                throw invalid("',' or '}' in an object")
+                if try !anotherFollows(closer: UInt8(ascii: "}"), "in an object") { return }
             }
         case UInt8(ascii: "["):
             guard depth <= Self.maximumDepth else { throw invalid("arrays and objects nested too deeply") }
@@ -657,16 +632,7 @@ struct TinyDBParser {
             }
             while true {
                 try skipValue(depth: depth + 1)
-                skipWhitespace()
-                let next = peek()
-                position += 1
-                if next == UInt8(ascii: ",") {
-                    skipWhitespace()
-                    continue
-                }
-                if next == UInt8(ascii: "]") { return }
-                position -= 1
-                throw invalid("',' or ']' in an array")
+                if try !anotherFollows(closer: UInt8(ascii: "]"), "in an array") { return }
             }
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
