@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Core: protocols and the error type, Foundation only.
@@ -64,6 +65,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -139,7 +141,15 @@ let package = Package(
         ),
 
         // Helpers shared by the tests: temporary folders, running processes.
-        .target(name: "TusTestSupport", dependencies: ["TusDevServer"], path: "Tests/TusTestSupport"),
+        .target(
+            name: "TusTestSupport",
+            dependencies: [
+                "TusDevServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/TusTestSupport"
+        ),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
