@@ -28,8 +28,16 @@ public struct TusClient: Sendable {
     public var url: URL
     /// Headers sent with every request (for example `Authorization`).
     public var headers: [String: String]
+    /// Whom the client trusts over HTTPS, and the client certificate it
+    /// presents, if any.
+    public var tls: TLSSettings
+    /// The proxies requests go through. Default: those the environment
+    /// names (`https_proxy`, `http_proxy`, `no_proxy`, as curl reads them).
+    /// Not used with an HTTP client of your own, which has its own.
+    public var proxy: ProxySettings
 
-    let httpClient: HTTPClient
+    /// The HTTP client given to ``init(url:headers:tls:proxy:httpClient:logger:)``, if any.
+    let customHTTPClient: HTTPClient?
     let logger: Logger
     private let capabilitiesCache = CapabilitiesCache()
 
@@ -38,57 +46,74 @@ public struct TusClient: Sendable {
     /// - Parameters:
     ///   - url: The creation endpoint, such as `https://tus.example/files/`.
     ///   - headers: Headers sent with every request.
-    ///   - httpClient: The HTTP client to use; by default ``sharedHTTPClient``.
-    ///     One of your own should not retry failed connection attempts by
-    ///     itself (`connectionPool.retryConnectionEstablishment = false`):
-    ///     the uploader retries with its own delays, and otherwise a server
-    ///     that is down is only reported when the request times out.
+    ///   - tls: Whom to trust over HTTPS, and a client certificate.
+    ///   - proxy: The proxies to go through; by default the environment's.
+    ///   - httpClient: An HTTP client of your own, or nil (the default) for
+    ///     ``sharedHTTPClient`` and its siblings, one per proxy. One of your
+    ///     own brings its own proxy settings (``proxy`` is not used) and
+    ///     should not retry failed connection attempts by itself
+    ///     (`connectionPool.retryConnectionEstablishment = false`): the
+    ///     uploader retries with its own delays, and otherwise a server that
+    ///     is down is only reported when the request times out.
     ///   - logger: Where the client logs what it does, at `debug` level.
     public init(
         url: URL,
         headers: [String: String] = [:],
-        httpClient: HTTPClient = TusClient.sharedHTTPClient,
+        tls: TLSSettings = TLSSettings(),
+        proxy: ProxySettings = .environment(),
+        httpClient: HTTPClient? = nil,
         logger: Logger = Logger(label: "swift-tus.client")
     ) {
         self.url = url
         self.headers = headers
-        self.httpClient = httpClient
+        self.tls = tls
+        self.proxy = proxy
+        self.customHTTPClient = httpClient
         self.logger = logger
     }
 
-    /// The HTTP client every ``TusClient`` uses unless given another: one
-    /// per process, never shut down. A refused connection fails at once
-    /// (the uploader retries it), and connecting times out after 10 seconds.
+    /// The HTTP client every ``TusClient`` uses for requests that go through
+    /// no proxy, unless given another: one per process, never shut down. A
+    /// refused connection fails at once (the uploader retries it), and
+    /// connecting times out after 10 seconds.
     ///
-    /// It runs on one event loop thread of its own. An upload's requests
-    /// and the upload's own code between them then run on that one thread,
-    /// so a chunk's answer is read, and the next chunk sent, without waking
-    /// another thread; one thread moves several gigabytes a second, and
-    /// blocking work (stores, checksums) is done elsewhere. A client of your
-    /// own with more threads works too, with a thread hop per request when a
-    /// connection lives on another loop than the upload.
-    public static let sharedHTTPClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(10)
-        configuration.decompression = .disabled
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: 1), configuration: configuration)
-    }()
+    /// It runs on one event loop thread of its own, shared with the clients
+    /// made for proxies. An upload's requests and the upload's own code
+    /// between them then run on that one thread, so a chunk's answer is
+    /// read, and the next chunk sent, without waking another thread; one
+    /// thread moves several gigabytes a second, and blocking work (stores,
+    /// checksums) is done elsewhere. A client of your own with more threads
+    /// works too, with a thread hop per request when a connection lives on
+    /// another loop than the upload.
+    public static let sharedHTTPClient: HTTPClient = HTTPClient(
+        eventLoopGroup: SharedHTTPClients.eventLoopGroup, configuration: SharedHTTPClients.configuration(proxy: nil))
+
+    /// The event loops the client's requests run on.
+    var eventLoopGroup: any EventLoopGroup {
+        customHTTPClient?.eventLoopGroup ?? SharedHTTPClients.eventLoopGroup
+    }
 
     /// Asks the server what it supports, with an OPTIONS request.
     ///
-    /// The answer is kept: later calls on this client (and its copies) do not
-    /// ask again.
+    /// The answer is kept: later calls on this client (and its copies with
+    /// the same ``url``) do not ask again.
     ///
     /// - Throws: ``TusCore/TusError`` when the server cannot be reached or
     ///   does not answer OPTIONS with a 2xx status.
     public func capabilities() async throws -> ServerCapabilities {
-        try await capabilities(options: nil)
+        try await capabilities(options: nil).capabilities
     }
 
-    func capabilities(options: UploadOptions?) async throws -> ServerCapabilities {
-        if let known = capabilitiesCache.value { return known }
-        let answer = try await httpClient.exchange(.OPTIONS, url, headers: requestHeaders([], options: options), timeout: .seconds(30))
+    /// The capabilities, and how long asking took (nil when known already).
+    func capabilities(options: UploadOptions?) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
+        if let known = capabilitiesCache.value(for: url) { return (known, nil) }
+        let timed: TimedExchange
+        do {
+            timed = try await send(.OPTIONS, url, headers: [], options: options)
+        } catch let failure as TransportFailure {
+            throw failure.error
+        }
+        let answer = timed.exchange
         guard (200..<300).contains(answer.code) else {
             throw TusError(.unsupported, "OPTIONS \(url.absoluteString) \(answer.statusDescription)")
         }
@@ -102,19 +127,19 @@ public struct TusClient: Sendable {
             maxSize: answer.headers.first(name: "Tus-Max-Size").flatMap { Int64($0) },
             checksumAlgorithms: Set(list("Tus-Checksum-Algorithm").map { $0.lowercased() })
         )
-        capabilitiesCache.value = capabilities
-        return capabilities
+        capabilitiesCache.set(capabilities, for: url)
+        return (capabilities, timed.seconds)
     }
 
     /// What the server supports, or ``ServerCapabilities/assumed`` when it
     /// does not answer OPTIONS.
-    func capabilitiesOrAssumed(options: UploadOptions) async throws -> ServerCapabilities {
+    func capabilitiesOrAssumed(options: UploadOptions) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
         do {
             return try await capabilities(options: options)
-        } catch let error as TusError {
+        } catch let error as TusError where error.code != .authenticationFailed {
             // Not kept: the next upload asks again.
             logger.debug("OPTIONS failed; assuming core and creation only", metadata: ["error": "\(error.message)"])
-            return .assumed
+            return (.assumed, nil)
         }
     }
 
@@ -141,8 +166,12 @@ public struct TusClient: Sendable {
 
     func terminateUpload(at url: URL, options: UploadOptions?) async throws {
         let label = "DELETE \(url.absoluteString)"
-        let answer = try await httpClient.exchange(
-            .DELETE, url, headers: requestHeaders([], options: options), timeout: options?.requestTimeout ?? .seconds(60))
+        let answer: Exchange
+        do {
+            answer = try await send(.DELETE, url, headers: [], options: options).exchange
+        } catch let failure as TransportFailure {
+            throw failure.error
+        }
         guard (200..<300).contains(answer.code) || answer.code == 404 || answer.code == 410 else {
             throw TusError(.unavailable, "cannot terminate the upload: \(label) \(answer.statusDescription)")
         }
@@ -187,12 +216,18 @@ public struct TusClient: Sendable {
     }
 }
 
-/// The server's capabilities, once known; shared by a client's copies.
+/// The server's capabilities, once known; shared by a client's copies,
+/// and kept for the URL they were asked at, so a copy given another URL
+/// asks its own server.
 private final class CapabilitiesCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var stored: ServerCapabilities?
-    var value: ServerCapabilities? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
+    private var stored: (url: URL, capabilities: ServerCapabilities)?
+
+    func value(for url: URL) -> ServerCapabilities? {
+        lock.withLock { stored?.url == url ? stored?.capabilities : nil }
+    }
+
+    func set(_ capabilities: ServerCapabilities, for url: URL) {
+        lock.withLock { stored = (url, capabilities) }
     }
 }

@@ -7,15 +7,23 @@ import TusFingerprints
 ///
 /// ```swift
 /// var options = UploadOptions()
-/// options.chunkSize = 8 << 20
+/// options.chunkSize = 8 << 20   // at most 8 MiB per request
 /// options.metadata = ["filename": "movie.mp4", "filetype": "video/mp4"]
 /// options.storage = try FileStorage(path: "uploads.json")
 /// ```
 public struct UploadOptions: Sendable {
-    /// The most bytes sent in one PATCH request. A file is read in small
-    /// pieces whatever this is; for a stream it bounds the bytes kept for
-    /// sending again. Default: 5 MiB.
-    public var chunkSize: Int = 5 * 1024 * 1024
+    /// The most bytes sent in one request, or nil (the default) to let the
+    /// uploader choose.
+    ///
+    /// Below this ceiling the size adapts: requests grow while they succeed,
+    /// until the round trip between two requests costs a small part of the
+    /// time (measured, not guessed); they halve after a 413 (a proxy's or
+    /// the server's body limit, and the size that passed is kept) and after
+    /// the link fails in the middle of one. A file is read in small pieces
+    /// whatever the size, so memory stays small; a stream keeps the bytes of
+    /// one request for sending again, so its requests stay at most 16 MiB
+    /// unless this says otherwise.
+    public var chunkSize: Int?
 
     /// `Upload-Metadata` sent when the upload is created. Keys must be
     /// non-empty printable ASCII with no spaces or commas; values are any
@@ -26,22 +34,33 @@ public struct UploadOptions: Sendable {
     /// Headers added to every request of this upload, after the client's.
     public var headers: [String: String] = [:]
 
-    /// How many times a failed request is tried again before the upload
-    /// fails: network errors, 5xx answers, 423, 409 and 460. The count starts
-    /// again each time the server's offset moves forward. Default: 5.
-    public var retries: Int = 5
-
-    /// The delay before the first retry; each further retry waits twice as
-    /// long, up to ``maximumRetryDelay``. Default: 0.5 s.
-    public var retryDelay: Duration = .milliseconds(500)
-
-    /// The longest delay between two tries. Default: 15 s.
-    public var maximumRetryDelay: Duration = .seconds(15)
+    /// When and how soon a failed request is tried again.
+    public var retryPolicy = RetryPolicy()
 
     /// The longest one request may take, from sending its first byte to
-    /// receiving the whole answer. Default: 5 minutes, room for a 5 MiB chunk
-    /// at 20 KB/s.
-    public var requestTimeout: Duration = .seconds(300)
+    /// receiving the whole answer. Default: 1 hour; a request whose bytes
+    /// stop moving is caught much sooner by ``stallTimeout``.
+    public var requestTimeout: Duration = .seconds(3600)
+
+    /// How long a request may go without sending a byte or receiving one
+    /// before it is abandoned as stalled. The upload then goes on from the
+    /// server's offset on a new connection, and the stall counts as a
+    /// failure for ``retryPolicy``. nil never abandons a request for this.
+    /// Default: 30 s.
+    public var stallTimeout: Duration? = .seconds(30)
+
+    /// Called before each request is sent, with the request to change: a
+    /// fresh bearer token for a long upload, a signature. Throwing fails the
+    /// upload with that error.
+    public var beforeRequest: (@Sendable (inout UploadRequest) async throws -> Void)?
+
+    /// Called with each answer the server gives, before the uploader acts
+    /// on it. Throwing fails the upload with that error.
+    public var afterResponse: (@Sendable (UploadResponse) async throws -> Void)?
+
+    /// Called when the upload changes course: smaller requests, a retry.
+    /// It runs on the thread that sends the requests: keep it short.
+    public var onEvent: (@Sendable (UploadEvent) -> Void)?
 
     /// Where the upload URL is kept so a later run resumes the upload. `nil`
     /// (the default) keeps nothing: every run starts a new upload.

@@ -172,7 +172,7 @@ extension StoreCommand {
         @OptionGroup var options: StoreOptions
 
         @Option(help: ArgumentHelp("Remove entries older than this: 90s, 30m, 12h, 7d.", valueName: "duration"))
-        var olderThan: PruneAge
+        var olderThan: DurationArgument
 
         func run() async throws {
             let seconds = olderThan.seconds
@@ -187,21 +187,4 @@ extension StoreCommand {
 /// "1 entry", "2 entries".
 private func countOfEntries(_ count: Int) -> String {
     count == 1 ? "1 entry" : "\(count) entries"
-}
-
-/// A duration given as a whole number and a unit: `90s`, `30m`, `12h`, `7d`.
-struct PruneAge: ExpressibleByArgument {
-    var seconds: TimeInterval
-    var text: String
-
-    init?(argument: String) {
-        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = argument.last, let scale = units[unit],
-              let count = UInt(argument.dropLast()), argument.dropLast().allSatisfy(\.isASCII)
-        else { return nil }
-        seconds = TimeInterval(count) * scale
-        text = argument
-    }
-
-    static var defaultCompletionKind: CompletionKind { .default }
 }

@@ -15,10 +15,21 @@ struct UploadCommand: AsyncParsableCommand {
             crash, Ctrl-C or a lost network resumes where the server stopped. It is removed once the \
             upload has finished, unless --keep-url is given. The upload URL is the last line printed \
             on standard output; progress and messages go to standard error.
+
+            FILE - reads standard input: a pipe is sent as a stream of unknown length, which a later \
+            run cannot resume.
+
+            Requests grow on a good link and halve after a 413 (a body limit) or a link that fails \
+            mid-request; --chunk-size caps them. A request through which nothing moves for \
+            --stall-timeout is abandoned and the upload goes on from the server's offset.
+
+            HTTPS trusts the system's CAs, those in $SSL_CERT_FILE (instead) and $SSL_CERT_DIR, \
+            and those given with --cacert. Proxies come from https_proxy, http_proxy, all_proxy and \
+            no_proxy, as curl reads them.
             """
     )
 
-    @Argument(help: "The file to upload.")
+    @Argument(help: ArgumentHelp("The file to upload, or - for standard input.", valueName: "file"))
     var file: String
 
     @Option(help: ArgumentHelp("The server's creation endpoint, such as http://127.0.0.1:1080/files/.", valueName: "url"))
@@ -33,8 +44,8 @@ struct UploadCommand: AsyncParsableCommand {
     @Option(help: "The fingerprint the URL is stored under: md5 (tuspy's) or sha256.")
     var fingerprint: FingerprintCommand.Algorithm = .md5
 
-    @Option(help: ArgumentHelp("The most bytes sent per request: 5MiB, 512KiB, 1048576.", valueName: "size"))
-    var chunkSize: ByteCount = ByteCount(5 * 1024 * 1024)
+    @Option(help: ArgumentHelp("The most bytes sent per request: 5MiB, 512KiB, 1048576. By default sizes adapt to the link.", valueName: "size"))
+    var chunkSize: ByteCount?
 
     @Option(help: ArgumentHelp("Upload metadata, repeatable. filename and filetype are sent by default.", valueName: "key=value"))
     var metadata: [String] = []
@@ -51,12 +62,33 @@ struct UploadCommand: AsyncParsableCommand {
     @Flag(help: "Keep the upload URL in the store after the upload has finished.")
     var keepURL = false
 
+    @Option(help: ArgumentHelp("Abandon a request through which nothing moves for this long, and go on: 30s, 2m.", valueName: "duration"))
+    var stallTimeout: DurationArgument = DurationArgument(argument: "30s")!
+
+    @Option(help: ArgumentHelp("Also trust the CA certificates in this PEM file, repeatable.", valueName: "file"))
+    var cacert: [String] = []
+
+    @Option(help: ArgumentHelp("A client certificate (PEM) for servers that ask for one.", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --cert; by default read from the --cert file.", valueName: "file"))
+    var key: String?
+
+    @Flag(name: [.customShort("k"), .long], help: "Do not check the server's certificate (tests only: anyone on the path can read and change the upload).")
+    var insecure = false
+
     func validate() throws {
         if noStore && store != nil {
             throw ValidationError("--store and --no-store cannot be used together")
         }
         if retries < 0 {
             throw ValidationError("--retries cannot be negative")
+        }
+        if key != nil && cert == nil {
+            throw ValidationError("--key goes with --cert")
+        }
+        if file == "-" && keepURL {
+            throw ValidationError("--keep-url has no use with standard input, which is never stored")
         }
     }
 
@@ -67,18 +99,22 @@ struct UploadCommand: AsyncParsableCommand {
             throw CommandFailure(message: "--endpoint \(endpoint.debugDescription) is not an http:// or https:// URL")
         }
         var options = UploadOptions()
-        options.chunkSize = chunkSize.bytes
-        options.retries = retries
+        options.chunkSize = chunkSize?.bytes
+        options.retryPolicy.retries = retries
+        options.stallTimeout = stallTimeout.seconds > 0 ? stallTimeout.duration : nil
         options.checksum = checksum?.algorithm
         options.keepsURLAfterSuccess = keepURL
         options.fingerprint = switch fingerprint {
         case .md5: MD5Fingerprint()
         case .sha256: SHA256Fingerprint()
         }
-        options.metadata = [
-            "filename": (file as NSString).lastPathComponent,
-            "filetype": MediaType.guess(forPath: file),
-        ]
+        let readsStandardInput = file == "-"
+        if !readsStandardInput {
+            options.metadata = [
+                "filename": (file as NSString).lastPathComponent,
+                "filetype": MediaType.guess(forPath: file),
+            ]
+        }
         for item in metadata {
             guard let equals = item.firstIndex(of: "=") else {
                 throw CommandFailure(message: "--metadata \(item.debugDescription) is not key=value")
@@ -92,15 +128,30 @@ struct UploadCommand: AsyncParsableCommand {
             options.headers[item[..<colon].trimmingCharacters(in: .whitespaces)] =
                 item[item.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
+        var tls = TLSSettings()
+        if !cacert.isEmpty { tls.trustRoots = .systemAnd(certificateFiles: cacert) }
+        if let cert { tls.clientCertificate = ClientCertificate(certificateFile: cert, privateKeyFile: key ?? cert) }
+        if insecure {
+            tls.verifiesServerCertificate = false
+            printError("warning: --insecure: the server's certificate is not checked; anyone on the path can read and change this upload")
+        }
 
         let spec = noStore ? nil : try StoreSpec(store)
         let storage = try spec?.open()
         options.storage = storage
         defer { if let storage { Task { try? await storage.close() } } }
 
-        let client = TusClient(url: endpointURL)
-        let uploader = try await client.uploader(forFileAtPath: file, options: options)
-        let reporter = ProgressReporter(total: uploader.size)
+        let reporter = ProgressReporter(total: nil)
+        let notices = UploadNotices(reporter: reporter)
+        options.onEvent = { notices.tell($0) }
+        let client = TusClient(url: endpointURL, tls: tls)
+        let uploader = readsStandardInput
+            ? try await client.uploader(for: FileHandle.standardInput, options: options)
+            : try await client.uploader(forFileAtPath: file, options: options)
+        reporter.setTotal(uploader.size)
+        if readsStandardInput && !uploader.isResumable {
+            reporter.say("standard input is a stream: a later run cannot resume this upload")
+        }
         if uploader.isResuming, let url = uploader.url {
             reporter.say("resuming \(url.absoluteString) from offset \(uploader.offset)")
         }
@@ -118,7 +169,7 @@ struct UploadCommand: AsyncParsableCommand {
             print(url.absoluteString)
         } catch is CancellationError {
             reporter.finish()
-            let resumable = spec != nil && uploader.url != nil
+            let resumable = spec != nil && uploader.url != nil && uploader.isResumable
             let how = resumable ? "; run the same command again to resume" : ""
             reporter.say("interrupted with \(uploader.offset) bytes confirmed by the server\(how)")
             try? await storage?.close()
@@ -260,6 +311,11 @@ final class ProgressReporter: @unchecked Sendable {
         self.total = total
     }
 
+    /// Sets the size once it is known.
+    func setTotal(_ total: Int64?) {
+        lock.withLock { self.total = total }
+    }
+
     /// Prints a message on its own line.
     func say(_ message: String) {
         lock.withLock {
@@ -339,6 +395,41 @@ final class ProgressReporter: @unchecked Sendable {
         return total >= 3600
             ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
             : String(format: "%d:%02d", total / 60, total % 60)
+    }
+}
+
+/// Tells on standard error how the upload changes course: smaller requests
+/// (once for a body limit), and each retry with its reason, so that a
+/// stalled or failing link shows signs of life.
+final class UploadNotices: @unchecked Sendable {
+    private let reporter: ProgressReporter
+    private let lock = NSLock()
+    private var toldBodyLimit = false
+
+    init(reporter: ProgressReporter) {
+        self.reporter = reporter
+    }
+
+    func tell(_ event: UploadEvent) {
+        switch event {
+        case .chunkSizeReduced(let from, let to, .bodyTooLarge):
+            let first = lock.withLock { () -> Bool in
+                defer { toldBodyLimit = true }
+                return !toldBodyLimit
+            }
+            if first {
+                reporter.say("the server or a proxy refuses \(ProgressReporter.bytes(Int64(from))) in one request (413): sending at most \(ProgressReporter.bytes(Int64(to))) at a time")
+            }
+        case .chunkSizeReduced:
+            break
+        case .retrying(let failure, let delay):
+            reporter.say("\(failure.error.message); retrying in \(Self.seconds(delay))")
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let (whole, fraction) = duration.components
+        return String(format: "%.1f s", Double(whole) + Double(fraction) / 1e18)
     }
 }
 

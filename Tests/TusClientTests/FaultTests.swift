@@ -61,7 +61,7 @@ import TusTestSupport
             let store = try FileStorage(path: folder.newPath("store.json"))
             var options = testOptions(chunkSize: 100_000, storage: store)
             options.uploadsDuringCreation = false
-            options.retries = 2
+            options.retryPolicy.retries = 2
             for _ in 0..<3 { server.inject(.status(500, method: "PATCH")) }
             let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(randomData(250_000), in: folder), options: options)
             let error = try await #require(throws: TusError.self) { try await uploader.upload() }
@@ -78,7 +78,7 @@ import TusTestSupport
             let data = randomData(500_000)
             var options = testOptions(chunkSize: 100_000)
             options.uploadsDuringCreation = false
-            options.retries = 1
+            options.retryPolicy.retries = 1
             let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options)
             // One failure per chunk: never two in a row without progress.
             let log = ProgressLog()

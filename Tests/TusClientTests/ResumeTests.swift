@@ -34,7 +34,7 @@ func interruptedUpload(
     _ path: String, server: TusDevServer, storage: any Storage, after bytes: Int = 100_000
 ) async throws -> TusUploader {
     var options = testOptions(storage: storage)
-    options.retries = 0
+    options.retryPolicy.retries = 0
     options.uploadsDuringCreation = false
     options.chunkSize = 1 << 20
     server.inject(.dropConnectionDuringPatch(afterBytes: bytes))
@@ -96,7 +96,7 @@ func interruptedUpload(
             // Every PATCH fails: only the creation succeeds.
             server.inject(.status(500, method: "PATCH"))
             var options = testOptions(storage: store)
-            options.retries = 0
+            options.retryPolicy.retries = 0
             options.uploadsDuringCreation = false
             let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
             let error = try await #require(throws: TusError.self) { try await uploader.upload() }

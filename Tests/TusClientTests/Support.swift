@@ -8,8 +8,8 @@ import TusTestSupport
 func testOptions(chunkSize: Int = 64 * 1024, storage: (any Storage)? = nil) -> UploadOptions {
     var options = UploadOptions()
     options.chunkSize = chunkSize
-    options.retryDelay = .milliseconds(10)
-    options.maximumRetryDelay = .milliseconds(50)
+    options.retryPolicy.delay = .milliseconds(10)
+    options.retryPolicy.maximumDelay = .milliseconds(50)
     options.requestTimeout = .seconds(20)
     options.storage = storage
     options.metadata = ["filename": "test.bin", "filetype": "application/octet-stream"]

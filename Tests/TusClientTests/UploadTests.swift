@@ -132,7 +132,7 @@ import TusTestSupport
             let path = try file(data, in: folder)
             server.inject(.dropConnectionDuringPatch(afterBytes: 1000))
             var options = testOptions(storage: store)
-            options.retries = 0
+            options.retryPolicy.retries = 0
             options.uploadsDuringCreation = false
             let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
             await #expect(throws: TusError.self) { try await uploader.upload() }
@@ -150,7 +150,7 @@ import TusTestSupport
         let port = try freePort()
         let endpoint = URL(string: "http://127.0.0.1:\(port)/files/")!
         var options = testOptions()
-        options.retries = 2
+        options.retryPolicy.retries = 2
         let uploader = try await TusClient(url: endpoint).uploader(for: Data("abc".utf8), options: options)
         let error = try await #require(throws: TusError.self) { try await uploader.upload() }
         #expect(error.code == .connectionFailed)

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import TusCore
 
 /// The tus protocol version this client speaks.
@@ -50,96 +51,163 @@ struct Exchange: Sendable {
     var statusDescription: String { "answered \(status.code) \(status.reasonPhrase)\(bodySnippet)" }
 }
 
+/// A request that got no answer.
+struct NoAnswer: Error {
+    /// What AsyncHTTPClient or the network reported.
+    var error: any Error
+    /// How many body bytes the connection had written when it failed.
+    var bytesSent: Int
+}
+
+/// A request whose bytes stopped moving for longer than its stall timeout.
+struct Stalled: Error {
+    var seconds: Duration
+}
+
 extension HTTPClient {
-    /// Sends one request and reads its whole answer.
+    /// Sends one request and reads its whole answer (at most 1 MiB of body).
     ///
-    /// The pieces of a file range are read on the event loop `loop` (any by
-    /// default); one upload passes the same loop to all its requests.
+    /// A body is sent a piece at a time on `loop`, which also runs the
+    /// request's delegate: a file range is read as it goes, so memory holds
+    /// a few pieces whatever the range's size.
     ///
-    /// - Throws: ``TusError`` with `.connectionFailed` or `.timeout` when no
-    ///   answer came; a cancelled task throws `CancellationError`.
+    /// - Throws: `CancellationError` when the task is cancelled;
+    ///   ``TusCore/TusError`` when a file range cannot be read, or
+    ///   (`.timeout`) when no whole answer came within `timeout`; ``NoAnswer``
+    ///   for every other failure, wrapping ``Stalled`` when neither a byte
+    ///   went out nor one came in for `stallTimeout`.
     func exchange(
         _ method: HTTPMethod,
         _ url: URL,
         headers: [(String, String)],
         body: RequestBody? = nil,
-        on loop: (any EventLoop)? = nil,
-        timeout: Duration
+        tls: TLSConfiguration?,
+        on loop: any EventLoop,
+        timeout: Duration,
+        stallTimeout: Duration?
     ) async throws -> Exchange {
         let label = "\(method.rawValue) \(url.absoluteString)"
+        let progress = RequestProgress(loop: loop)
+        let pumps = PiecePumps()
+        var requestBody: HTTPClient.Body?
+        if let body {
+            requestBody = .stream(contentLength: Int64(body.count)) { writer in
+                // Called again when a redirect sends the body again.
+                let pump = PiecePump(body: body, writer: writer, loop: loop)
+                pumps.current = pump
+                return pump.start()
+            }
+        }
+        let request: HTTPClient.Request
         do {
-            if case .file(let range)? = body {
-                return try await exchange(
-                    method, url, headers: headers, file: range, on: loop ?? eventLoopGroup.any(), timeout: timeout)
+            request = try HTTPClient.Request(
+                url: url.absoluteString, method: method, headers: HTTPHeaders(headers), body: requestBody, tlsConfiguration: tls)
+        } catch {
+            throw TusError(.invalidArgument, "\(label): not a URL this client can send to", cause: error)
+        }
+        let task = execute(
+            request: request, delegate: PiecePumpDelegate(request: request, pumps: pumps, progress: progress),
+            eventLoop: .delegate(on: loop), deadline: .now() + TimeAmount(timeout), logger: nil)
+        progress.watch(task, stallTimeout: stallTimeout)
+        // An answer can come before the whole body went out (a refusal):
+        // then the pump stops there.
+        defer {
+            pumps.current?.stop(CancellationError())
+            progress.stopWatching()
+        }
+        do {
+            let response = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
             }
-            var request = HTTPClientRequest(url: url.absoluteString)
-            request.method = method
-            for (name, value) in headers { request.headers.add(name: name, value: value) }
-            if case .bytes(let bytes)? = body {
-                request.body = .bytes(bytes)
-            }
-            let response = try await execute(request, timeout: TimeAmount(timeout))
-            let responseBody = try await response.body.collect(upTo: 1 << 20)
-            return Exchange(status: response.status, headers: response.headers, body: responseBody)
+            return Exchange(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
         } catch is CancellationError {
             throw CancellationError()
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            if _Concurrency.Task.isCancelled { throw CancellationError() }
-            throw TusError(.timeout, "\(label): no answer within \(timeout)", cause: error)
         } catch let error as HTTPClientError where error == .cancelled {
             throw CancellationError()
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            if _Concurrency.Task.isCancelled { throw CancellationError() }
+            throw TusError(.timeout, "\(label): no whole answer within \(timeout)", cause: error)
         } catch let error as TusError {
             // The file could not be read while the request sent it.
             throw error
         } catch {
             if _Concurrency.Task.isCancelled { throw CancellationError() }
-            throw TusError(.connectionFailed, "\(label) failed: \(describe(error))", cause: error)
+            throw NoAnswer(error: error, bytesSent: progress.bytesSent)
         }
-    }
-
-    /// Sends a request whose body is a range of a file, read a piece at a
-    /// time on `loop`, which also runs the request's delegate.
-    ///
-    /// A piece is read when the connection has written one of the
-    /// ``PiecePump/limit`` pieces it holds, so memory holds a few pieces
-    /// whatever the range's size; and as reading, handing over and hearing
-    /// that a piece is written happen on one thread, no piece waits for a
-    /// task to be scheduled. Reading a piece (512 KiB, usually from the page
-    /// cache) holds the loop for that long.
-    private func exchange(
-        _ method: HTTPMethod, _ url: URL, headers: [(String, String)], file range: FileRange, on loop: any EventLoop,
-        timeout: Duration
-    ) async throws -> Exchange {
-        let pumps = PiecePumps()
-        let body = HTTPClient.Body.stream(contentLength: Int64(range.count)) { writer in
-            // Called again when a redirect sends the body again.
-            let pump = PiecePump(range: range, writer: writer, loop: loop)
-            pumps.current = pump
-            return pump.start()
-        }
-        let request = try HTTPClient.Request(
-            url: url.absoluteString, method: method, headers: HTTPHeaders(headers), body: body)
-        let task = execute(
-            request: request, delegate: PiecePumpDelegate(request: request, pumps: pumps),
-            eventLoop: .delegate(on: loop), deadline: .now() + TimeAmount(timeout), logger: nil)
-        // An answer can come before the whole body went out (a refusal):
-        // then the pump stops there.
-        defer { pumps.current?.stop(CancellationError()) }
-        let response = try await withTaskCancellationHandler {
-            try await task.futureResult.get()
-        } onCancel: {
-            task.cancel()
-        }
-        return Exchange(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
     }
 }
 
-/// Feeds a file range to a request, a piece at a time, on one event loop.
+/// What a request has moved, and the watchdog that abandons it once nothing
+/// moves for its stall timeout. Touched on the request's loop only.
+final class RequestProgress: @unchecked Sendable {
+    private let loop: any EventLoop
+    private var lastMove = NIODeadline.now()
+    private var written = 0
+    private var check: RepeatedTask?
+    private var sentBytes = LockedCount()
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// How many body bytes the connection has written.
+    var bytesSent: Int { sentBytes.value }
+
+    /// A body part was written (`bytes` of it).
+    func wrote(_ bytes: Int) {
+        lastMove = .now()
+        sentBytes.add(bytes)
+    }
+
+    /// Part of the answer arrived.
+    func received() {
+        lastMove = .now()
+    }
+
+    /// Fails `task` once nothing has moved for `stallTimeout`.
+    func watch<Response>(_ task: HTTPClient.Task<Response>, stallTimeout: Duration?) {
+        guard let stallTimeout, stallTimeout > .zero else { return }
+        let limit = TimeAmount(stallTimeout)
+        let every = TimeAmount.nanoseconds(max(limit.nanoseconds / 8, 1_000_000))
+        loop.execute { [self] in
+            lastMove = .now()
+            check = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { [self] repeated in
+                if NIODeadline.now() - lastMove >= limit {
+                    repeated.cancel()
+                    task.fail(reason: Stalled(seconds: stallTimeout))
+                }
+            }
+        }
+    }
+
+    func stopWatching() {
+        loop.execute { [self] in
+            check?.cancel()
+            check = nil
+        }
+    }
+}
+
+/// An integer read from any thread and written from one.
+struct LockedCount: @unchecked Sendable {
+    private final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var value = 0
+    }
+    private let box = Box()
+    var value: Int { box.lock.withLock { box.value } }
+    func add(_ amount: Int) { box.lock.withLock { box.value += amount } }
+}
+
+/// Feeds a request's body to its connection, a piece at a time, on one
+/// event loop: at most ``limit`` pieces handed over and not yet written.
 final class PiecePump: @unchecked Sendable {
     /// The most pieces handed to the connection and not yet written.
     static let limit = 3
 
-    private let range: FileRange
+    private let body: RequestBody
     private let writer: HTTPClient.Body.StreamWriter
     private let loop: any EventLoop
     private let done: EventLoopPromise<Void>
@@ -148,8 +216,8 @@ final class PiecePump: @unchecked Sendable {
     private var onTheirWay = 0
     private var isFinished = false
 
-    init(range: FileRange, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
-        self.range = range
+    init(body: RequestBody, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
+        self.body = body
         self.writer = writer
         self.loop = loop
         done = loop.makePromise()
@@ -183,10 +251,10 @@ final class PiecePump: @unchecked Sendable {
     }
 
     private func pump() {
-        while !isFinished, sent < range.count, onTheirWay < Self.limit {
+        while !isFinished, sent < body.count, onTheirWay < Self.limit {
             let piece: ByteBuffer
             do {
-                piece = try range.piece(after: sent)
+                piece = try body.piece(after: sent)
             } catch {
                 finish(.failure(error))
                 return
@@ -195,7 +263,7 @@ final class PiecePump: @unchecked Sendable {
             onTheirWay += 1
             writer.write(.byteBuffer(piece)).whenFailure { [self] error in stop(error) }
         }
-        if sent >= range.count { finish(.success(())) }
+        if sent >= body.count { finish(.success(())) }
     }
 
     private func finish(_ result: Result<Void, any Error>) {
@@ -216,19 +284,23 @@ private final class PiecePumps: @unchecked Sendable {
 }
 
 /// Collects the answer (at most 1 MiB of body) like `ResponseAccumulator`,
-/// and tells the pump when a piece has been written.
+/// tells the pump when a piece has been written, and the watchdog when
+/// anything moved.
 private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     typealias Response = HTTPClient.Response
 
     private let accumulator: ResponseAccumulator
     private let pumps: PiecePumps
+    private let progress: RequestProgress
 
-    init(request: HTTPClient.Request, pumps: PiecePumps) {
+    init(request: HTTPClient.Request, pumps: PiecePumps, progress: RequestProgress) {
         accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
         self.pumps = pumps
+        self.progress = progress
     }
 
     func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
+        progress.wrote(part.readableBytes)
         pumps.current?.written()
     }
 
@@ -237,11 +309,13 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     }
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        accumulator.didReceiveHead(task: task, head)
+        progress.received()
+        return accumulator.didReceiveHead(task: task, head)
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        accumulator.didReceiveBodyPart(task: task, buffer)
+        progress.received()
+        return accumulator.didReceiveBodyPart(task: task, buffer)
     }
 
     func didReceiveError(task: HTTPClient.Task<Response>, _ error: any Error) {
@@ -251,22 +325,6 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
 
     func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
         try accumulator.didFinishRequest(task: task)
-    }
-}
-
-/// A short description of a transport error.
-private func describe(_ error: any Error) -> String {
-    if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
-        return "cannot connect to \(first.target): \(describe(first.error))"
-    }
-    if let error = error as? IOError {
-        return String(cString: strerror(error.errnoCode))
-    }
-    let text = String(describing: error)
-    switch text {
-    case "remoteConnectionClosed": return "the server closed the connection"
-    case "connectTimeout": return "connecting timed out"
-    default: return text
     }
 }
 

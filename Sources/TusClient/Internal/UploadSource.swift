@@ -41,6 +41,19 @@ enum RequestBody: Sendable {
         case .file(let range): range.count
         }
     }
+
+    /// The piece that follows the first `sent` bytes: at most
+    /// ``UploadSource/pieceSize`` bytes, so that a request's progress shows
+    /// piece by piece.
+    func piece(after sent: Int) throws -> ByteBuffer {
+        switch self {
+        case .bytes(let buffer):
+            let count = min(UploadSource.pieceSize, buffer.readableBytes - sent)
+            return buffer.getSlice(at: buffer.readerIndex + sent, length: count) ?? ByteBuffer()
+        case .file(let range):
+            return try range.piece(after: sent)
+        }
+    }
 }
 
 /// The bytes an upload sends, read at any offset the server asks for.

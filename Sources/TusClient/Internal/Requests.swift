@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TusCore
+
+/// A request that got no answer, in words, with what the uploader needs to
+/// adapt: how many body bytes had gone out, and whether it stalled.
+struct TransportFailure: Error {
+    var error: TusError
+    var bytesSent: Int
+    var stalled: Bool
+}
+
+/// An answer, and how long it took from sending the request.
+struct TimedExchange {
+    var exchange: Exchange
+    var seconds: Double
+}
+
+extension TusClient {
+    /// Sends one request: the protocol's and the user's headers, the hooks
+    /// of `options`, the route (proxy, TLS) to `url`, and failures in words.
+    ///
+    /// - Throws: ``TransportFailure`` when no answer came; `TusError` for a
+    ///   route that cannot be used, a file that cannot be read, a request
+    ///   that ran out of time, and a server that wants a client certificate;
+    ///   whatever a hook throws; `CancellationError`.
+    func send(
+        _ method: HTTPMethod, _ url: URL, headers extra: [(String, String)], body: RequestBody? = nil,
+        options: UploadOptions?, on loop: (any EventLoop)? = nil
+    ) async throws -> TimedExchange {
+        let route = try route(to: url)
+        var request = UploadRequest(
+            method: method.rawValue, url: url, headers: requestHeaders(extra, options: options), bodyCount: body?.count ?? 0)
+        if let hook = options?.beforeRequest { try await hook(&request) }
+        let started = ContinuousClock.now
+        let exchange: Exchange
+        do {
+            exchange = try await route.httpClient.exchange(
+                method, url, headers: request.headers.map { ($0.name, $0.value) }, body: body,
+                tls: route.tlsConfiguration, on: loop ?? route.httpClient.eventLoopGroup.next(),
+                timeout: options?.requestTimeout ?? .seconds(60),
+                stallTimeout: options == nil ? .seconds(60) : options!.stallTimeout)
+        } catch let failure as NoAnswer {
+            let label = "\(method.rawValue) \(url.absoluteString)"
+            if let stall = failure.error as? Stalled {
+                let error = TusError(.timeout, "\(label): nothing moved for \(Self.seconds(stall.seconds)); the request was abandoned", cause: stall)
+                throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: true)
+            }
+            let error = await ConnectionFailure.error(
+                failure.error, url: url, route: route, tls: tls, bytesSent: failure.bytesSent, group: route.httpClient.eventLoopGroup)
+            throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false)
+        }
+        let elapsed = ContinuousClock.now - started
+        if exchange.code == 400 {
+            // nginx finishes the handshake without a client certificate it
+            // requires, then answers every request 400.
+            let text = String(decoding: exchange.body.readableBytesView, as: UTF8.self)
+            let server = ConnectionFailure.address(of: url)
+            if text.contains("No required SSL certificate was sent") {
+                throw TusError(.authenticationFailed, "\(server) requires a client certificate; give one (--cert FILE --key FILE)")
+            }
+            if text.contains("The SSL certificate error") {
+                throw TusError(.authenticationFailed, "\(server) refused the client certificate; check that its authority is one the server trusts")
+            }
+        }
+        if let hook = options?.afterResponse {
+            try await hook(UploadResponse(
+                request: request, statusCode: exchange.code,
+                headers: exchange.headers.map { (name: $0.name, value: $0.value) }))
+        }
+        let (whole, fraction) = elapsed.components
+        return TimedExchange(exchange: exchange, seconds: Double(whole) + Double(fraction) / 1e18)
+    }
+
+    /// `30 s`, `1.5 s`.
+    static func seconds(_ duration: Duration) -> String {
+        let (whole, fraction) = duration.components
+        let value = Double(whole) + Double(fraction) / 1e18
+        return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+}

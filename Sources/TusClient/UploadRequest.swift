@@ -1,0 +1,76 @@
+public import Foundation
+
+/// A request an upload is about to send, as
+/// ``UploadOptions/beforeRequest`` sees it and may change it.
+///
+/// ```swift
+/// options.beforeRequest = { request in
+///     request.setHeader("Authorization", "Bearer \(try await tokens.current())")
+/// }
+/// ```
+public struct UploadRequest: Sendable {
+    /// `OPTIONS`, `POST`, `HEAD`, `PATCH` or `DELETE`.
+    public let method: String
+    /// Where it goes.
+    public let url: URL
+    /// Its headers, in order; names as they were set.
+    public private(set) var headers: [(name: String, value: String)]
+    /// How many body bytes it carries.
+    public let bodyCount: Int
+
+    init(method: String, url: URL, headers: [(String, String)], bodyCount: Int) {
+        self.method = method
+        self.url = url
+        self.headers = headers.map { (name: $0.0, value: $0.1) }
+        self.bodyCount = bodyCount
+    }
+
+    /// The value of the header `name` (any case), if set.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    /// Sets the header `name` (any case) to `value`, replacing every value
+    /// it had; nil removes it. The headers the protocol needs
+    /// (`Upload-Offset`, `Content-Type`, `Tus-Resumable` …) are better left
+    /// alone.
+    public mutating func setHeader(_ name: String, _ value: String?) {
+        let index = headers.firstIndex { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+        headers.removeAll { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+        guard let value else { return }
+        headers.insert((name: name, value: value), at: min(index ?? headers.count, headers.count))
+    }
+}
+
+/// An answer the server gave, as ``UploadOptions/afterResponse`` sees it.
+public struct UploadResponse: Sendable {
+    /// The request it answers, as sent.
+    public let request: UploadRequest
+    /// The status code, such as 204.
+    public let statusCode: Int
+    /// Its headers, in order.
+    public let headers: [(name: String, value: String)]
+
+    /// The value of the header `name` (any case), if present.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// Something an upload tells as it goes, for a progress display or a log
+/// (``UploadOptions/onEvent``).
+public enum UploadEvent: Sendable {
+    /// Requests carry fewer bytes from now on: the server or a proxy refused
+    /// a body this large (413), or the link failed during one.
+    case chunkSizeReduced(from: Int, to: Int, reason: ChunkSizeReason)
+    /// A request failed and is tried again after `delay`.
+    case retrying(RequestFailure, delay: Duration)
+
+    /// Why requests got smaller.
+    public enum ChunkSizeReason: Sendable, Equatable {
+        /// The server or a proxy in front of it answered 413.
+        case bodyTooLarge
+        /// The link failed or stalled in the middle of a request.
+        case interrupted
+    }
+}
