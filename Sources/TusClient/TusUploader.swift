@@ -106,7 +106,8 @@ public final class TusUploader: @unchecked Sendable {
         self.key = key
         self.isResuming = resumed != nil
         let ceiling = options.chunkSize ?? (source.isSeekable ? Int(Int32.max) : Self.streamCeiling)
-        state = State(sizer: ChunkSizer(ceiling: ceiling))
+        // A size the user chose is where requests start, too.
+        state = State(sizer: ChunkSizer(ceiling: ceiling, start: options.chunkSize ?? ChunkSizer.start))
         if let resumed {
             state.url = resumed.url
             state.offset = resumed.offset

@@ -15,6 +15,7 @@ public struct UploadOptions: Sendable {
     /// The most bytes sent in one request, or nil (the default) to let the
     /// uploader choose.
     ///
+    /// Requests start at this size, or at 5 MiB when the uploader chooses.
     /// Below this ceiling the size adapts: requests grow while they succeed,
     /// until the round trip between two requests costs a small part of the
     /// time (measured, not guessed); they halve after a 413 (a proxy's or

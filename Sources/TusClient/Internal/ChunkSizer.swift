@@ -1,7 +1,8 @@
 /// How many bytes the next request carries: one mechanism for body limits,
 /// links that cut, and fast links.
 ///
-/// - It starts at ``start`` (or the ceiling, if smaller).
+/// - It starts at the size the user chose, or at ``start`` (or the
+///   ceiling, if smaller) when the uploader chooses.
 /// - After a request succeeds it grows towards the size at which the time
 ///   between two requests — one round trip, measured as the shortest
 ///   request without a body — is at most ``roundTripShare`` of the time,
@@ -33,9 +34,10 @@ struct ChunkSizer {
     private(set) var roundTrip: Double?
     private var hasFailed = false
 
-    init(ceiling: Int) {
+    /// Sizes up to `ceiling`, from `start` (by default ``start``).
+    init(ceiling: Int, start: Int = ChunkSizer.start) {
         self.ceiling = max(1, ceiling)
-        size = min(Self.start, self.ceiling)
+        size = max(1, min(start, self.ceiling))
     }
 
     private var floor: Int { min(Self.floor, ceiling) }
