@@ -163,7 +163,9 @@ enum CertificateProbe {
         guard let context = try? NIOSSLContext(configuration: configuration) else { return nil }
         let seen = SeenCertificate()
         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-        let bootstrap = ClientBootstrap(group: group)
+        // A group of another kind (Network.framework's) cannot probe.
+        guard let base = ClientBootstrap(validatingGroup: group) else { return nil }
+        let bootstrap = base
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
