@@ -55,6 +55,14 @@ let package = Package(
         // The conformance suite any Storage runs from its own tests.
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
 
+        // The tus wire format (header names, metadata, checksums, dates),
+        // written once for the client and the development server. Not a
+        // product.
+        .target(
+            name: "TusProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // The tus 1.0 client.
         .target(
             name: "TusClient",
@@ -162,6 +170,7 @@ let package = Package(
             dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport"]
         ),
         .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
+        .testTarget(name: "TusProtocolTests", dependencies: ["TusProtocol"]),
         .testTarget(
             name: "TusDevServerTests",
             dependencies: ["TusDevServer", .product(name: "Crypto", package: "swift-crypto")]
