@@ -84,7 +84,7 @@ let package = Package(
             name: "TusDevServer",
             dependencies: [
                 "TusCore",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "TusProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
