@@ -55,18 +55,26 @@ let package = Package(
         // The conformance suite any Storage runs from its own tests.
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
 
+        // The tus wire format (header names, metadata, checksums, dates),
+        // written once for the client and the development server. Not a
+        // product.
+        .target(
+            name: "TusProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // The tus 1.0 client.
         .target(
             name: "TusClient",
             dependencies: [
                 "TusCore",
                 "TusFingerprints",
+                "TusProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -76,7 +84,7 @@ let package = Package(
             name: "TusDevServer",
             dependencies: [
                 "TusCore",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "TusProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -162,6 +170,7 @@ let package = Package(
             dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport"]
         ),
         .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
+        .testTarget(name: "TusProtocolTests", dependencies: ["TusProtocol"]),
         .testTarget(
             name: "TusDevServerTests",
             dependencies: ["TusDevServer", .product(name: "Crypto", package: "swift-crypto")]

@@ -1,3 +1,5 @@
+import TusProtocol
+
 /// What a tus server announces in its answer to OPTIONS.
 public struct ServerCapabilities: Sendable, Hashable {
     /// The protocol versions it speaks (`Tus-Version`), preferred first.
@@ -20,13 +22,13 @@ public struct ServerCapabilities: Sendable, Hashable {
 
     /// What is assumed of a server that does not answer OPTIONS: the core
     /// protocol and creation, nothing more.
-    public static let assumed = ServerCapabilities(versions: ["1.0.0"], extensions: ["creation"])
+    public static let assumed = ServerCapabilities(versions: [tusProtocolVersion], extensions: ["creation"])
 
     /// Whether the server announces `name` in `Tus-Extension`.
     public func supports(_ name: String) -> Bool { extensions.contains(name) }
 
     /// Whether the server accepts checksums made with `algorithm`.
     public func supports(_ algorithm: ChecksumAlgorithm) -> Bool {
-        supports("checksum") && checksumAlgorithms.contains(algorithm.rawValue)
+        supports("checksum") && checksumAlgorithms.contains(algorithm.wireAlgorithm.rawValue)
     }
 }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import TusCore
+import TusProtocol
 
 /// A small tus 1.0 server for development and tests, on SwiftNIO.
 ///
@@ -75,8 +76,8 @@ public final class TusDevServer: Sendable {
         let expiration = configuration.expiration.flatMap { $0.isFinite && $0 < 3.2e9 ? max($0, 0) : nil }
         let store = try UploadStore(
             directory: configuration.directory, expiration: expiration, logger: configuration.logger)
-        let algorithms = configuration.checksumAlgorithms.compactMap { ChecksumAlgorithm(rawValue: $0.lowercased()) }
-        var seen = Set<ChecksumAlgorithm>()
+        let algorithms = configuration.checksumAlgorithms.compactMap { UploadChecksum.Algorithm(rawValue: $0.lowercased()) }
+        var seen = Set<UploadChecksum.Algorithm>()
         let context = ServerContext(
             store: store,
             basePath: basePath,
@@ -202,7 +203,7 @@ public final class TusDevServer: Sendable {
             id: record.id,
             length: record.length,
             offset: record.offset,
-            metadata: record.rawMetadata.flatMap(HeaderParsing.metadata) ?? [:],
+            metadata: record.rawMetadata.flatMap(UploadMetadataCodec.decode) ?? [:],
             rawMetadata: record.rawMetadata,
             createdAt: record.createdAt,
             expiresAt: record.isComplete ? nil : record.expiresAt
@@ -269,7 +270,7 @@ final class ServerContext: Sendable {
     let basePath: String
     let maxUploadSize: Int64
     let expiration: TimeInterval?
-    let checksumAlgorithms: [ChecksumAlgorithm]
+    let checksumAlgorithms: [UploadChecksum.Algorithm]
     let logger: Logger
     let faults = Locked<[Fault]>([])
     let requestLog = Locked<[String]>([])
@@ -278,7 +279,7 @@ final class ServerContext: Sendable {
 
     init(
         store: UploadStore, basePath: String, maxUploadSize: Int64, expiration: TimeInterval?,
-        checksumAlgorithms: [ChecksumAlgorithm], logger: Logger
+        checksumAlgorithms: [UploadChecksum.Algorithm], logger: Logger
     ) {
         self.store = store
         self.basePath = basePath

@@ -1,44 +1,17 @@
 import Foundation
+import TusProtocol
 
-/// HTTP dates (RFC 9110): IMF-fixdate, and the two obsolete forms.
+/// HTTP dates, read by ``TusProtocol/HTTPDate`` (IMF-fixdate by hand, the
+/// obsolete forms with date formatters); under this name so the client's
+/// files need not import `TusProtocol`.
 enum HTTPDate {
-    private static let formats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
+    /// The date `text` names in any of the three forms, or nil.
     static func parse(_ text: String) -> Date? {
-        // Servers send IMF-fixdate; reading it by hand spares making date
-        // formatters for every answer.
-        if let date = parseIMFFixdate(text) { return date }
-        for format in formats {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "GMT")
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return date }
-        }
-        return nil
+        TusProtocol.HTTPDate.parse(text)
     }
 
-    /// `Sun, 06 Nov 1994 08:49:37 GMT`, or nil.
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` exactly, or nil.
     static func parseIMFFixdate(_ text: String) -> Date? {
-        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
-              parts[1].count == 2, let day = Int(parts[1]),
-              let month = months.firstIndex(of: String(parts[2])).map({ $0 + 1 }),
-              parts[3].count == 4, let year = Int(parts[3])
-        else { return nil }
-        let time = parts[4].split(separator: ":", omittingEmptySubsequences: false)
-        guard time.count == 3, time.allSatisfy({ $0.count == 2 }),
-              let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),
-              (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
-        else { return nil }
-        // Days since 1970-01-01 of a proleptic Gregorian date.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3_600 + minute * 60 + second))
+        TusProtocol.HTTPDate.parseIMFFixdate(text)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import TusProtocol
 
 /// Serves tus requests on one connection.
 ///
@@ -25,7 +26,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// while the length is deferred.
         let limit: Int64
         let limitIsMaxSize: Bool
-        var hasher: ChecksumHasher?
+        var hasher: UploadChecksum.Hasher?
         let expectedDigest: Data?
         let forceMismatch: Bool
         /// Bytes still accepted before the connection is dropped, for
@@ -36,7 +37,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         init(
             id: String, file: DataFile, startOffset: Int64, limit: Int64, limitIsMaxSize: Bool,
-            hasher: ChecksumHasher?, expectedDigest: Data?, forceMismatch: Bool, dropAfter: Int?,
+            hasher: UploadChecksum.Hasher?, expectedDigest: Data?, forceMismatch: Bool, dropAfter: Int?,
             createdLocation: String?
         ) {
             self.id = id
@@ -261,20 +262,22 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         if method == "OPTIONS" {
             var headers: [(String, String)] = [
-                ("Tus-Version", "1.0.0"),
-                ("Tus-Extension", "creation,creation-defer-length,creation-with-upload,termination,checksum,expiration"),
-                ("Tus-Max-Size", String(server.maxUploadSize)),
+                (TusHeaderName.tusVersion, tusProtocolVersion),
+                (TusHeaderName.tusExtension, "creation,creation-defer-length,creation-with-upload,termination,checksum,expiration"),
+                (TusHeaderName.tusMaxSize, String(server.maxUploadSize)),
             ]
             if !server.checksumAlgorithms.isEmpty {
-                headers.append(("Tus-Checksum-Algorithm", server.checksumAlgorithms.map(\.rawValue).joined(separator: ",")))
+                let names = server.checksumAlgorithms.map(\.rawValue).joined(separator: ",")
+                headers.append((TusHeaderName.tusChecksumAlgorithm, names))
             }
             return .respond(Response(status: .noContent, headers: headers))
         }
 
-        guard head.headers.first(name: "tus-resumable")?.trimmingCharacters(in: .whitespaces) == "1.0.0" else {
+        let version = head.headers.first(name: TusHeaderName.tusResumable)?.trimmingCharacters(in: .whitespaces)
+        guard version == tusProtocolVersion else {
             return .respond(
                 Response(
-                    status: .preconditionFailed, headers: [("Tus-Version", "1.0.0")],
+                    status: .preconditionFailed, headers: [(TusHeaderName.tusVersion, tusProtocolVersion)],
                     body: "Tus-Resumable: 1.0.0 is required\n"))
         }
 
@@ -311,7 +314,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func tooLarge(_ message: String) -> Outcome {
         .respond(
-            Response(status: .payloadTooLarge, headers: [("Tus-Max-Size", String(server.maxUploadSize))], body: message + "\n"))
+            Response(status: .payloadTooLarge, headers: [(TusHeaderName.tusMaxSize, String(server.maxUploadSize))], body: message + "\n"))
     }
 
     private func missing(_ lookup: UploadStore.Lookup) -> Outcome {
@@ -326,33 +329,32 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum ChecksumHeader {
         case none
-        case valid(ChecksumAlgorithm, Data)
+        case valid(UploadChecksum)
         case invalid(String)
     }
 
     private func checksumHeader(_ head: HTTPRequestHead) -> ChecksumHeader {
-        guard let value = head.headers.first(name: "upload-checksum") else { return .none }
-        let parts = value.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2 else { return .invalid("malformed Upload-Checksum: expected '<algorithm> <base64 digest>'") }
-        let name = parts[0].lowercased()
-        guard let algorithm = ChecksumAlgorithm(rawValue: name), server.checksumAlgorithms.contains(algorithm) else {
-            return .invalid("unsupported checksum algorithm '\(name)'")
+        guard let value = head.headers.first(name: TusHeaderName.uploadChecksum) else { return .none }
+        do throws(UploadChecksum.ParseError) {
+            return .valid(try UploadChecksum(headerValue: value, accepting: server.checksumAlgorithms))
+        } catch {
+            switch error {
+            case .malformed: return .invalid("malformed Upload-Checksum: expected '<algorithm> <base64 digest>'")
+            case .unsupportedAlgorithm(let name): return .invalid("unsupported checksum algorithm '\(name)'")
+            case .digestNotBase64: return .invalid("malformed Upload-Checksum: the digest is not base64")
+            }
         }
-        guard let digest = Data(base64Encoded: String(parts[1])) else {
-            return .invalid("malformed Upload-Checksum: the digest is not base64")
-        }
-        return .valid(algorithm, digest)
     }
 
     // MARK: Handlers
 
     private func create(_ head: HTTPRequestHead) -> Outcome {
         let headers = head.headers
-        if headers.contains(name: "upload-concat") {
+        if headers.contains(name: TusHeaderName.uploadConcat) {
             return badRequest("concatenation is not supported")
         }
-        let lengthHeader = headers.first(name: "upload-length")
-        let deferHeader = headers.first(name: "upload-defer-length")
+        let lengthHeader = headers.first(name: TusHeaderName.uploadLength)
+        let deferHeader = headers.first(name: TusHeaderName.uploadDeferLength)
         var length: Int64?
         switch (lengthHeader, deferHeader) {
         case (nil, nil):
@@ -360,7 +362,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.some, .some):
             return badRequest("send Upload-Length or Upload-Defer-Length, not both")
         case (let value?, nil):
-            guard let parsed = HeaderParsing.nonNegativeInteger(value.trimmingCharacters(in: .whitespaces)) else {
+            guard let parsed = NonNegativeInteger.parse(value.trimmingCharacters(in: .whitespaces)) else {
                 return badRequest("invalid Upload-Length '\(value)'")
             }
             guard parsed <= server.maxUploadSize else {
@@ -372,8 +374,8 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return badRequest("Upload-Defer-Length must be 1")
             }
         }
-        let rawMetadata = headers.first(name: "upload-metadata")
-        if let rawMetadata, HeaderParsing.metadata(rawMetadata) == nil {
+        let rawMetadata = headers.first(name: TusHeaderName.uploadMetadata)
+        if let rawMetadata, UploadMetadataCodec.decode(rawMetadata) == nil {
             return badRequest("malformed Upload-Metadata")
         }
         let withBody = HeaderParsing.isOffsetOctetStream(headers.first(name: "content-type"))
@@ -400,7 +402,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard withBody else {
             var responseHeaders = [("Location", location)]
             if let expires = record.expiresAt, !record.isComplete {
-                responseHeaders.append(("Upload-Expires", HeaderParsing.httpDate(expires)))
+                responseHeaders.append((TusHeaderName.uploadExpires, HTTPDate.format(expires)))
             }
             return .respond(Response(status: .created, headers: responseHeaders))
         }
@@ -414,16 +416,16 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func headUpload(_ id: String) -> Outcome {
         guard case .found(let record) = server.store.lookup(id) else { return missing(server.store.lookup(id)) }
         var headers: [(String, String)] = [
-            ("Upload-Offset", String(record.offset)),
+            (TusHeaderName.uploadOffset, String(record.offset)),
             ("Cache-Control", "no-store"),
         ]
         if let length = record.length {
-            headers.append(("Upload-Length", String(length)))
+            headers.append((TusHeaderName.uploadLength, String(length)))
         } else {
-            headers.append(("Upload-Defer-Length", "1"))
+            headers.append((TusHeaderName.uploadDeferLength, "1"))
         }
         if let metadata = record.rawMetadata {
-            headers.append(("Upload-Metadata", metadata))
+            headers.append((TusHeaderName.uploadMetadata, metadata))
         }
         return .respond(Response(status: .ok, headers: headers))
     }
@@ -440,15 +442,15 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return .respond(
                 Response(status: .unsupportedMediaType, body: "Content-Type must be application/offset+octet-stream\n"))
         }
-        guard let offsetText = headers.first(name: "upload-offset") else {
+        guard let offsetText = headers.first(name: TusHeaderName.uploadOffset) else {
             return badRequest("Upload-Offset is required")
         }
-        guard let offset = HeaderParsing.nonNegativeInteger(offsetText.trimmingCharacters(in: .whitespaces)) else {
+        guard let offset = NonNegativeInteger.parse(offsetText.trimmingCharacters(in: .whitespaces)) else {
             return badRequest("invalid Upload-Offset '\(offsetText)'")
         }
         var newLength: Int64?
-        if let value = headers.first(name: "upload-length") {
-            guard let parsed = HeaderParsing.nonNegativeInteger(value.trimmingCharacters(in: .whitespaces)) else {
+        if let value = headers.first(name: TusHeaderName.uploadLength) {
+            guard let parsed = NonNegativeInteger.parse(value.trimmingCharacters(in: .whitespaces)) else {
                 return badRequest("invalid Upload-Length '\(value)'")
             }
             newLength = parsed
@@ -466,7 +468,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard offset == record.offset else {
             return .respond(
                 Response(
-                    status: .conflict, headers: [("Upload-Offset", String(record.offset))],
+                    status: .conflict, headers: [(TusHeaderName.uploadOffset, String(record.offset))],
                     body: "Upload-Offset \(offset) does not match the upload's offset \(record.offset)\n"))
         }
         var length = record.length
@@ -509,11 +511,11 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             server.store.release(id)
             return .respond(Response(status: .internalServerError, body: "cannot open the upload's data file\n"))
         }
-        var hasher: ChecksumHasher?
+        var hasher: UploadChecksum.Hasher?
         var expected: Data?
-        if case .valid(let algorithm, let digest) = checksum {
-            hasher = algorithm.makeHasher()
-            expected = digest
+        if case .valid(let sent) = checksum {
+            hasher = UploadChecksum.Hasher(sent.algorithm)
+            expected = sent.digest
         }
         var dropAfter: Int?
         var forceMismatch = false
@@ -563,7 +565,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 stream.limitIsMaxSize
                 ? "the body goes past the maximum size \(stream.limit)" : "the body goes past the end of the upload"
             mode = .discard(
-                Response(status: .payloadTooLarge, headers: [("Tus-Max-Size", String(server.maxUploadSize))], body: message + "\n"))
+                Response(status: .payloadTooLarge, headers: [(TusHeaderName.tusMaxSize, String(server.maxUploadSize))], body: message + "\n"))
             return
         }
         do {
@@ -607,15 +609,15 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if let expected = stream.expectedDigest, let hasher = stream.hasher {
-            if stream.forceMismatch || hasher.finalize() != expected {
+            if stream.forceMismatch || hasher.finalize().digest != expected {
                 rollBack(stream)
                 var headers: [(String, String)] = []
                 if let location = stream.createdLocation { headers.append(("Location", location)) }
-                headers.append(("Upload-Offset", String(stream.startOffset)))
+                headers.append((TusHeaderName.uploadOffset, String(stream.startOffset)))
                 send(
                     Response(
-                        status: .init(statusCode: 460, reasonPhrase: "Checksum Mismatch"), headers: headers,
-                        body: "checksum mismatch: the chunk was discarded\n"),
+                        status: .init(statusCode: TusStatus.checksumMismatch, reasonPhrase: TusStatus.checksumMismatchReason),
+                        headers: headers, body: "checksum mismatch: the chunk was discarded\n"),
                     context: context)
                 return
             }
@@ -623,9 +625,9 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let record = commit(stream)
         var headers: [(String, String)] = []
         if let location = stream.createdLocation { headers.append(("Location", location)) }
-        headers.append(("Upload-Offset", String(stream.offset)))
+        headers.append((TusHeaderName.uploadOffset, String(stream.offset)))
         if let record, !record.isComplete, let expires = record.expiresAt {
-            headers.append(("Upload-Expires", HeaderParsing.httpDate(expires)))
+            headers.append((TusHeaderName.uploadExpires, HTTPDate.format(expires)))
         }
         send(
             Response(status: stream.createdLocation == nil ? .noContent : .created, headers: headers),
@@ -682,7 +684,7 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func send(_ response: Response, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Tus-Resumable", value: "1.0.0")
+        headers.add(name: TusHeaderName.tusResumable, value: tusProtocolVersion)
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         var body: ByteBuffer?
         if response.status != .noContent {
@@ -726,6 +728,6 @@ final class TusHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func contentLength(_ head: HTTPRequestHead) -> Int64? {
         guard let value = head.headers.first(name: "content-length") else { return nil }
-        return HeaderParsing.nonNegativeInteger(value.trimmingCharacters(in: .whitespaces)) ?? -1
+        return NonNegativeInteger.parse(value.trimmingCharacters(in: .whitespaces)) ?? -1
     }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TusProtocol
+
+@Suite struct HTTPDateTests {
+    /// Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example.
+    private let example = Date(timeIntervalSince1970: 784_111_777)
+
+    @Test func datesAreWrittenAsIMFFixdate() {
+        #expect(HTTPDate.format(example) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        // Fractions of a second are dropped, not rounded.
+        #expect(HTTPDate.format(example.addingTimeInterval(0.9)) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+
+    @Test(arguments: [
+        "Sun, 06 Nov 1994 08:49:37 GMT",  // IMF-fixdate
+        "Sunday, 06-Nov-94 08:49:37 GMT",  // RFC 850
+        "Sun Nov  6 08:49:37 1994",  // asctime
+    ])
+    func theThreeFormsParse(text: String) {
+        #expect(HTTPDate.parse(text) == example)
+    }
+
+    @Test(arguments: [
+        0, 784_111_777, 951_868_799, 4_107_564_428, -26_488_128, -1, 1_700_000_000,
+        -30_610_224_000,  // 1000-01-01 00:00:00
+        253_402_300_799,  // 9999-12-31 23:59:59
+    ] as [TimeInterval])
+    func datesSurviveFormatThenParse(seconds: TimeInterval) throws {
+        let date = Date(timeIntervalSince1970: seconds)
+        let text = HTTPDate.format(date)
+        #expect(HTTPDate.parseIMFFixdate(text) == date, "\(text)")
+        #expect(HTTPDate.parse(text) == date, "\(text)")
+    }
+
+    @Test func datesBeyondTheYear9999AreWrittenAsItsLastSecond() {
+        #expect(HTTPDate.format(Date(timeIntervalSince1970: 1e15)) == "Fri, 31 Dec 9999 23:59:59 GMT")
+    }
+
+    @Test(arguments: [
+        "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nev 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT",
+        "Sun, 06 Nov 94 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT", "tomorrow",
+    ])
+    func malformedDatesAreNotIMFFixdates(text: String) {
+        #expect(HTTPDate.parseIMFFixdate(text) == nil)
+    }
+
+    @Test(arguments: ["", "tomorrow", "Sun, 06 Nev 1994 08:49:37 GMT", "1994-11-06T08:49:37Z"])
+    func whatIsNoDateIsNil(text: String) {
+        #expect(HTTPDate.parse(text) == nil)
+    }
+}
