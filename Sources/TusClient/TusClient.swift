@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import TusCore
+import TusProtocol
 
 /// A client of one tus 1.0 server endpoint: it makes uploaders, which create,
 /// resume and finish uploads.
@@ -124,7 +125,7 @@ public struct TusClient: Sendable {
         let capabilities = ServerCapabilities(
             versions: list("Tus-Version"),
             extensions: Set(list("Tus-Extension")),
-            maxSize: answer.headers.first(name: "Tus-Max-Size").flatMap { Int64($0) },
+            maxSize: answer.headers.first(name: TusHeaderName.tusMaxSize).flatMap { NonNegativeInteger.parse($0.trimmingCharacters(in: .whitespaces)) },
             checksumAlgorithms: Set(list("Tus-Checksum-Algorithm").map { $0.lowercased() })
         )
         capabilitiesCache.set(capabilities, for: url)
@@ -146,7 +147,7 @@ public struct TusClient: Sendable {
     /// The headers of a request: `Tus-Resumable`, the client's, the upload's,
     /// then `extra`.
     func requestHeaders(_ extra: [(String, String)], options: UploadOptions? = nil) -> [(String, String)] {
-        var result = [("Tus-Resumable", tusVersion)]
+        var result = [("Tus-Resumable", tusProtocolVersion)]
         result += headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let options { result += options.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
         return result + extra

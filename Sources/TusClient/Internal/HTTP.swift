@@ -5,9 +5,8 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import TusCore
+import TusProtocol
 
-/// The tus protocol version this client speaks.
-let tusVersion = "1.0.0"
 
 /// One request's answer, its body read whole (answers to tus requests are
 /// small).
@@ -20,10 +19,10 @@ struct Exchange: Sendable {
 
     /// The server's `Upload-Offset`, if present and valid.
     func offset(_ request: String) throws -> Int64 {
-        guard let text = headers.first(name: "Upload-Offset") else {
+        guard let text = headers.first(name: TusHeaderName.uploadOffset) else {
             throw TusError(.protocolViolation, "\(request): the answer has no Upload-Offset header")
         }
-        guard let offset = Int64(text), offset >= 0 else {
+        guard let offset = NonNegativeInteger.parse(text.trimmingCharacters(in: .whitespaces)) else {
             throw TusError(.protocolViolation, "\(request): the answer's Upload-Offset \"\(text)\" is not a byte count")
         }
         return offset
@@ -31,7 +30,7 @@ struct Exchange: Sendable {
 
     /// The server's `Upload-Length`, if present and valid.
     var length: Int64? {
-        headers.first(name: "Upload-Length").flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil }
+        headers.first(name: TusHeaderName.uploadLength).flatMap { NonNegativeInteger.parse($0.trimmingCharacters(in: .whitespaces)) }
     }
 
     /// The server's `Upload-Expires`, if present and a valid HTTP date.

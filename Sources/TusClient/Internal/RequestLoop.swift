@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import TusCore
+import TusProtocol
 
 /// The request loop: create the upload if needed, then PATCH chunk after
 /// chunk, resynchronising and retrying as ``UploadOptions/retryPolicy``
@@ -210,7 +211,7 @@ extension TusUploader {
         case 413:
             throw TusError(.invalidArgument, "cannot upload \(source.name) to \(endpoint): the server \(answer.statusDescription) (too large)")
         case 412:
-            throw TusError(.unsupported, "POST \(endpoint): the server does not speak tus \(tusVersion) (412; it speaks \(answer.headers.first(name: "Tus-Version") ?? "an unknown version"))")
+            throw TusError(.unsupported, "POST \(endpoint): the server does not speak tus \(tusProtocolVersion) (412; it speaks \(answer.headers.first(name: "Tus-Version") ?? "an unknown version"))")
         default:
             throw Retry(error: TusError(.unavailable, "cannot create an upload at \(endpoint): POST \(answer.statusDescription)"),
                         resync: false, method: "POST", statusCode: answer.code)
@@ -274,7 +275,7 @@ extension TusUploader {
             try await forgetStoredURL()
             throw TusError(.notFound, "the upload at \(url.absoluteString) is gone: \(label) \(answer.statusDescription)")
         case 412:
-            throw TusError(.unsupported, "\(label): the server does not speak tus \(tusVersion) (412)")
+            throw TusError(.unsupported, "\(label): the server does not speak tus \(tusProtocolVersion) (412)")
         default:
             throw Retry(error: TusError(.unavailable, "\(label) \(answer.statusDescription)"),
                         resync: true, method: "PATCH", statusCode: answer.code)
