@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 import TusDevServer
 import TusTestSupport
@@ -192,6 +193,40 @@ import TusTestSupport
         }
     }
 
+    @Test func aHalfCloseCrossesTheRelayAndTheAnswerStillComesBack() async throws {
+        try await TCPTestServer.withServer(.echo) { server in
+            try await Relay.withRelay(to: "127.0.0.1", port: server.port, .latency(roundTrip: .milliseconds(20))) { relay in
+                try await TCPTestClient.withConnection(to: relay.port) { client in
+                    try await client.send(Data("hello".utf8))
+                    try await client.closeOutput()
+                    #expect(try await client.receive(5) == Data("hello".utf8))
+                    let end = try await client.end()
+                    #expect(end == .closed)
+                }
+                _ = try await server.connections.waitUntil { $0.first?.ended == true }
+            }
+        }
+    }
+
+    @Test func withNothingListeningUpstreamTheClientIsReset() async throws {
+        // A port that was just free: the server is gone once the closure returns.
+        let port = try await TCPTestServer.withServer(.echo) { $0.port }
+        try await Relay.withRelay(to: "127.0.0.1", port: port) { relay in
+            do {
+                try await TCPTestClient.withConnection(to: relay.port) { client in
+                    let end = try await client.end()
+                    #expect(end == .reset)
+                }
+            } catch let error as NIOConnectionError {
+                // The reset can come before the client's connect has
+                // completed: then the connect fails with it.
+                let reason = error.connectionErrors.first?.error as? IOError
+                #expect(reason?.errnoCode == ECONNRESET, "\(error)")
+            }
+            #expect(relay.counters.connectionsAccepted == 1)
+        }
+    }
+
     @Test func twoHundredFiftySixMiBPassAFortyMillisecondLinkInOrderWithABoundedBacklog() async throws {
         var random = SeededGenerator.forTest()
         // Not a power of two: a block boundary never matches a read's.
@@ -208,11 +243,12 @@ import TusTestSupport
                     _ = try await server.connections.waitUntil(timeout: .seconds(120)) { $0.first?.received == total }
                 }
                 let elapsed = clock.now - start
-                let counters = relay.counters
+                // The relay counts a write once NIO reports it done, which
+                // can be a moment after the sink has read it.
+                let counters = try await relay.waitUntil { $0.bytesToServer == total }
                 print("256 MiB through a 40 ms relay in \(elapsed); \(counters)")
                 let record = server.connections.value[0]
                 #expect(record.mismatchAt == nil, "the bytes arrived changed or out of order")
-                #expect(counters.bytesToServer == total)
                 // The backlog limit is 4 MiB, and one wake-up reads at most
                 // 1 MiB past it.
                 #expect(counters.largestBacklog <= 5 << 20)

@@ -98,6 +98,12 @@ final class TCPTestClient: Sendable {
         try await state.waitUntil(timeout: timeout) { $0.end != nil }.end!
     }
 
+    /// Closes the sending half (a TCP half close): the peer reads the end
+    /// of the stream and may still answer.
+    func closeOutput() async throws {
+        try await channel.close(mode: .output)
+    }
+
     /// Closes the connection in order.
     func close() async {
         try? await channel.close()

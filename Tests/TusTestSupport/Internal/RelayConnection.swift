@@ -47,7 +47,7 @@ final class RelayConnection: @unchecked Sendable {
         /// Read and not yet written (queued, or in the channel's buffer).
         var backlog = 0
         var largestBacklog = 0
-        /// Bytes that arrived during a stall, in order.
+        /// Bytes that arrived while connecting or during a stall, in order.
         var held: [ByteBuffer] = []
         /// The source closed its output (`fully`: closed altogether).
         var ended: (fully: Bool, held: Bool)?
@@ -113,8 +113,7 @@ final class RelayConnection: @unchecked Sendable {
                     return
                 }
                 self.phase = .open
-                self.readIfWanted(.client)
-                self.readIfWanted(.server)
+                self.releaseHeld()
             case .failure:
                 // Nothing listens there: the client sees its connection reset.
                 self.phase = .closed
@@ -125,9 +124,11 @@ final class RelayConnection: @unchecked Sendable {
 
     func received(_ bytes: ByteBuffer, from side: Side) {
         switch phase {
-        case .closed, .cutting, .connecting:
+        case .closed, .cutting:
             return
-        case .stalled:
+        case .connecting, .stalled:
+            // Not read on purpose, but NIO still delivers what it finds
+            // when it notices the end of the stream: keep it for later.
             modify(side) { $0.held.append(bytes) }
         case .open:
             if side == .client {
@@ -153,10 +154,7 @@ final class RelayConnection: @unchecked Sendable {
         switch phase {
         case .closed, .cutting:
             return
-        case .connecting:
-            phase = .closed
-            server?.close(promise: nil)
-        case .stalled:
+        case .connecting, .stalled:
             modify(side) { direction in
                 if direction.ended == nil || fully { direction.ended = (fully, true) }
             }
@@ -171,7 +169,13 @@ final class RelayConnection: @unchecked Sendable {
         guard case .stalled(let current) = phase, id == nil || id == current else { return }
         phase = .open
         link.update { $0.stallsEnded += 1 }
+        releaseHeld()
+    }
 
+    /// Passes on, in order, what arrived while the connection was
+    /// connecting or stalled: the client's bytes (which may reach the next
+    /// cut or stall), the server's, then the end of either; and reads again.
+    private func releaseHeld() {
         var clientBytes = fromClient.held
         fromClient.held = []
         while !clientBytes.isEmpty {
