@@ -10,5 +10,6 @@ public struct FixtureError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The message, as test output shows it.
     public var description: String { message }
 }
