@@ -158,6 +158,16 @@ let package = Package(
             ],
             path: "Tests/TusTestSupport"
         ),
+        // The network fixtures themselves (relay, nginx, tinyproxy, certificates).
+        .testTarget(
+            name: "TusTestSupportTests",
+            dependencies: [
+                "TusTestSupport",
+                "TusDevServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(

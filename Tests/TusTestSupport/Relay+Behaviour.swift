@@ -1,0 +1,119 @@
+extension Relay {
+    /// What a ``Relay`` does to the bytes it forwards. The parts combine: a
+    /// slow link that also cuts every 4 MB is
+    /// `Behaviour(roundTripLatency: .milliseconds(40), cut: Cut(afterBytes: 4_000_000))`.
+    ///
+    /// Byte counts for ``cut`` and ``stall`` are of bytes from the client
+    /// toward the server, counted on the whole link (across connections, as
+    /// the relay reads them), and start again from zero after each cut or
+    /// stall.
+    public struct Behaviour: Sendable {
+        /// The time a byte takes there and back: each direction is delayed
+        /// by half of it. Zero forwards at once.
+        public var roundTripLatency: Duration
+        /// When to cut a connection, if ever.
+        public var cut: Cut?
+        /// When to stall a connection, if ever.
+        public var stall: Stall?
+
+        /// A behaviour with the given parts; with none, the relay forwards
+        /// every byte at once and never interferes.
+        public init(roundTripLatency: Duration = .zero, cut: Cut? = nil, stall: Stall? = nil) {
+            self.roundTripLatency = roundTripLatency
+            self.cut = cut
+            self.stall = stall
+        }
+
+        /// Forwards every byte at once, in order, and never interferes.
+        public static let passThrough = Behaviour()
+
+        /// Only a delay of `roundTrip` (half of it each way).
+        public static func latency(roundTrip: Duration) -> Behaviour {
+            Behaviour(roundTripLatency: roundTrip)
+        }
+    }
+
+    /// Cutting the link: once ``afterBytes`` bytes from the client have
+    /// passed, the connection carrying the last of them ends. The client's
+    /// side is reset (it sees `ECONNRESET`, as when a network drops a
+    /// connection); the server's side is closed once exactly those bytes
+    /// have reached it, so what the server holds is what passed the link.
+    /// Bytes the client sent after them, and bytes still on their way to the
+    /// client, are lost.
+    public struct Cut: Sendable {
+        /// How many client bytes pass before each cut. At least 1.
+        public var afterBytes: Int
+        /// How many cuts to make; `nil` cuts every ``afterBytes`` bytes for
+        /// as long as the relay runs.
+        public var times: Int?
+
+        /// Cuts after every `afterBytes` bytes from the client, or only the
+        /// first `times` times.
+        public init(afterBytes: Int, times: Int? = nil) {
+            precondition(afterBytes >= 1, "a cut needs at least one byte before it")
+            self.afterBytes = afterBytes
+            self.times = times
+        }
+    }
+
+    /// Stalling the link: once ``afterBytes`` bytes from the client have
+    /// passed, the connection carrying the last of them stops forwarding in
+    /// both directions — its sockets stay open and nothing more is read from
+    /// either — until ``duration`` passes or the test calls
+    /// ``Relay/releaseStalls()``. Then what was held (bytes, and a close by
+    /// either side) goes on, in order.
+    public struct Stall: Sendable {
+        /// How many client bytes pass before each stall. At least 1.
+        public var afterBytes: Int
+        /// How long each stall lasts; `nil` until ``Relay/releaseStalls()``.
+        public var duration: Duration?
+        /// How many stalls to make; `nil` stalls every ``afterBytes`` bytes.
+        public var times: Int?
+
+        /// Stalls after every `afterBytes` bytes from the client (or only the
+        /// first `times` times), for `duration` or until released.
+        public init(afterBytes: Int, duration: Duration? = nil, times: Int? = nil) {
+            precondition(afterBytes >= 1, "a stall needs at least one byte before it")
+            self.afterBytes = afterBytes
+            self.duration = duration
+            self.times = times
+        }
+
+        /// One stall only, after `afterBytes` bytes.
+        public static func once(afterBytes: Int, duration: Duration? = nil) -> Stall {
+            Stall(afterBytes: afterBytes, duration: duration, times: 1)
+        }
+    }
+
+    /// What the relay has done so far. Tests wait on these with
+    /// ``Relay/waitUntil(timeout:_:)`` instead of sleeping.
+    public struct Counters: Sendable, Equatable, CustomStringConvertible {
+        /// Connections accepted from clients.
+        public var connectionsAccepted = 0
+        /// Connections (client and server side both) that have ended.
+        public var connectionsClosed = 0
+        /// Bytes written toward the server (accepted by the kernel).
+        public var bytesToServer = 0
+        /// Bytes written toward the client (accepted by the kernel).
+        public var bytesToClient = 0
+        /// Connections cut (after the cut was carried out, not decided).
+        public var cuts = 0
+        /// Stalls begun.
+        public var stallsBegun = 0
+        /// Stalls ended, by their duration or ``Relay/releaseStalls()``.
+        public var stallsEnded = 0
+        /// The most bytes one direction of one connection ever held (read
+        /// but not yet written): what backpressure keeps bounded.
+        public var largestBacklog = 0
+
+        /// All zero.
+        public init() {}
+
+        /// The counters on one line, for test output.
+        public var description: String {
+            "accepted \(connectionsAccepted), closed \(connectionsClosed), "
+                + "to server \(bytesToServer) B, to client \(bytesToClient) B, cuts \(cuts), "
+                + "stalls \(stallsBegun) begun / \(stallsEnded) ended, largest backlog \(largestBacklog) B"
+        }
+    }
+}
