@@ -168,6 +168,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The tests' relay as a process, for Benchmarks/compare.
+        .executableTarget(name: "test-relay", dependencies: ["TusTestSupport"], path: "Tests/RelayCommand"),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
