@@ -16,6 +16,9 @@ struct DurationArgument: ExpressibleByArgument {
         text = argument
     }
 
+    /// How `--help` shows a default: as it was written.
+    var defaultValueDescription: String { text }
+
     /// The duration, for the library.
     var duration: Duration { .seconds(seconds) }
 
