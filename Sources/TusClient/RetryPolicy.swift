@@ -51,9 +51,13 @@ public struct RetryPolicy: Sendable {
     /// The default decision: no answer at all (the network, a stall, a
     /// timeout), a 5xx, 408, 423 (locked by another client), 429 (too many
     /// requests), 409 (offset mismatch) and 460 (checksum mismatch) are
-    /// worth another try; any other answer is not.
+    /// worth another try; any other answer is not, nor a refused TLS
+    /// certificate (`.untrustedServer`) or client certificate
+    /// (`.authenticationFailed`), which no retry mends.
     @Sendable public static func isTransient(_ failure: RequestFailure) -> Bool {
-        guard let status = failure.statusCode else { return true }
+        guard let status = failure.statusCode else {
+            return failure.error.code != .untrustedServer && failure.error.code != .authenticationFailed
+        }
         return status >= 500 || [408, 409, 423, 429, 460].contains(status)
     }
 

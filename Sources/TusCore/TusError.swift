@@ -20,7 +20,7 @@ public struct TusError: Error, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case invalidArgument, notFound, io, corruptStore, closed, unavailable
             case connectionFailed, authenticationFailed, timeout, protocolViolation
-            case unsupported
+            case unsupported, untrustedServer
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -51,6 +51,10 @@ public struct TusError: Error, Sendable, CustomStringConvertible {
         public static let protocolViolation = Code(.protocolViolation)
         /// The operation is not supported by this store or server.
         public static let unsupported = Code(.unsupported)
+        /// The server's TLS certificate was refused: issued by an authority
+        /// not trusted, expired, or for another name. Trying again changes
+        /// nothing until the trust settings or the server do.
+        public static let untrustedServer = Code(.untrustedServer)
 
         /// A short name for the code, such as "corrupt store".
         public var description: String {
@@ -66,6 +70,7 @@ public struct TusError: Error, Sendable, CustomStringConvertible {
             case .timeout: "timeout"
             case .protocolViolation: "protocol violation"
             case .unsupported: "unsupported"
+            case .untrustedServer: "untrusted server"
             }
         }
     }

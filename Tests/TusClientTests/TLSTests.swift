@@ -28,9 +28,16 @@ import TusTestSupport
                 let endpoint = nginx.url(for: server.endpoint)
                 let data = randomData(600_000)
                 let path = try file(data, in: folder)
+                // Not retried: no retry mends a certificate.
+                var retrying = options()
+                retrying.retryPolicy.retries = 3
+                let retries = Recorder<String>()
+                retrying.onEvent = { if case .retrying = $0 { retries.record("retry") } }
                 let refused = await #expect(throws: TusError.self) {
-                    try await TusClient(url: endpoint, proxy: .none).uploader(forFileAtPath: path, options: options()).upload()
+                    try await TusClient(url: endpoint, proxy: .none).uploader(forFileAtPath: path, options: retrying).upload()
                 }
+                #expect(refused?.code == .untrustedServer)
+                #expect(retries.values.isEmpty)
                 let message = refused?.message ?? ""
                 #expect(message.contains("cannot connect to 127.0.0.1:\(nginx.port)"), "\(message)")
                 #expect(message.contains("not issued by an authority this client trusts"), "\(message)")

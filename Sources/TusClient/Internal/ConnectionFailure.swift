@@ -54,7 +54,7 @@ enum ConnectionFailure {
         case let error as HTTPClientError:
             return words(for: error, url: url, proxy: proxy)
         case let error as NIOSSLExtraError where error == .failedToValidateHostname:
-            return (.connectionFailed, "the server's certificate is not for the name \(url.host ?? "?"); connect by a name the certificate holds")
+            return (.untrustedServer, "the server's certificate is not for the name \(url.host ?? "?"); connect by a name the certificate holds")
         case NIOSSLError.uncleanShutdown:
             return (.unavailable, "the server closed the connection in the middle of TLS")
         case NIOSSLError.handshakeFailed(let inner):
@@ -116,18 +116,18 @@ enum ConnectionFailure {
     ) async -> (TusError.Code, String) {
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             guard route.proxy == nil, let host = url.host else {
-                return (.connectionFailed, "the server's certificate could not be verified: it has expired, or no trusted authority issued it; trust its CA certificate (--cacert FILE)")
+                return (.untrustedServer, "the server's certificate could not be verified: it has expired, or no trusted authority issued it; trust its CA certificate (--cacert FILE)")
             }
             let port = url.port ?? 443
             let certificate = await CertificateProbe.leafCertificate(host: host, port: port, group: group)
             let now = time(nil)
             if let certificate, certificate.notValidAfter < now {
-                return (.connectionFailed, "the server's certificate expired on \(day(certificate.notValidAfter)); the server must renew it")
+                return (.untrustedServer, "the server's certificate expired on \(day(certificate.notValidAfter)); the server must renew it")
             }
             if let certificate, certificate.notValidBefore > now {
-                return (.connectionFailed, "the server's certificate is not valid before \(day(certificate.notValidBefore)); check this machine's clock")
+                return (.untrustedServer, "the server's certificate is not valid before \(day(certificate.notValidBefore)); check this machine's clock")
             }
-            return (.connectionFailed, "the server's certificate is not issued by an authority this client trusts (a private CA or a self-signed certificate); trust its CA certificate (--cacert FILE)")
+            return (.untrustedServer, "the server's certificate is not issued by an authority this client trusts (a private CA or a self-signed certificate); trust its CA certificate (--cacert FILE)")
         }
         if text.contains("CERTIFICATE_REQUIRED") || (tls.clientCertificate == nil && text.contains("HANDSHAKE_FAILURE")) {
             return (.authenticationFailed, "the server requires a client certificate; give one (--cert FILE --key FILE)")

@@ -51,6 +51,7 @@ extension TusUploader {
                 let failure = RequestFailure(method: retry.method, statusCode: retry.statusCode, error: retry.error, attempt: failures)
                 guard policy.shouldRetry(failure) else { throw retry.error }
                 if failures > policy.retries {
+                    if policy.retries == 0 { throw retry.error }
                     let tries = policy.retries == 1 ? "1 retry" : "\(policy.retries) retries"
                     throw TusError(retry.error.code, "\(retry.error.message) (gave up after \(tries))", cause: retry.error)
                 }
@@ -113,8 +114,12 @@ extension TusUploader {
             if let body, failure.bytesSent > 0 || failure.stalled {
                 shrink(after: body.count, reason: .interrupted)
             }
-            throw Retry(error: TusError(failure.error.code, "\(label): \(failure.error.message)", cause: failure.error),
-                        resync: method != .POST, method: method.rawValue, statusCode: nil)
+            // "cannot connect to HOST:PORT: …" says it all; a failure in the
+            // middle of a request says which request.
+            let error = failure.bytesSent == 0 && failure.error.message.hasPrefix("cannot connect")
+                ? failure.error
+                : TusError(failure.error.code, "\(label): \(failure.error.message)", cause: failure.error)
+            throw Retry(error: error, resync: method != .POST, method: method.rawValue, statusCode: nil)
         } catch let error as TusError where error.code == .timeout {
             if let body { shrink(after: body.count, reason: .interrupted) }
             throw Retry(error: error, resync: method != .POST, method: method.rawValue, statusCode: nil)
