@@ -88,7 +88,40 @@ public final class TusUploader: @unchecked Sendable {
 
     /// The size of what is uploaded, or `nil` for a stream whose end has not
     /// been reached.
-    public var size: Int64? { source.size }
+    public var size: Int64? { part?.length ?? source.size }
+
+    /// What messages call the upload: the file's path, and which part.
+    var name: String {
+        guard let part else { return source.name }
+        return "\(source.name) (part \(part.index + 1) of \(part.count))"
+    }
+
+    /// For one part of a parallel upload: the range of the file it sends,
+    /// and what to do once the server has created it.
+    let part: Part?
+
+    struct Part: Sendable {
+        /// Where in the file the part starts, and its length.
+        var start: Int64
+        var length: Int64
+        /// Which part it is, from 0, and of how many.
+        var index: Int
+        var count: Int
+        /// Called with the part's URL as soon as the server has created it,
+        /// before any of its bytes is sent.
+        var created: @Sendable (URL) async throws -> Void
+    }
+
+    /// The parallel upload this uploader runs, if it runs one.
+    var parallel: ParallelUpload?
+
+    /// What a request sends for up to `count` bytes from `offset` of the
+    /// upload (of the part, for a part).
+    func body(at offset: Int64, count: Int) throws -> RequestBody {
+        guard let part else { return try source.body(at: offset, count: count) }
+        let count = Int(min(Int64(count), max(0, part.length - offset)))
+        return try source.body(at: part.start + offset, count: count)
+    }
 
     /// Whether what is uploaded can be resumed by a later run: false for a
     /// stream (standard input, a pipe), whose bytes cannot be read again.
@@ -97,15 +130,20 @@ public final class TusUploader: @unchecked Sendable {
     /// The most bytes the next request carries.
     var chunkSize: Int { lock.withLock { state.sizer.size } }
 
-    private init(client: TusClient, source: UploadSource, options: UploadOptions, metadataHeader: String?, key: String?, resumed: Resumed?) {
+    init(
+        client: TusClient, source: UploadSource, options: UploadOptions, metadataHeader: String?, key: String?, resumed: Resumed?,
+        part: Part? = nil, resumesParts: Bool = false
+    ) {
+        self.part = part
         self.client = client
         self.source = source
         self.options = options
         self.metadataHeader = metadataHeader
         self.eventLoop = client.eventLoopGroup.next()
         self.key = key
-        self.isResuming = resumed != nil
+        self.isResuming = resumed != nil || resumesParts
         let ceiling = options.chunkSize ?? (source.isSeekable ? Int(Int32.max) : Self.streamCeiling)
+        self.parallel = nil
         // A size the user chose is where requests start, too.
         state = State(sizer: ChunkSizer(ceiling: ceiling, start: options.chunkSize ?? ChunkSizer.start))
         if let resumed {
@@ -117,7 +155,7 @@ public final class TusUploader: @unchecked Sendable {
     }
 
     /// Where a stored upload goes on.
-    private struct Resumed {
+    struct Resumed {
         var url: URL
         var offset: Int64
         var lengthDeferred: Bool
@@ -132,6 +170,9 @@ public final class TusUploader: @unchecked Sendable {
         guard options.retryPolicy.retries >= 0 else {
             throw TusError(.invalidArgument, "the number of retries cannot be negative (\(options.retryPolicy.retries))")
         }
+        guard options.parallelUploads >= 1 else {
+            throw TusError(.invalidArgument, "the number of parallel uploads must be at least 1, not \(options.parallelUploads)")
+        }
         let metadataHeader = try UploadMetadata.header(options.metadata)
         var key: String?
         var resumed: Resumed?
@@ -140,6 +181,17 @@ public final class TusUploader: @unchecked Sendable {
             if let key, let stored = try await storage.url(forKey: key) {
                 resumed = try await resumePoint(client: client, storage: storage, key: key, stored: stored, size: source.size, options: options)
             }
+        }
+        // In parts, unless the store holds the URL of a whole upload (an
+        // earlier single upload, or the parts' final upload).
+        if resumed == nil, let size = source.size, let parallel = try await ParallelUpload.plan(
+            client: client, source: source, size: size, options: options, key: key) {
+            let uploader = TusUploader(
+                client: client, source: source, options: options, metadataHeader: metadataHeader, key: key, resumed: nil,
+                resumesParts: parallel.isResuming)
+            uploader.parallel = parallel
+            uploader.lock.withLock { uploader.state.offset = parallel.confirmed }
+            return uploader
         }
         return TusUploader(client: client, source: source, options: options, metadataHeader: metadataHeader, key: key, resumed: resumed)
     }
@@ -196,15 +248,15 @@ public final class TusUploader: @unchecked Sendable {
         }
         defer { lock.withLock { state.isRunning = false } }
 
-        progress?(UploadProgress(bytesUploaded: offset, totalBytes: source.size))
+        progress?(UploadProgress(bytesUploaded: offset, totalBytes: size))
         if source.isFile, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
             // Each answer resumes the upload on the thread that read it,
             // which sends the next chunk (see EventLoopExecutor).
             try await withTaskExecutorPreference(EventLoopExecutor(eventLoop)) {
-                try await self.sendAll(progress: progress)
+                try await self.sendEverything(progress: progress)
             }
         } else {
-            try await sendAll(progress: progress)
+            try await sendEverything(progress: progress)
         }
         guard let finished = url else {
             throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
@@ -214,6 +266,13 @@ public final class TusUploader: @unchecked Sendable {
         }
         source.close()
         return finished
+    }
+
+    /// Sends the upload in parts when it is planned so and the server can
+    /// join them, else whole.
+    private func sendEverything(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
+        if let parallel, try await parallel.run(self, progress: progress) { return }
+        try await sendAll(progress: progress)
     }
 
     func forgetStoredURL() async throws {

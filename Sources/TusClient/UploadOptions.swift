@@ -80,6 +80,15 @@ public struct UploadOptions: Sendable {
     /// checksum. Default: none.
     public var checksum: ChecksumAlgorithm?
 
+    /// How many parts of a file are uploaded at once, each on its own
+    /// connection, then joined on the server (the concatenation
+    /// extension). Every part's URL is kept in ``storage`` (under the
+    /// file's key followed by `#partials`), so each part resumes from its
+    /// own offset after a crash. A server that does not announce
+    /// concatenation gets one ordinary upload. Streams and `Data` smaller
+    /// than this many bytes are always sent whole. Default: 1.
+    public var parallelUploads = 1
+
     /// Send the first chunk in the creation request (creation-with-upload),
     /// when the server announces it: one round trip fewer. Default: true.
     public var uploadsDuringCreation = true

@@ -65,6 +65,12 @@ public enum UploadEvent: Sendable {
     case chunkSizeReduced(from: Int, to: Int, reason: ChunkSizeReason)
     /// A request failed and is tried again after `delay`.
     case retrying(RequestFailure, delay: Duration)
+    /// Parallel uploads were asked for, but the server does not announce
+    /// concatenation: the file goes up in one upload.
+    case parallelUploadsUnsupported
+    /// A part of a parallel upload that the server no longer has is
+    /// created again, from its first byte.
+    case partCreatedAgain(index: Int)
 
     /// Why requests got smaller.
     public enum ChunkSizeReason: Sendable, Equatable {

@@ -62,6 +62,9 @@ struct UploadCommand: AsyncParsableCommand {
     @Flag(help: "Keep the upload URL in the store after the upload has finished.")
     var keepURL = false
 
+    @Option(help: ArgumentHelp("Upload the file in this many parts at once, joined on the server (tus concatenation).", valueName: "n"))
+    var parallel: Int = 1
+
     @Option(help: ArgumentHelp("Abandon a request through which nothing moves for this long, and go on: 30s, 2m.", valueName: "duration"))
     var stallTimeout: DurationArgument = DurationArgument(argument: "30s")!
 
@@ -84,6 +87,9 @@ struct UploadCommand: AsyncParsableCommand {
         if retries < 0 {
             throw ValidationError("--retries cannot be negative")
         }
+        if parallel < 1 {
+            throw ValidationError("--parallel takes a number of parts, 1 or more")
+        }
         if key != nil && cert == nil {
             throw ValidationError("--key goes with --cert")
         }
@@ -100,6 +106,7 @@ struct UploadCommand: AsyncParsableCommand {
         }
         var options = UploadOptions()
         options.chunkSize = chunkSize?.bytes
+        options.parallelUploads = parallel
         options.retryPolicy.retries = retries
         options.stallTimeout = stallTimeout.seconds > 0 ? stallTimeout.duration : nil
         options.checksum = checksum?.algorithm
@@ -154,6 +161,8 @@ struct UploadCommand: AsyncParsableCommand {
         }
         if uploader.isResuming, let url = uploader.url {
             reporter.say("resuming \(url.absoluteString) from offset \(uploader.offset)")
+        } else if uploader.isResuming {
+            reporter.say("resuming the upload's parts with \(uploader.offset) bytes confirmed by the server")
         }
 
         // Signals are caught before the upload starts, so none slips through.
@@ -422,6 +431,10 @@ final class UploadNotices: @unchecked Sendable {
             }
         case .chunkSizeReduced:
             break
+        case .parallelUploadsUnsupported:
+            reporter.say("the server does not announce concatenation: uploading in one part")
+        case .partCreatedAgain(let index):
+            reporter.say("part \(index + 1) is gone from the server: uploading it again from its start")
         case .retrying(let failure, let delay):
             reporter.say("\(failure.error.message); retrying in \(Self.seconds(delay))")
         }

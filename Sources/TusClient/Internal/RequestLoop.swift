@@ -39,7 +39,7 @@ extension TusUploader {
                     break
                 } else {
                     try await sendChunk()
-                    progress?(UploadProgress(bytesUploaded: offset, totalBytes: source.size))
+                    progress?(UploadProgress(bytesUploaded: offset, totalBytes: size))
                 }
                 if offset > before { failures = 0 }
             } catch is SendSmaller {
@@ -66,13 +66,13 @@ extension TusUploader {
     /// Whether the server holds every byte and knows the length.
     private var isComplete: Bool {
         lock.withLock {
-            guard let size = source.size, !state.lengthDeferred else { return false }
+            guard let size, !state.lengthDeferred else { return false }
             return state.offset >= size
         }
     }
 
     /// The server's capabilities, asked once per upload when needed.
-    private func capabilities() async throws -> ServerCapabilities {
+    func capabilities() async throws -> ServerCapabilities {
         if let known = lock.withLock({ state.capabilities }) { return known }
         let (capabilities, seconds) = try await client.capabilitiesOrAssumed(options: options)
         lock.withLock {
@@ -150,13 +150,14 @@ extension TusUploader {
 
     /// POSTs a new upload, with its first chunk when the server allows, and
     /// stores its URL.
-    private func create(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
+    func create(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
         let endpoint = client.url.absoluteString
         let chunkSize = self.chunkSize
         // For a stream, the first chunk tells whether its length is known.
         if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
-        let size = source.size
+        let size = self.size
         var headers: [(String, String)] = []
+        if part != nil { headers.append(("Upload-Concat", "partial")) }
         if let size {
             headers.append(("Upload-Length", String(size)))
         } else {
@@ -168,11 +169,11 @@ extension TusUploader {
         if options.uploadsDuringCreation || options.checksum != nil {
             let capabilities = try await capabilities()
             if let maxSize = capabilities.maxSize, let size, size > maxSize {
-                throw TusError(.invalidArgument, "cannot upload \(source.name) to \(endpoint): its \(size) bytes are more than the server's limit of \(maxSize)")
+                throw TusError(.invalidArgument, "cannot upload \(name) to \(endpoint): its \(size) bytes are more than the server's limit of \(maxSize)")
             }
             let withBody = lock.withLock { !state.createsWithoutBody }
             if options.uploadsDuringCreation, withBody, capabilities.supports("creation-with-upload"), size != 0 {
-                let chunk = try source.body(at: 0, count: chunkSize)
+                let chunk = try self.body(at: 0, count: chunkSize)
                 headers.append(("Content-Type", "application/offset+octet-stream"))
                 if let checksum = try await checksumHeader(of: chunk) {
                     headers.append(("Upload-Checksum", checksum))
@@ -206,6 +207,7 @@ extension TusUploader {
             if let key, let storage = options.storage {
                 try await offLoop { try await storage.setURL(url.absoluteString, forKey: key) }
             }
+            if let part { try await offLoop { try await part.created(url) } }
             if offset > 0 { progress?(UploadProgress(bytesUploaded: offset, totalBytes: size)) }
         case 413 where body != nil:
             // A proxy's body limit: send less, down to no body at all.
@@ -214,7 +216,7 @@ extension TusUploader {
             }
             throw SendSmaller()
         case 413:
-            throw TusError(.invalidArgument, "cannot upload \(source.name) to \(endpoint): the server \(answer.statusDescription) (too large)")
+            throw TusError(.invalidArgument, "cannot upload \(name) to \(endpoint): the server \(answer.statusDescription) (too large)")
         case 412:
             throw TusError(.unsupported, "POST \(endpoint): the server does not speak tus \(tusProtocolVersion) (412; it speaks \(answer.headers.first(name: "Tus-Version") ?? "an unknown version"))")
         default:
@@ -233,16 +235,16 @@ extension TusUploader {
             try await forgetStoredURL()
             throw TusError(.notFound, "the upload at \(url.absoluteString) expired at \(expires); start it again")
         }
-        let chunk = try source.body(at: offset, count: chunkSize)
-        if let size = source.size, !lengthDeferred, Int64(chunk.count) < min(Int64(chunkSize), size - offset) {
+        let chunk = try body(at: offset, count: chunkSize)
+        if let size, !lengthDeferred, Int64(chunk.count) < min(Int64(chunkSize), size - offset) {
             throw TusError(.io, "\(source.name) changed while uploading: it has fewer than its \(size) bytes now")
         }
         var headers: [(String, String)] = [
             ("Upload-Offset", String(offset)),
             ("Content-Type", "application/offset+octet-stream"),
         ]
-        let tellsLength = lengthDeferred && source.size != nil
-        if tellsLength, let size = source.size { headers.append(("Upload-Length", String(size))) }
+        let tellsLength = lengthDeferred && size != nil
+        if tellsLength, let size { headers.append(("Upload-Length", String(size))) }
         if let checksum = try await checksumHeader(of: chunk) {
             headers.append(("Upload-Checksum", checksum))
         }
@@ -295,8 +297,8 @@ extension TusUploader {
         switch answer.code {
         case 200..<300:
             let offset = try answer.offset(label)
-            if let size = source.size, offset > size {
-                throw TusError(.protocolViolation, "\(label): the server claims \(offset) bytes of \(source.name), which has \(size)")
+            if let size, offset > size {
+                throw TusError(.protocolViolation, "\(label): the server claims \(offset) bytes of \(name), which has \(size)")
             }
             lock.withLock {
                 state.offset = offset
