@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TusClient
 import TusCore
 
 /// `tus store …`: read and change the store of upload URLs.
@@ -38,7 +39,7 @@ extension StoreSpec {
 extension StoreCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every stored entry as KEY<TAB>URL lines.",
+            abstract: "List every stored entry as KEY<TAB>URL lines (KEY#partials<TAB>N parts: URL... for a parallel upload's parts).",
             discussion: "--json prints one JSON array of {\"key\", \"url\", \"stored_at\"} objects instead; stored_at is an ISO 8601 time, or null when unknown."
         )
 
@@ -53,7 +54,13 @@ extension StoreCommand {
                 print(try Self.json(entries))
             } else {
                 for entry in entries {
-                    print("\(entry.key)\t\(entry.url)")
+                    // A parallel upload's parts: their URLs, not their JSON.
+                    if let parts = PartsEntry(key: entry.key, value: entry.url) {
+                        let urls = parts.parts.map { $0.url ?? "(not created yet)" }.joined(separator: " ")
+                        print("\(entry.key)\t\(parts.parts.count) parts: \(urls)")
+                    } else {
+                        print("\(entry.key)\t\(entry.url)")
+                    }
                 }
             }
         }

@@ -49,7 +49,7 @@ final class ParallelUpload: @unchecked Sendable {
     /// The key the parts' entry is stored under: the file's key and
     /// `#partials`, as Python's resumable-upload names it. tuspy looks up
     /// the file's key only, so it never reads this entry.
-    static func partsKey(for key: String) -> String { key + "#partials" }
+    static func partsKey(for key: String) -> String { PartsEntry.key(forFileKey: key) }
 
     /// The parts of a new upload: `count` ranges as equal as can be.
     static func split(size: Int64, into count: Int) -> [StoredPart] {
@@ -61,10 +61,16 @@ final class ParallelUpload: @unchecked Sendable {
         }
     }
 
+    /// The stored parts in `text`, whatever file they cover.
+    static func decodeAny(_ text: String) -> [StoredPart]? {
+        guard let parts = try? JSONDecoder().decode([StoredPart].self, from: Data(text.utf8)), !parts.isEmpty else { return nil }
+        return parts
+    }
+
     /// The stored parts in `text`, if they are a list of ranges that cover a
     /// file of `size` bytes in order.
     static func decode(_ text: String, size: Int64) -> [StoredPart]? {
-        guard let parts = try? JSONDecoder().decode([StoredPart].self, from: Data(text.utf8)), !parts.isEmpty else { return nil }
+        guard let parts = decodeAny(text) else { return nil }
         var next: Int64 = 0
         for part in parts {
             guard part.start == next, part.length > 0 else { return nil }

@@ -1,0 +1,183 @@
+import Foundation
+import TusClient
+import TusCore
+
+/// `tus upload FILE... --jobs N`: many files, each resumable on its own,
+/// N at a time. Each finished file is one `PATH<TAB>URL` line on standard
+/// output; a file that fails is one `tus: PATH: …` line on standard error
+/// and does not stop the others. The exit status is 0 only when every file
+/// finished.
+struct ManyFilesUpload {
+    var client: TusClient
+    var options: UploadOptions
+    var store: StoreSpec?
+    var jobs: Int
+
+    func run(_ files: [String]) async throws {
+        var options = options
+        let storage = try store?.open()
+        options.storage = storage
+        let given = Set(options.metadata.keys)
+        let display = ManyFilesDisplay(files: files.count)
+
+        // Signals are caught before the uploads start, so none slips through.
+        let pending = PendingCancellation()
+        let interruption = Interruption { pending.cancel() }
+        let client = client
+        let jobs = jobs
+        let task = Task {
+            await client.uploadFiles(
+                atPaths: files, options: options, maximumConcurrentUploads: jobs,
+                metadataForFile: { path in MediaType.metadata(forPath: path).filter { !given.contains($0.key) } },
+                events: { display.handle($0) })
+        }
+        pending.attach { task.cancel() }
+        let results = await task.value
+        display.finish()
+        interruption.stop()
+        try? await storage?.close()
+
+        let finished = results.filter { if case .success = $0.outcome { true } else { false } }.count
+        if let signal = interruption.signal {
+            let how = store == nil ? "" : "; run the same command again to resume the others"
+            display.say("interrupted: \(finished) of \(files.count) files finished\(how)")
+            Foundation.exit(128 + signal)
+        }
+        if finished < files.count {
+            throw CommandFailure(message: "\(files.count - finished) of \(files.count) files did not finish")
+        }
+    }
+}
+
+/// What `tus upload FILE...` shows on standard error: on a terminal, a line
+/// per file going up and a total, redrawn in place; otherwise a plain line
+/// at most once a second.
+final class ManyFilesDisplay: @unchecked Sendable {
+    private let lock = NSLock()
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let files: Int
+    private let started = Date()
+    private var active: [Int: (name: String, sent: Int64, total: Int64?)] = [:]
+    private var finishedFiles = 0
+    private var sentBefore: [Int: Int64] = [:]
+    private var sent: Int64 = 0
+    private var drawnLines = 0
+    private var lastDraw = Date.distantPast
+    private var toldBodyLimit = false
+
+    init(files: Int) {
+        self.files = files
+    }
+
+    func handle(_ event: FileUploadEvent) {
+        switch event {
+        case .started(let index, let path, let uploader):
+            lock.withLock {
+                active[index] = ((path as NSString).lastPathComponent, uploader.offset, uploader.size)
+                sentBefore[index] = uploader.offset
+            }
+            if uploader.isResuming { say("\(path): resuming with \(uploader.offset) bytes confirmed by the server") }
+            redraw()
+        case .progress(let index, _, let progress):
+            lock.withLock {
+                guard let file = active[index] else { return }
+                sent += progress.bytesUploaded - file.sent
+                active[index] = (file.name, progress.bytesUploaded, progress.totalBytes ?? file.total)
+            }
+            redraw()
+        case .event(_, let path, let event):
+            if case .chunkSizeReduced(_, _, .bodyTooLarge) = event {
+                let first = lock.withLock { () -> Bool in
+                    defer { toldBodyLimit = true }
+                    return !toldBodyLimit
+                }
+                if !first { return }
+            }
+            if let text = UploadNotices.words(for: event) { say("\(path): \(text)") }
+        case .finished(let result):
+            lock.withLock {
+                active[result.index] = nil
+                finishedFiles += 1
+            }
+            switch result.outcome {
+            case .success(let url):
+                // One line a script can split at the tab.
+                FileHandle.standardOutput.write(Data("\(result.path)\t\(url.absoluteString)\n".utf8))
+            case .failure(let error as TusError):
+                say("tus: \(result.path): \(error.message)")
+            case .failure(is CancellationError):
+                break
+            case .failure:
+                say("tus: \(result.path): the upload failed")
+            }
+            redraw(force: true)
+        }
+    }
+
+    /// Prints a message on its own line, above the progress lines.
+    func say(_ message: String) {
+        lock.withLock {
+            clear()
+            write(message + "\n")
+            draw(force: true)
+        }
+    }
+
+    /// Removes the progress lines before the command ends.
+    func finish() {
+        lock.withLock {
+            clear()
+            if !isTerminal { write(totalLine() + "\n") }
+        }
+    }
+
+    private func redraw(force: Bool = false) {
+        lock.withLock { draw(force: force) }
+    }
+
+    /// Call with the lock.
+    private func draw(force: Bool) {
+        let now = Date()
+        let interval = isTerminal ? 0.1 : 1.0
+        guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
+        if !isTerminal {
+            if !force && sent > 0 { write(totalLine() + "\n") }
+            lastDraw = now
+            return
+        }
+        clear()
+        var lines = active.keys.sorted().map { index -> String in
+            let file = active[index]!
+            let share = file.total.map { $0 == 0 ? "100%" : String(format: "%3.0f%%", Double(file.sent) / Double($0) * 100) } ?? "   "
+            let size = file.total.map { " / " + ProgressReporter.bytes($0) } ?? ""
+            return "\(share)  \(file.name)  \(ProgressReporter.bytes(file.sent))\(size)"
+        }
+        lines.append(totalLine())
+        let width = max(20, Int(terminalWidth()) - 1)
+        for line in lines { write(String(line.prefix(width)) + "\u{1B}[K\n") }
+        drawnLines = lines.count
+        lastDraw = now
+    }
+
+    /// Erases the drawn lines (terminal only). Call with the lock.
+    private func clear() {
+        guard isTerminal, drawnLines > 0 else { return }
+        write("\u{1B}[\(drawnLines)F\u{1B}[J")
+        drawnLines = 0
+    }
+
+    private func totalLine() -> String {
+        let elapsed = Date().timeIntervalSince(started)
+        let rate = elapsed > 0 ? Double(sent) / elapsed : 0
+        return "\(finishedFiles) of \(files) files done  \(ProgressReporter.bytes(sent)) sent  \(ProgressReporter.bytes(Int64(rate)))/s"
+    }
+
+    private func terminalWidth() -> UInt16 {
+        var size = winsize()
+        return ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? size.ws_col : 80
+    }
+
+    private func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import TusDevServer
+import TusTestSupport
+
+/// `tus upload FILE... --jobs N` and `tus upload FILE --parallel N`.
+@Suite struct ManyFilesAndPartsCommandTests {
+    @Test func manyFilesWithOneMissing() async throws {
+        try await withDevServer { server, folder in
+            var files: [String: Data] = [:]
+            for index in 0..<6 {
+                let path = folder.newPath("file-\(index).bin")
+                let data = randomData(50_000 + index * 10_000)
+                try data.write(to: URL(fileURLWithPath: path))
+                files[path] = data
+            }
+            let missing = folder.newPath("missing.bin")
+            let paths = files.keys.sorted() + [missing]
+            let store = "json:" + folder.newPath("store.json")
+            let result = try runTus(["upload"] + paths + ["--endpoint", server.endpoint.absoluteString, "--jobs", "3", "--store", store])
+            // Every other file finished; the status says one did not.
+            #expect(result.status == 2)
+            var uploaded: [String: URL] = [:]
+            for line in result.stdout.split(separator: "\n") {
+                let fields = line.split(separator: "\t").map(String.init)
+                #expect(fields.count == 2, "\(line)")
+                if fields.count == 2 { uploaded[fields[0]] = URL(string: fields[1]) }
+            }
+            #expect(Set(uploaded.keys) == Set(files.keys))
+            for (path, data) in files {
+                #expect(uploaded[path].flatMap { server.uploadedData(for: $0) } == data, "\(path)")
+            }
+            #expect(result.stderr.contains("tus: \(missing): cannot open \(missing): No such file or directory"), "\(result.stderr)")
+            #expect(result.stderr.hasSuffix("tus: 1 of 7 files did not finish\n"), "\(result.stderr)")
+            #expect(try runTus(["store", "list", "--store", store]).stdout.isEmpty)
+        }
+    }
+
+    @Test func aServerWithoutConcatenationGetsOneUploadAndTheCLISaysSo() async throws {
+        try await withDevServer { server, folder in
+            let data = randomData(400_000)
+            let path = folder.newPath("file.bin")
+            try data.write(to: URL(fileURLWithPath: path))
+            let result = try runTus(["upload", path, "--endpoint", server.endpoint.absoluteString, "--no-store", "--parallel", "4"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let url = try #require(URL(string: result.output.split(separator: "\n").last.map(String.init) ?? ""))
+            #expect(server.uploadedData(for: url) == data)
+            #expect(result.stderr.contains("the server does not announce concatenation: uploading in one part"), "\(result.stderr)")
+        }
+    }
+
+    static var stores: [String] {
+        ProcessInfo.processInfo.environment["TUS_TEST_REDIS_URL"] == nil ? ["json", "sqlite"] : ["json", "sqlite", "redis"]
+    }
+
+    /// `kill -9` in the middle of a parallel upload through a slow link,
+    /// then the same command again: every part goes on from its own offset,
+    /// and the file arrives byte for byte.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_URL"] != nil, "scripts/test starts tuspyserver"),
+          arguments: stores)
+    func killedInTheMiddleOfAParallelUploadThenResumed(store kind: String) async throws {
+        let endpoint = try #require(ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_URL"].flatMap(URL.init(string:)))
+        let directory = try #require(ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_DIR"])
+        let folder = try TemporaryFolder()
+        let spec = switch kind {
+        case "json": "json:" + folder.newPath("store.json")
+        case "sqlite": "sqlite:" + folder.newPath("store.sqlite")
+        default: ProcessInfo.processInfo.environment["TUS_TEST_REDIS_URL"]! + "?prefix=tus-parallel-\(UUID().uuidString):"
+        }
+        let data = randomData(3_000_000)
+        let path = folder.newPath("file.bin")
+        try data.write(to: URL(fileURLWithPath: path))
+        try await Relay.withRelay(to: endpoint, .latency(roundTrip: .milliseconds(20))) { relay in
+            let arguments = ["upload", path, "--endpoint", relay.url(for: endpoint).absoluteString, "--store", spec,
+                             "--parallel", "4", "--chunk-size", "64KiB"]
+            let first = try BackgroundProcess(tus: arguments)
+            // Wait until the parts are stored and bytes have gone out, then kill.
+            let stored = first.wait(until: {
+                let list = (try? runTus(["store", "list", "--store", spec]).stdout) ?? ""
+                return list.contains("#partials") && relay.counters.bytesToServer > 600_000
+            })
+            #expect(stored, "the parts were never stored: \(first.stderr)")
+            first.send(SIGKILL)
+            _ = first.waitForExit()
+
+            let listed = try runTus(["store", "list", "--store", spec]).stdout
+            #expect(listed.contains("#partials\t4 parts: "), "\(listed)")
+
+            let second = try runTus(arguments)
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stderr.contains("resuming the upload's parts with "), "\(second.stderr)")
+            let url = try #require(URL(string: second.output.split(separator: "\n").last.map(String.init) ?? ""))
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(url.lastPathComponent))
+            #expect(bytes == data)
+            #expect(try runTus(["store", "list", "--store", spec]).stdout.isEmpty)
+        }
+    }
+}
