@@ -84,7 +84,8 @@ public struct UploadOptions: Sendable {
     /// connection, then joined on the server (the concatenation
     /// extension). Every part's URL is kept in ``storage`` (under the
     /// file's key followed by `#partials`), so each part resumes from its
-    /// own offset after a crash. A server that does not announce
+    /// own offset after a crash (parts stored by an earlier run go on
+    /// whatever this says now). A server that does not announce
     /// concatenation gets one ordinary upload. Streams and `Data` smaller
     /// than this many bytes are always sent whole. Default: 1.
     public var parallelUploads = 1

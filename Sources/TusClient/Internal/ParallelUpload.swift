@@ -9,7 +9,7 @@ import TusCore
 /// Every part is a ``TusUploader`` over a range of the file, with the same
 /// request sizes, stall detection and retries as a whole upload. The parts'
 /// URLs and ranges are kept in the store under ``partsKey(for:)`` as a JSON
-/// list, each written before any byte of its part is sent, so a later run
+/// list, each written as soon as the server has created its part, so a later run
 /// asks the server (HEAD) about each and goes on from its own offset; a part
 /// the server has forgotten is created again alone. Once the final upload
 /// exists its URL is stored under the file's key and the parts' entry is
@@ -91,12 +91,17 @@ final class ParallelUpload: @unchecked Sendable {
     static func plan(
         client: TusClient, source: UploadSource, size: Int64, options: UploadOptions, key: String?
     ) async throws -> ParallelUpload? {
-        guard options.parallelUploads > 1, source.isSeekable, size >= Int64(options.parallelUploads) else { return nil }
-        var parts = split(size: size, into: options.parallelUploads)
+        guard source.isSeekable else { return nil }
+        // Parts an earlier run stored go on, however many parts are asked
+        // for now; otherwise a new split, when parts are asked for.
+        let text = if let key, let storage = options.storage { try await storage.url(forKey: partsKey(for: key)) } else { String?.none }
+        let wanted = options.parallelUploads > 1 && size >= Int64(options.parallelUploads)
+        guard text != nil || wanted else { return nil }
+        var parts = split(size: size, into: max(1, min(Int64(options.parallelUploads), size)).asInt)
         var offsets = Array(repeating: Int64(0), count: parts.count)
         var recreated: Set<Int> = []
         var isResuming = false
-        if let key, let storage = options.storage, let text = try await storage.url(forKey: partsKey(for: key)) {
+        if let key, let storage = options.storage, let text {
             if let stored = decode(text, size: size) {
                 parts = stored
                 offsets = Array(repeating: 0, count: stored.count)
@@ -127,6 +132,7 @@ final class ParallelUpload: @unchecked Sendable {
             } else {
                 // Not parts of this file: an entry of another kind or size.
                 try await storage.removeURL(forKey: partsKey(for: key))
+                if !wanted { return nil }
             }
         }
         return ParallelUpload(parts: parts, offsets: offsets, recreated: recreated, isResuming: isResuming, key: key, size: size)
@@ -242,4 +248,8 @@ final class ParallelUpload: @unchecked Sendable {
             try await Task.sleep(for: delay)
         }
     }
+}
+
+private extension Int64 {
+    var asInt: Int { Int(clamping: self) }
 }
