@@ -10,7 +10,8 @@ import TusProtocol
 ///
 /// It implements the core protocol and the `creation`,
 /// `creation-defer-length`, `creation-with-upload`, `termination`,
-/// `checksum` (`sha1`, `sha256`, `md5`) and `expiration` extensions, keeps
+/// `checksum` (`sha1`, `sha256`, `md5`), `expiration` and `concatenation`
+/// extensions, keeps
 /// every upload on disk in ``Configuration/directory`` (so a server started
 /// again on the same directory resumes where the last one stopped), streams
 /// request bodies straight to disk, and can play ``Fault``s so client tests
@@ -41,11 +42,12 @@ public final class TusDevServer: Sendable {
     private let context: ServerContext
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
+    private let threadPool: NIOThreadPool
     private let isShutDown = Locked(false)
 
     private init(
         configuration: Configuration, endpoint: URL, port: Int, context: ServerContext, channel: any Channel,
-        group: MultiThreadedEventLoopGroup
+        group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool
     ) {
         self.configuration = configuration
         self.endpoint = endpoint
@@ -53,6 +55,7 @@ public final class TusDevServer: Sendable {
         self.context = context
         self.channel = channel
         self.group = group
+        self.threadPool = threadPool
     }
 
     /// Starts a server and returns once it accepts connections.
@@ -71,21 +74,15 @@ public final class TusDevServer: Sendable {
         guard (0...65535).contains(configuration.port) else {
             throw TusError(.invalidArgument, "cannot start tus server: port \(configuration.port) is not in 0...65535")
         }
-        let basePath = normalizedBasePath(configuration.basePath)
-        // Beyond a century (or not a number) means never.
-        let expiration = configuration.expiration.flatMap { $0.isFinite && $0 < 3.2e9 ? max($0, 0) : nil }
-        let store = try UploadStore(
-            directory: configuration.directory, expiration: expiration, logger: configuration.logger)
-        let algorithms = configuration.checksumAlgorithms.compactMap { UploadChecksum.Algorithm(rawValue: $0.lowercased()) }
-        var seen = Set<UploadChecksum.Algorithm>()
-        let context = ServerContext(
-            store: store,
-            basePath: basePath,
-            maxUploadSize: configuration.maxUploadSize,
-            expiration: expiration,
-            checksumAlgorithms: algorithms.filter { seen.insert($0).inserted },
-            logger: configuration.logger
-        )
+        let context = try ServerContext(configuration: configuration)
+        let basePath = context.basePath
+        let responder = context.makeResponder()
+        let commonHeaders = [(name: TusHeaderName.tusResumable, value: tusProtocolVersion)]
+        let logger = configuration.logger
+        // One thread for work that would hold up an event loop: joining
+        // the parts of a final upload.
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -97,7 +94,9 @@ public final class TusDevServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(TusHTTPHandler(server: context))
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPChannelHandler(
+                            responder: responder, threadPool: threadPool, commonHeaders: commonHeaders, logger: logger))
                 }
             }
         let channel: any Channel
@@ -105,6 +104,7 @@ public final class TusDevServer: Sendable {
             channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         } catch {
             try? await group.shutdownGracefully()
+            try? await threadPool.shutdownGracefully()
             let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
             throw TusError(
                 .unavailable, "cannot start tus server on \(configuration.host):\(configuration.port): \(reason)",
@@ -118,12 +118,13 @@ public final class TusDevServer: Sendable {
         guard let endpoint = URL(string: "http://\(host):\(port)\(basePath)") else {
             try? await channel.close()
             try? await group.shutdownGracefully()
+            try? await threadPool.shutdownGracefully()
             throw TusError(.invalidArgument, "cannot start tus server: http://\(host):\(port)\(basePath) is not a URL")
         }
         configuration.logger.info("tus server listening on \(endpoint.absoluteString)")
         return TusDevServer(
             configuration: configuration, endpoint: endpoint, port: port, context: context, channel: channel,
-            group: group)
+            group: group, threadPool: threadPool)
     }
 
     /// Starts a server, runs `body` with it, and shuts it down however
@@ -158,6 +159,8 @@ public final class TusDevServer: Sendable {
         }
         guard first else { return }
         try? await channel.close()
+        // Joins under way finish first, and answer on a running event loop.
+        try? await threadPool.shutdownGracefully()
         do {
             try await group.shutdownGracefully()
         } catch {
@@ -193,8 +196,9 @@ public final class TusDevServer: Sendable {
 
     /// What the server knows about the upload at `uploadURL` (an absolute
     /// upload URL, a path such as `/files/abc`, or just the id): its length
-    /// (`nil` while deferred), offset, metadata, expiry. `nil` if the server
-    /// knows no such upload, or it was terminated or expired.
+    /// (`nil` while deferred), offset, metadata, expiry, and whether it is a
+    /// partial or final upload (``UploadInfo/concatenation``). `nil` if the
+    /// server knows no such upload, or it was terminated or expired.
     public func uploadInfo(for uploadURL: URL) -> UploadInfo? {
         guard let id = uploadID(for: uploadURL), case .found(let record) = context.store.lookup(id) else {
             return nil
@@ -206,7 +210,13 @@ public final class TusDevServer: Sendable {
             metadata: record.rawMetadata.flatMap(UploadMetadataCodec.decode) ?? [:],
             rawMetadata: record.rawMetadata,
             createdAt: record.createdAt,
-            expiresAt: record.isComplete ? nil : record.expiresAt
+            expiresAt: record.isComplete ? nil : record.expiresAt,
+            concatenation: record.concat.map { concat in
+                switch concat {
+                case .partial: .partial
+                case .final(let parts): .final(partIDs: parts.map(\.id))
+                }
+            }
         )
     }
 
@@ -260,40 +270,5 @@ public final class TusDevServer: Sendable {
         if !path.hasPrefix("/") { path = "/" + path }
         if !path.hasSuffix("/") { path += "/" }
         return path
-    }
-}
-
-/// What the connection handlers share: the store, the fault queue, the log
-/// and the settings.
-final class ServerContext: Sendable {
-    let store: UploadStore
-    let basePath: String
-    let maxUploadSize: Int64
-    let expiration: TimeInterval?
-    let checksumAlgorithms: [UploadChecksum.Algorithm]
-    let logger: Logger
-    let faults = Locked<[Fault]>([])
-    let requestLog = Locked<[String]>([])
-    /// Past this many entries the older half of the request log is dropped.
-    static let requestLogLimit = 100_000
-
-    init(
-        store: UploadStore, basePath: String, maxUploadSize: Int64, expiration: TimeInterval?,
-        checksumAlgorithms: [UploadChecksum.Algorithm], logger: Logger
-    ) {
-        self.store = store
-        self.basePath = basePath
-        self.maxUploadSize = maxUploadSize
-        self.expiration = expiration
-        self.checksumAlgorithms = checksumAlgorithms
-        self.logger = logger
-    }
-
-    /// Removes and returns the first queued fault for which `matches` holds.
-    func takeFault(where matches: (Fault) -> Bool) -> Fault? {
-        faults.withLock { faults in
-            guard let index = faults.firstIndex(where: matches) else { return nil }
-            return faults.remove(at: index)
-        }
     }
 }

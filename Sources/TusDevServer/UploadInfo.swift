@@ -26,12 +26,49 @@ public struct UploadInfo: Sendable, Equatable {
     /// When the upload expires if it is not finished by then; `nil` when the
     /// server has no expiration or the upload is complete.
     public var expiresAt: Date?
+    /// The upload's part in the `concatenation` extension: ``Concatenation/partial``
+    /// for one created with `Upload-Concat: partial`,
+    /// ``Concatenation/final(partIDs:)`` for one made by joining partial
+    /// uploads, `nil` for an ordinary upload.
+    public var concatenation: Concatenation?
+
+    /// How an upload takes part in concatenation (the tus `concatenation`
+    /// extension).
+    ///
+    /// ```swift
+    /// let final = try #require(server.uploadInfo(for: finalURL))
+    /// #expect(final.concatenation == .final(partIDs: [first.lastPathComponent, second.lastPathComponent]))
+    /// #expect(final.length == firstBytes.count + secondBytes.count)
+    /// ```
+    public enum Concatenation: Sendable, Equatable {
+        /// Created with `Upload-Concat: partial`: an ordinary upload otherwise,
+        /// meant to be joined into a final one. It stays after the join.
+        case partial
+        /// Created with `Upload-Concat: final;…`: the bytes of the partial
+        /// uploads with these ids, in the order the request named them
+        /// (an id appears twice if the request named a part twice). Complete
+        /// from its creation; it takes no `PATCH`.
+        case final(partIDs: [String])
+    }
 
     /// Whether the length is known and every byte has been received.
     public var isComplete: Bool { length.map { offset == $0 } ?? false }
     /// Whether the upload was created with `Upload-Defer-Length: 1` and has
     /// not been given its length yet.
     public var isLengthDeferred: Bool { length == nil }
+    /// Whether the upload was created with `Upload-Concat: partial`.
+    public var isPartial: Bool { concatenation == .partial }
+    /// Whether the upload was made by joining partial uploads.
+    public var isFinal: Bool {
+        if case .final = concatenation { return true }
+        return false
+    }
+    /// The ids of a final upload's parts, in order; empty for any other
+    /// upload.
+    public var partIDs: [String] {
+        if case .final(let ids) = concatenation { return ids }
+        return []
+    }
 
     /// Creates a value; the server makes these, tests compare them.
     public init(
@@ -41,7 +78,8 @@ public struct UploadInfo: Sendable, Equatable {
         metadata: [String: String] = [:],
         rawMetadata: String? = nil,
         createdAt: Date,
-        expiresAt: Date? = nil
+        expiresAt: Date? = nil,
+        concatenation: Concatenation? = nil
     ) {
         self.id = id
         self.length = length
@@ -50,5 +88,6 @@ public struct UploadInfo: Sendable, Equatable {
         self.rawMetadata = rawMetadata
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.concatenation = concatenation
     }
 }

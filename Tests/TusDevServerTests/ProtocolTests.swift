@@ -14,7 +14,7 @@ import TusDevServer
             #expect(
                 extensions == [
                     "creation", "creation-defer-length", "creation-with-upload", "termination", "checksum",
-                    "expiration",
+                    "expiration", "concatenation",
                 ])
             #expect(response["tus-max-size"] == "12345")
             #expect(response["tus-checksum-algorithm"] == "sha1,sha256,md5")
@@ -109,7 +109,7 @@ import TusDevServer
         ["Upload-Length": "10", "Upload-Defer-Length": "1"],
         ["Upload-Defer-Length": "2"],
         ["Upload-Metadata": "a YQ=="],
-        ["Upload-Length": "10", "Upload-Concat": "partial"],
+        ["Upload-Length": "10", "Upload-Concat": "partial;"],
     ])
     func malformedCreationGets400(headers: [String: String]) async throws {
         try await withServer { server in

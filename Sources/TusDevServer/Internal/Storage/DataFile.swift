@@ -10,7 +10,8 @@ import Darwin
 #endif
 
 /// An upload's data file (or info file) open for writing at explicit
-/// offsets. Each incoming buffer is written as it arrives, so no body is held
+/// offsets. Each incoming buffer is written as it arrives, and parts are
+/// copied into a final upload a buffer at a time, so no body or part is held
 /// in memory.
 final class DataFile {
     let path: String
@@ -40,6 +41,38 @@ final class DataFile {
                     cause: SystemError(call: "pwrite", errno: errno))
             }
             written += n
+        }
+    }
+
+    /// Copies the first `count` bytes of the file at `sourcePath` to
+    /// `offset` in this file, 1 MiB at a time.
+    ///
+    /// - Throws: ``TusError`` with code `.io` if the source cannot be read or
+    ///   holds fewer than `count` bytes, or this file cannot be written.
+    func copy(_ count: Int64, bytesFrom sourcePath: String, at offset: Int64) throws {
+        let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else {
+            throw TusError(.io, "cannot open upload data file \(sourcePath) for reading",
+                cause: SystemError(call: "open", errno: errno))
+        }
+        defer { _ = closeDescriptor(source) }
+        let bufferSize = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var copied: Int64 = 0
+        while copied < count {
+            let wanted = Int(min(Int64(bufferSize), count - copied))
+            let n = read(source, buffer.baseAddress!, wanted)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TusError(.io, "cannot read upload data file \(sourcePath) at offset \(copied)",
+                    cause: SystemError(call: "read", errno: errno))
+            }
+            if n == 0 {
+                throw TusError(.io, "upload data file \(sourcePath) holds \(copied) bytes, not the \(count) expected")
+            }
+            try write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), at: offset + copied)
+            copied += Int64(n)
         }
     }
 

@@ -15,22 +15,54 @@ import Darwin
 /// set of uploads a request is writing to, and the uploads that expired.
 ///
 /// Every method is thread-safe. The info file holds what a `PATCH` does not
-/// change (length, metadata, creation date) and is written when an upload is
-/// created or its deferred length is declared; a `PATCH` only writes the data
-/// file. When an upload is loaded from disk (after a restart), the data file's
-/// size is its offset, and its modification time plus the expiration its
-/// last change.
+/// change (length, metadata, creation date, the upload's part in a
+/// concatenation) and is written when an upload is created or its deferred
+/// length is declared; a `PATCH` only writes the data file. When an upload is
+/// loaded from disk (after a restart), the data file's size is its offset,
+/// and its modification time plus the expiration its last change.
 final class UploadStore: Sendable {
     /// The persisted state of one upload.
-    struct Record: Codable, Sendable {
+    struct Record: Sendable {
         var id: String
         var length: Int64?
         var offset: Int64
         var rawMetadata: String?
         var createdAt: Date
         var expiresAt: Date?
+        /// `nil` for an ordinary upload.
+        var concat: Concat? = nil
 
         var isComplete: Bool { length.map { offset == $0 } ?? false }
+        var isPartial: Bool { concat == .partial }
+        var isFinal: Bool {
+            if case .final = concat { return true }
+            return false
+        }
+    }
+
+    /// An upload's part in a concatenation.
+    enum Concat: Equatable, Sendable {
+        /// Created with `Upload-Concat: partial`.
+        case partial
+        /// Made by joining `parts`, in order.
+        case final([Part])
+
+        /// The `Upload-Concat` value a `HEAD` answers: `partial`, or
+        /// `final;` and the parts' URLs as the client gave them.
+        var header: UploadConcat {
+            switch self {
+            case .partial: .partial
+            case .final(let parts): .final(parts.map(\.url))
+            }
+        }
+    }
+
+    /// One part of a final upload.
+    struct Part: Codable, Equatable, Sendable {
+        /// The part's upload id.
+        var id: String
+        /// The part's URL as the final `POST` named it.
+        var url: String
     }
 
     /// What a look-up found.
@@ -99,11 +131,12 @@ final class UploadStore: Sendable {
 
     // MARK: Operations
 
-    /// Creates an empty upload and persists it.
-    func create(length: Int64?, rawMetadata: String?, now: Date = Date()) throws -> Record {
+    /// Creates an empty upload (a partial one with `partial`) and persists
+    /// it.
+    func create(length: Int64?, rawMetadata: String?, partial: Bool = false, now: Date = Date()) throws -> Record {
         var record = Record(
             id: Self.newID(), length: length, offset: 0, rawMetadata: rawMetadata, createdAt: now,
-            expiresAt: nil)
+            expiresAt: nil, concat: partial ? .partial : nil)
         if !record.isComplete, let expiration { record.expiresAt = now.addingTimeInterval(expiration) }
         let path = dataPath(record.id)
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
@@ -112,6 +145,39 @@ final class UploadStore: Sendable {
         try save(record)
         state.withLock { $0.records[record.id] = record }
         return record
+    }
+
+    /// Creates a final upload holding the bytes of `parts` one after the
+    /// other, and persists it.
+    ///
+    /// Each part's first `length` bytes are copied from its data file, a
+    /// buffer at a time (no part is held in memory). The caller holds every
+    /// part (``acquire(_:now:)``) so none changes or goes away meanwhile, and
+    /// lets them go afterwards. The new upload is known (and its info file
+    /// written) only once its data is complete: until then no request can
+    /// reach it, and a server stopped halfway leaves a data file and no
+    /// upload.
+    func createFinal(parts: [(part: Part, length: Int64)], rawMetadata: String?, now: Date = Date()) throws -> Record {
+        let id = Self.newID()
+        let path = dataPath(id)
+        var total: Int64 = 0
+        do {
+            let file = try DataFile(path: path, truncating: true)
+            defer { file.close() }
+            for (part, length) in parts {
+                try file.copy(length, bytesFrom: dataPath(part.id), at: total)
+                total += length
+            }
+            let record = Record(
+                id: id, length: total, offset: total, rawMetadata: rawMetadata, createdAt: now, expiresAt: nil,
+                concat: .final(parts.map { $0.part }))
+            try save(record)
+            state.withLock { $0.records[id] = record }
+            return record
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
     }
 
     /// The upload `id`, expiring it first if its time is up.
@@ -203,6 +269,17 @@ final class UploadStore: Sendable {
         var record = Record(
             id: id, length: info.length, offset: 0, rawMetadata: info.rawMetadata, createdAt: info.createdAt,
             expiresAt: nil)
+        switch info.concat {
+        case nil:
+            break
+        case let concat? where concat.kind == "partial":
+            record.concat = .partial
+        case let concat? where concat.kind == "final" && concat.parts != nil:
+            record.concat = .final(concat.parts ?? [])
+        case let concat?:
+            logger.error("ignoring upload info file \(infoPath(id)): unknown concat kind '\(concat.kind)'")
+            return nil
+        }
         var status = stat()
         if stat(dataPath(id), &status) == 0 {
             let size = Int64(status.st_size)
@@ -228,18 +305,37 @@ final class UploadStore: Sendable {
 
     /// What an info file holds. Files written by earlier versions also hold
     /// `offset` and `expiresAt`, which are ignored: the data file is the
-    /// truth about both.
+    /// truth about both. Those without `concat` are ordinary uploads.
     private struct InfoFile: Codable {
         var id: String
         var length: Int64?
         var rawMetadata: String?
         var createdAt: Date
+        /// `{"kind": "partial"}`, or `{"kind": "final", "parts": [{"id":
+        /// …, "url": …}, …]}`; absent for an ordinary upload.
+        var concat: ConcatInfo?
+    }
+
+    private struct ConcatInfo: Codable {
+        var kind: String
+        var parts: [Part]?
+
+        init(_ concat: Concat) {
+            switch concat {
+            case .partial:
+                kind = "partial"
+            case .final(let parts):
+                kind = "final"
+                self.parts = parts
+            }
+        }
     }
 
     /// Replaces the info file: written beside it, then renamed over it, so a
     /// reader sees the old file or the new one. Not flushed to disk (no
-    /// `fsync`), like the data. Called when an upload is created and when its
-    /// deferred length is declared, never for a plain `PATCH`.
+    /// `fsync`), like the data. Called when an upload is created (a final
+    /// one once its data is joined) and when its deferred length is
+    /// declared, never for a plain `PATCH`.
     private func save(_ record: Record) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
@@ -249,7 +345,9 @@ final class UploadStore: Sendable {
         let bytes: Data
         do {
             bytes = try encoder.encode(
-                InfoFile(id: record.id, length: record.length, rawMetadata: record.rawMetadata, createdAt: record.createdAt))
+                InfoFile(
+                    id: record.id, length: record.length, rawMetadata: record.rawMetadata, createdAt: record.createdAt,
+                    concat: record.concat.map(ConcatInfo.init)))
         } catch {
             throw TusError(.io, "cannot encode upload info for \(destination)", cause: error)
         }

@@ -1,0 +1,37 @@
+import Foundation
+
+/// An `Upload-Concat` value (the tus `concatenation` extension): `partial`,
+/// or `final;` followed by the parts' URLs, absolute or paths, in order,
+/// separated by spaces.
+///
+/// Only the server reads it today, so it lives here; if the client learns
+/// concatenation, it belongs in `TusProtocol`.
+enum UploadConcat: Equatable, Sendable {
+    /// `partial`: an upload meant to be joined into a final one.
+    case partial
+    /// `final;<url> <url> …`: the parts' URLs as the client wrote them.
+    case final([String])
+
+    /// Reads a header value; `nil` if it is neither `partial` nor `final;`
+    /// with at least one URL. Whitespace around the value and runs of spaces
+    /// between URLs are tolerated.
+    init?(headerValue: String) {
+        let value = headerValue.trimmingCharacters(in: .whitespaces)
+        if value == "partial" {
+            self = .partial
+            return
+        }
+        guard value.hasPrefix("final;") else { return nil }
+        let urls = value.dropFirst("final;".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard !urls.isEmpty else { return nil }
+        self = .final(urls)
+    }
+
+    /// The header value: `partial`, or `final;` and the URLs.
+    var headerValue: String {
+        switch self {
+        case .partial: "partial"
+        case .final(let urls): "final;" + urls.joined(separator: " ")
+        }
+    }
+}
