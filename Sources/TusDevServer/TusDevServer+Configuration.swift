@@ -38,6 +38,11 @@ extension TusDevServer {
         /// in `Tus-Checksum-Algorithm`. Known: `sha1`, `sha256`, `md5`;
         /// unknown names are ignored.
         public var checksumAlgorithms: [String] = ["sha1", "sha256", "md5"]
+        /// Whether the server implements the `concatenation` extension
+        /// (partial and final uploads) and announces it. Off, it behaves as a
+        /// server that does not know the extension: `Upload-Concat` is
+        /// ignored, so a partial upload is an ordinary one. Default: on.
+        public var concatenation = true
         /// Where the server logs: each request at `.info`, failures to read
         /// or write its files at `.error`. Quiet (`.warning`) by default; set
         /// `logger.logLevel = .info` to see every request.

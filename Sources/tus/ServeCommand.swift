@@ -9,7 +9,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the development tus server until Ctrl-C.",
         discussion: """
             It implements tus 1.0 with creation, creation-defer-length, creation-with-upload, \
-            termination, checksum and expiration, and keeps uploads in DIR, so a restarted server \
+            termination, checksum, expiration and concatenation, and keeps uploads in DIR, so a restarted server \
             still knows them. It is meant for development and tests: it binds 127.0.0.1 by default \
             and has no authentication.
             """

@@ -37,7 +37,7 @@ import TusTestSupport
     }
 
     @Test func aServerWithoutConcatenationGetsOneUploadAndTheCLISaysSo() async throws {
-        try await withDevServer { server, folder in
+        try await withDevServer({ $0.concatenation = false }) { server, folder in
             let data = randomData(400_000)
             let path = folder.newPath("file.bin")
             try data.write(to: URL(fileURLWithPath: path))

@@ -109,3 +109,58 @@ struct ParallelUploadTests {
         #expect(try Tuspyserver.bytes(of: url) == data)
     }
 }
+
+/// Parallel uploads against the development server, which joins parts too.
+@Suite struct ParallelUploadDevServerTests {
+    @Test func partsAreJoinedByteForByteAndTheServerSawPartials() async throws {
+        try await withDevServer { server, folder in
+            let data = randomData(2_500_000)
+            var options = testOptions(chunkSize: 256 * 1024, storage: try FileStorage(path: folder.newPath("store.json")))
+            options.parallelUploads = 3
+            let url = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options).upload()
+            #expect(server.uploadedData(for: url) == data)
+            let info = try #require(server.uploadInfo(for: url))
+            #expect(info.isFinal)
+            #expect(info.partIDs.count == 3)
+            #expect(info.partIDs.allSatisfy { server.uploadInfo(for: URL(string: $0)!)?.isPartial == true })
+        }
+    }
+
+    @Test func aServerWithoutConcatenationGetsOneOrdinaryUpload() async throws {
+        try await withDevServer({ $0.concatenation = false }) { server, folder in
+            let data = randomData(600_000)
+            var options = testOptions(chunkSize: 256 * 1024)
+            options.parallelUploads = 4
+            let events = Recorder<String>()
+            options.onEvent = { if case .parallelUploadsUnsupported = $0 { events.record("unsupported") } }
+            let url = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options).upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(events.values == ["unsupported"])
+            #expect(server.requestLog.filter { $0.hasPrefix("POST") }.count == 1)
+        }
+    }
+
+    @Test func aFailedPartLeavesEveryPartResumable() async throws {
+        try await withDevServer { server, folder in
+            let store = try FileStorage(path: folder.newPath("store.json"))
+            let data = randomData(2_000_000)
+            let path = try file(data, in: folder)
+            var options = testOptions(chunkSize: 128 * 1024, storage: store)
+            options.parallelUploads = 4
+            options.retryPolicy.retries = 0
+            options.uploadsDuringCreation = false
+            server.inject(.dropConnectionDuringPatch(afterBytes: 50_000))
+            let first = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
+            await #expect(throws: TusError.self) { try await first.upload() }
+            let key = try #require(first.key)
+            #expect(try await store.url(forKey: key + "#partials") != nil)
+
+            options.retryPolicy.retries = 5
+            let second = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
+            #expect(second.isResuming)
+            let url = try await second.upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(try await store.entries().isEmpty)
+        }
+    }
+}

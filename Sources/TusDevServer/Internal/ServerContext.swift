@@ -10,6 +10,8 @@ final class ServerContext: Sendable {
     let maxUploadSize: Int64
     let expiration: TimeInterval?
     let checksumAlgorithms: [UploadChecksum.Algorithm]
+    /// Whether concatenation is implemented and announced.
+    let concatenation: Bool
     let logger: Logger
     let faults = Locked<[Fault]>([])
     let requestLog = Locked<[String]>([])
@@ -37,14 +39,16 @@ final class ServerContext: Sendable {
             maxUploadSize: configuration.maxUploadSize,
             expiration: expiration,
             checksumAlgorithms: algorithms.filter { seen.insert($0).inserted },
+            concatenation: configuration.concatenation,
             logger: configuration.logger
         )
     }
 
     init(
         store: UploadStore, basePath: String, maxUploadSize: Int64, expiration: TimeInterval?,
-        checksumAlgorithms: [UploadChecksum.Algorithm], logger: Logger
+        checksumAlgorithms: [UploadChecksum.Algorithm], concatenation: Bool = true, logger: Logger
     ) {
+        self.concatenation = concatenation
         self.store = store
         self.basePath = basePath
         self.maxUploadSize = maxUploadSize

@@ -82,7 +82,7 @@ struct TusDecisions: Sendable {
     private func options() -> Response {
         var headers: [(name: String, value: String)] = [
             (TusHeaderName.tusVersion, tusProtocolVersion),
-            (TusHeaderName.tusExtension, Self.extensions.joined(separator: ",")),
+            (TusHeaderName.tusExtension, Self.extensions.filter { server.concatenation || $0 != "concatenation" }.joined(separator: ",")),
             (TusHeaderName.tusMaxSize, String(server.maxUploadSize)),
         ]
         if !server.checksumAlgorithms.isEmpty {
@@ -97,7 +97,7 @@ struct TusDecisions: Sendable {
     private func create(_ request: Request) -> Decision {
         let headers = request.headers
         var partial = false
-        if let value = headers.first(TusHeaderName.uploadConcat) {
+        if server.concatenation, let value = headers.first(TusHeaderName.uploadConcat) {
             switch UploadConcat(headerValue: value) {
             case nil:
                 return badRequest(
