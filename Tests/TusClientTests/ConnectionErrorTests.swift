@@ -7,14 +7,8 @@ import TusTestSupport
 /// A request that cannot reach its server fails with one line of plain
 /// words naming the host and port, and no Swift type.
 @Suite struct ConnectionErrorTests {
-    /// A loopback port nothing listens on.
-    func closedPort() throws -> Int {
-        let socket = try ServerSocketPort()
-        return socket.port
-    }
-
     @Test func aRefusedConnectionNamesTheAddressAndSaysRefused() async throws {
-        let port = try closedPort()
+        let port = try freePort()
         var options = UploadOptions()
         options.retryPolicy.retries = 0
         let client = TusClient(url: URL(string: "http://127.0.0.1:\(port)/files/")!, proxy: .none)
@@ -64,26 +58,5 @@ func expectPlainWords(_ message: String?, sourceLocation: SourceLocation = #_sou
     guard let message else { return }
     for sign in ["NIO", "Error(", "Error.", "BoringSSL", "HTTPClientError", "sslError", "([", "errnoCode"] {
         #expect(!message.contains(sign), "\"\(message)\" shows \(sign)", sourceLocation: sourceLocation)
-    }
-}
-
-/// A loopback port that was free a moment ago: bound, then closed.
-struct ServerSocketPort {
-    let port: Int
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestError.missing("a free loopback port") }
-        port = Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -60,31 +60,29 @@ import TusTestSupport
     }
 
     @Test func anExpiredCertificateSaysWhenItExpired() async throws {
-        try await withDevServer { server, _ in
-            try await Nginx.withNginx(upstream: server.endpoint, .init(tls: .init(certificates.expiredServer))) { nginx in
-                let client = TusClient(
-                    url: nginx.url(for: server.endpoint),
-                    tls: TLSSettings(trustRoots: .systemAnd(certificateFiles: [certificates.serverCABundle])), proxy: .none)
-                let error = await #expect(throws: TusError.self) { try await client.capabilities() }
-                let message = error?.message ?? ""
-                #expect(message.contains("127.0.0.1:\(nginx.port)"), "\(message)")
-                #expect(message.contains("the server's certificate expired on "), "\(message)")
-                expectPlainWords(message)
-            }
-        }
+        try await expectRefused(by: certificates.expiredServer, saying: "the server's certificate expired on ")
     }
 
     @Test func aCertificateForAnotherNameSaysSo() async throws {
-        try await withDevServer { server, _ in
-            try await Nginx.withNginx(upstream: server.endpoint, .init(tls: .init(certificates.wrongNameServer))) { nginx in
+        try await expectRefused(by: certificates.wrongNameServer, saying: "not for the name 127.0.0.1")
+    }
+
+    /// A client that trusts the test CA asks nginx serving `server` for its
+    /// capabilities; the error names nginx's address and says `words`.
+    func expectRefused(
+        by server: TestCertificates.Files, saying words: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try await withDevServer { devServer, _ in
+            try await Nginx.withNginx(upstream: devServer.endpoint, .init(tls: .init(server))) { nginx in
                 let client = TusClient(
-                    url: nginx.url(for: server.endpoint),
+                    url: nginx.url(for: devServer.endpoint),
                     tls: TLSSettings(trustRoots: .systemAnd(certificateFiles: [certificates.serverCABundle])), proxy: .none)
-                let error = await #expect(throws: TusError.self) { try await client.capabilities() }
+                let error = await #expect(throws: TusError.self, sourceLocation: sourceLocation) { try await client.capabilities() }
                 let message = error?.message ?? ""
-                #expect(message.contains("127.0.0.1:\(nginx.port)"), "\(message)")
-                #expect(message.contains("not for the name 127.0.0.1"), "\(message)")
-                expectPlainWords(message)
+                #expect(error?.code == .untrustedServer, sourceLocation: sourceLocation)
+                #expect(message.contains("127.0.0.1:\(nginx.port)"), "\(message)", sourceLocation: sourceLocation)
+                #expect(message.contains(words), "\(message)", sourceLocation: sourceLocation)
+                expectPlainWords(message, sourceLocation: sourceLocation)
             }
         }
     }
