@@ -19,6 +19,10 @@ enum ConnectionFailure {
         let server = address(of: url)
         let through = route.proxy.map { " through the proxy \(address(of: $0))" } ?? ""
         let (code, words) = await describe(error, url: url, route: route, tls: tls, group: group)
+        if words.hasPrefix("was ") {
+            // "the connection to HOST:PORT was reset (…)"
+            return TusError(code, "the connection to \(server)\(through) \(words)", cause: error)
+        }
         if bytesSent > 0 || code == .unavailable {
             return TusError(code, "the connection to \(server)\(through) failed: \(words)", cause: error)
         }
@@ -56,7 +60,7 @@ enum ConnectionFailure {
         case let error as NIOSSLExtraError where error == .failedToValidateHostname:
             return (.untrustedServer, "the server's certificate is not for the name \(url.host ?? "?"); connect by a name the certificate holds")
         case NIOSSLError.uncleanShutdown:
-            return (.unavailable, "the server closed the connection in the middle of TLS")
+            return (.unavailable, "was closed in the middle of TLS")
         case NIOSSLError.handshakeFailed(let inner):
             return await handshakeFailure("\(inner)", url: url, route: route, tls: tls, group: group)
         default:
@@ -78,7 +82,7 @@ enum ConnectionFailure {
             let what = proxy == nil ? "the server" : "the proxy"
             return (.connectionFailed, "connection refused; is \(what) running on that port?")
         case ECONNRESET, EPIPE:
-            return (.unavailable, "the connection was reset (the network, a proxy or the server cut it)")
+            return (.unavailable, "was reset (the network, a proxy or the server cut it)")
         case ETIMEDOUT:
             return (.timeout, "the connection timed out")
         case ENETUNREACH, EHOSTUNREACH:
@@ -95,7 +99,7 @@ enum ConnectionFailure {
         case .tlsHandshakeTimeout:
             return (.timeout, "the TLS handshake got no answer")
         case .remoteConnectionClosed:
-            return (.unavailable, "the server closed the connection before it answered")
+            return (.unavailable, "was closed before the server answered (the network, a proxy or the server cut it)")
         case .invalidProxyResponse:
             return (.connectionFailed, "the proxy \(proxy) refused to open a tunnel to \(address(of: url)); check that it allows CONNECT to that port")
         case .proxyAuthenticationRequired:
