@@ -43,16 +43,18 @@ The clients:
 to the dev server over loopback (ours, curl, curl-chunks, tuspy, and ours
 with a 256 MiB file for the cost growth), to tuspyserver over loopback (ours,
 tuspy, curl), to each server through its relay (ours, curl, tuspy) and to the
-dev server through nginx (ours, curl); who goes first turns from round to
-round. Every run checks that the server stored exactly the file (size and
+dev server through nginx (ours, curl); and one byte to the dev server, over
+loopback and through its relay (ours with default options, curl, tuspy
+through the relay): what an upload costs each client whatever its size, for
+the notes on rows that miss. Who goes first turns from round to round.
+Every run checks that the server stored exactly the file (size and
 SHA-256), then deletes what the server stored and waits for the kernel to be
 done with it (sync), so that no run pays for the one before.
 Every run is one JSON line appended to --results (with the client's CPU
 seconds, user + system, from wait4 of /usr/bin/time less what /usr/bin/time
 and taskset cost; the server's, from /proc; the client's peak RSS, read by
 /usr/bin/time; for HTTPS, the requests nginx logged and the TLS version and
-cipher); the
-markdown rows (median of the runs; for memory, the largest) go to standard
+cipher); the markdown rows (median of the runs; for memory, the largest) go to standard
 output, progress to standard error. Every upload row shows, beside each
 rate, that client's CPU time (user + system) per GiB uploaded, and every
 workload with a curl run has a row comparing ours's CPU per GiB with curl's.
@@ -640,6 +642,11 @@ def main():
     try:
         small = os.path.join(work, '%dMiB.bin' % args.small_mib)
         linked = os.path.join(work, 'relay-%dMiB.bin' % args.relay_mib)
+        # One byte: what an upload costs a client whatever its size.
+        tiny = os.path.join(work, 'one-byte.bin')
+        with open(tiny, 'wb') as f:
+            f.write(os.urandom(1))
+        files.append(tiny)
         if args.file:
             big = os.path.abspath(args.file)
             if os.path.getsize(big) != args.size_mib * MiB:
@@ -704,12 +711,21 @@ def main():
             plan.append([('relay-%s-%s' % (name, client), client, route, linked) for client in ('ours', 'curl', 'tuspy')])
         if tls:
             plan.append([('https-ours', 'ours', tls, big), ('https-curl', 'curl', tls, big)])
+        # Uploads of one byte: over loopback, the part of every client's CPU
+        # time that does not grow with the file (process start, the
+        # requests), for the notes on the CPU rows; through the relay, the
+        # time its start and its round trips take, for the notes on the
+        # relay rows.
+        plan.append([('fixed-ours', 'ours', dev_direct, tiny), ('fixed-curl', 'curl', dev_direct, tiny)])
+        if 'tus-serve' in relayed:
+            plan.append([('fixed-relay-%s' % client, client, relayed['tus-serve'], tiny)
+                         for client in ('ours', 'curl', 'tuspy')])
         for n in range(args.runs):
             log('  uploads, round %d of %d...' % (n + 1, args.runs))
             for turns in plan:
                 start = n % len(turns)
                 for key, client, route, path in turns[start:] + turns[:start]:
-                    sizes = 'chunks' if route.link == 'loopback' else 'default'
+                    sizes = 'chunks' if route.link == 'loopback' and not key.startswith('fixed-') else 'default'
                     keep(key, bench.upload(client, route, path, sizes))
 
         def median(key, field='bytes_per_s'):
@@ -731,11 +747,31 @@ def main():
 
         cpu_rows = []
 
-        def cpu_row(workload, ours_key, curl_key):
-            """Ours's client CPU per GiB against curl's single PATCH, same workload."""
+        def cpu_row(workload, ours_key, curl_key, same_requests_key=None):
+            """Ours's client CPU per GiB against curl's single PATCH, same
+            workload. A miss gets a note: what an upload of one byte costs
+            each (the part that does not grow with the file), what is left
+            per GiB without it, and what curl sending ours's requests spends."""
             ours, curl = cpu_per_gib(ours_key), cpu_per_gib(curl_key)
-            cpu_rows.append(row('Client CPU per GiB: %s (ours ÷ curl, one PATCH)' % workload, ours, curl, ours / curl,
-                                '≤1.3', ours / curl <= 1.3, seconds))
+            label = 'Client CPU per GiB: %s (ours ÷ curl, one PATCH)' % workload
+            cpu_rows.append(row(label, ours, curl, ours / curl, '≤1.3', ours / curl <= 1.3, seconds))
+            if ours / curl <= 1.3:
+                return
+            fixed_ours, fixed_curl = median('fixed-ours', 'client_cpu_s'), median('fixed-curl', 'client_cpu_s')
+            gib = runs[ours_key][0]['file_bytes'] / GiB
+            ours_left = (median(ours_key, 'client_cpu_s') - fixed_ours) / gib
+            curl_left = (median(curl_key, 'client_cpu_s') - fixed_curl) / gib
+            note = ('- %s: an upload of one byte to tus serve over loopback costs ours %.1f ms of CPU (its start and '
+                    'its requests) and curl '
+                    '%.1f ms (its start and one PATCH), %.2f s and %.2f s per GiB at %s; without them ours spends '
+                    '%.2f s per GiB and curl %.2f s (%.2f×).'
+                    % (label, fixed_ours * 1000, fixed_curl * 1000, fixed_ours / gib, fixed_curl / gib,
+                       size_name(round(gib * 1024)), ours_left, curl_left, ours_left / curl_left))
+            if same_requests_key:
+                note += (' curl sending the same %s PATCHes as ours, on one connection, spends %.2f s per GiB '
+                         '(ours %.2f×).' % (chunk.replace(' chunks', ''), cpu_per_gib(same_requests_key),
+                                             ours / cpu_per_gib(same_requests_key)))
+            notes.append(note)
 
         size = size_name(args.size_mib)
         chunk = '%d MiB chunks' % args.chunk_mib
@@ -764,15 +800,41 @@ def main():
 
             rows.append(against('Upload %s to tus serve, %s (vs curl, one PATCH)' % (size, chunk), 'dev-curl', 0.8))
             rows.append(against('Upload %s to tus serve, %s (vs tuspy)' % (size, chunk), 'dev-tuspy', 2))
-            cpu_row('%s to tus serve, %s' % (size, chunk), 'dev-ours', 'dev-curl')
+            cpu_row('%s to tus serve, %s' % (size, chunk), 'dev-ours', 'dev-curl', 'dev-curl-chunks')
         if tps:
             rows.append(rate_row('Upload %s to tuspyserver, %s (vs tuspy)' % (size, chunk), 'tps-ours', 'tps-tuspy', 1))
             cpu_row('%s to tuspyserver, %s' % (size, chunk), 'tps-ours', 'tps-curl')
         for name in relayed:
             label = 'Upload %s to %s over a %d ms round trip, default sizes' % (
                 size_name(args.relay_mib), 'tus serve' if name == 'tus-serve' else name, args.round_trip_ms)
-            rows.append(rate_row('%s (vs curl, one PATCH)' % label, 'relay-%s-ours' % name, 'relay-%s-curl' % name, 0.7))
-            rows.append(rate_row('%s (vs tuspy, %s)' % (label, chunk), 'relay-%s-ours' % name, 'relay-%s-tuspy' % name, 2))
+            keys = {client: 'relay-%s-%s' % (name, client) for client in ('ours', 'curl', 'tuspy')}
+            for client, target, named in (('curl', 0.7, 'curl, one PATCH'), ('tuspy', 2, 'tuspy, ' + chunk)):
+                shown = '%s (vs %s)' % (label, named)
+                rows.append(rate_row(shown, keys['ours'], keys[client], target))
+                if median(keys['ours']) / median(keys[client]) >= target:
+                    continue
+                # A miss: how far curl's one PATCH, over the same link, is
+                # from the reference, and where the time of each goes: what
+                # one byte takes (start and round trips) and what the rest of
+                # the file adds.
+                seconds_of = {c: median(k, 'seconds') for c, k in keys.items()}
+                note = ('- %s: the target asks for %s; over the same link curl\'s one PATCH reaches %.2f× tuspy, and '
+                        'ours %.0f %% of curl. Times: ours %.0f ms, curl %.0f ms, tuspy %.0f ms'
+                        % (shown, rate(target * median(keys[client])), median(keys['curl']) / median(keys['tuspy']),
+                           median(keys['ours']) / median(keys['curl']) * 100,
+                           seconds_of['ours'] * 1000, seconds_of['curl'] * 1000, seconds_of['tuspy'] * 1000))
+                if 'fixed-relay-ours' in runs and name == 'tus-serve':
+                    fixed = {c: median('fixed-relay-' + c, 'seconds') for c in ('ours', 'curl', 'tuspy')}
+                    patches = -(-args.relay_mib // args.chunk_mib)
+                    note += ('; one byte over this link: ours %.0f ms (from its start to its exit), curl %.0f ms '
+                             '(POST and PATCH), tuspy %.0f ms; so the file\'s bytes add %.0f ms to ours, %.0f ms to '
+                             'curl and %.0f ms to tuspy, whose %d PATCHes of %d MiB wait for %d more round trips '
+                             'than one (%d ms)'
+                             % (fixed['ours'] * 1000, fixed['curl'] * 1000, fixed['tuspy'] * 1000,
+                                (seconds_of['ours'] - fixed['ours']) * 1000, (seconds_of['curl'] - fixed['curl']) * 1000,
+                                (seconds_of['tuspy'] - fixed['tuspy']) * 1000, patches, args.chunk_mib, patches - 1,
+                                (patches - 1) * args.round_trip_ms))
+                notes.append(note + '.')
             cpu_row(label[len('Upload '):], 'relay-%s-ours' % name, 'relay-%s-curl' % name)
         if tls:
             label = 'Upload %s to tus serve over HTTPS through nginx, default sizes' % size
@@ -783,7 +845,7 @@ def main():
             def seen(key):
                 return ', '.join(sorted(set(v for r in runs[key] for v in r['tls'])))
             patches = sorted(set(r['requests'].get('PATCH', 0) for r in runs['https-ours']))
-            notes.append('- %s: ours sent %s PATCHes a run (the largest request %s), curl one; TLS: ours %s, curl %s.'
+            notes.append('- %s: PATCH requests a run: ours %s (the largest %s), curl 1; TLS: ours %s, curl %s.'
                          % (label, '–'.join(str(n) for n in patches),
                             mib(max(r['largest_patch_bytes'] for r in runs['https-ours'])),
                             seen('https-ours'), seen('https-curl')))
