@@ -57,7 +57,8 @@ and taskset cost; the server's, from /proc; the client's peak RSS, read by
 cipher); the markdown rows (median of the runs; for memory, the largest) go to standard
 output, progress to standard error. Every upload row shows, beside each
 rate, that client's CPU time (user + system) per GiB uploaded, and every
-workload with a curl run has a row comparing ours's CPU per GiB with curl's.
+workload with a curl run has a row comparing the CPU per GiB of ours with
+curl's.
 """
 import argparse, hashlib, json, os, select, shutil, signal, socket, ssl, statistics, subprocess, sys, tempfile, time
 import http.client, urllib.parse
@@ -751,7 +752,7 @@ def main():
             """Ours's client CPU per GiB against curl's single PATCH, same
             workload. A miss gets a note: what an upload of one byte costs
             each (the part that does not grow with the file), what is left
-            per GiB without it, and what curl sending ours's requests spends."""
+            per GiB without it, and what curl sending our requests spends."""
             ours, curl = cpu_per_gib(ours_key), cpu_per_gib(curl_key)
             label = 'Client CPU per GiB: %s (ours ÷ curl, one PATCH)' % workload
             cpu_rows.append(row(label, ours, curl, ours / curl, '≤1.3', ours / curl <= 1.3, seconds))
