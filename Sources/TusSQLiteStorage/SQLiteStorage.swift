@@ -88,12 +88,15 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     private let busyTimeoutMilliseconds: Int32
     // Runs every call that touches `table`, one at a time.
     private let executor = ThreadExecutor(name: "tus-sqlite")
-    // Nil once the store is closed. Touched only on `executor`'s thread,
-    // and by `init` and `deinit`.
+    // Touched only on `executor`'s thread, and by `init` and `deinit`. Nil
+    // once the store is closed, or when opening it afresh failed: the next
+    // call tries again.
     private var table: UploadTable?
-    // When a read of a read-only table last tried to open the store for
-    // writing again.
+    private var isClosed = false
+    // When the store was last opened afresh because the disk took no
+    // writes, and whether the last change failed that way.
     private var lastReopening: ContinuousClock.Instant?
+    private var changeRefused = false
 
     /// Opens the store in the database file at `path`, creating the file and
     /// its schema when the file is missing or empty.
@@ -209,6 +212,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// ``TusError/Code/closed``; closing again does nothing.
     public func close() async throws {
         _ = try await executor.finish { [self] in
+            isClosed = true
             table?.close()
             table = nil
         }
@@ -234,39 +238,44 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// Runs `body` on the table, on the store's thread; an SQLite failure
     /// becomes a ``TusError`` whose message starts with `operation`.
     ///
-    /// A table open for reading only (a full or read-only disk) is opened
-    /// for writing again first, when the disk may take writes once more:
-    /// before every change, and at most once a second before a read.
+    /// When the disk took no writes — the table is open for reading only,
+    /// or the last change failed because the disk is full or read-only —
+    /// the store is opened afresh first, in case the disk takes writes once
+    /// more: before every change, and at most once a second before a read
+    /// of a read-only table. (A connection that SQLite opened without a
+    /// writable `-shm` file cannot write even once there is room again.)
     private func withTable<Result: Sendable>(
         _ operation: @autoclosure @escaping @Sendable () -> String,
         writes: Bool,
         _ body: @escaping @Sendable (UploadTable) throws -> Result
     ) async throws -> Result {
         try await executor.run({ [self] in
-            guard var table else { throw closedError() }
-            if var unwritable = table.unwritable {
-                if writes || lastReopening.map({ ContinuousClock.now - $0 >= .seconds(1) }) ?? true {
-                    lastReopening = ContinuousClock.now
-                    do throws(TusError) {
-                        let reopened = try UploadTable(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-                        table.close()
-                        self.table = reopened
-                        table = reopened
-                    } catch {
-                        if let cause = error.cause as? SQLiteError, let problem = UnwritableDisk(cause, path: path) {
-                            unwritable = (problem, cause)
-                        }
-                    }
-                }
-                if writes, table.unwritable != nil {
-                    throw TusError(
-                        .io, "\(operation()): \(unwritable.problem.explanation); the store was left unchanged", cause: unwritable.cause
-                    )
-                }
+            if isClosed { throw closedError() }
+            let due = writes ? changeRefused || table?.unwritable != nil
+                : table?.unwritable != nil && lastReopening.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
+            if due {
+                // Closed before the new open: connections of one process
+                // share the `-shm` file's mapping, and a new one would
+                // inherit the old one's read-only view of it.
+                lastReopening = ContinuousClock.now
+                changeRefused = false
+                table?.close()
+                table = nil
+            }
+            let table: UploadTable
+            if let open = self.table {
+                table = open
+            } else {
+                table = try Self.open(path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                self.table = table
+            }
+            if writes, let refusal = table.unwritable {
+                throw TusError(.io, "\(operation()): \(refusal.problem.explanation); the store was left unchanged", cause: refusal.cause)
             }
             do {
                 return try body(table)
             } catch let error as SQLiteError {
+                if writes, UnwritableDisk(error, path: path) != nil { changeRefused = true }
                 throw TusError.sqlite(error, operation(), path: path)
             }
         }, ifStopped: closedError)

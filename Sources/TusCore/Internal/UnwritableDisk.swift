@@ -37,13 +37,23 @@ package enum UnwritableDisk: Sendable, Equatable {
     /// Whether the file system holding `path` (or, when it does not exist,
     /// its folder) is mounted read-only.
     package static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+        fileSystem(holding: path).map { $0.f_flag & UInt(ST_RDONLY) != 0 } ?? false
+    }
+
+    /// Whether the file system holding `path` (or, when it does not exist,
+    /// its folder) has no block left that an unprivileged user may write.
+    package static func isOnFullFileSystem(_ path: String) -> Bool {
+        fileSystem(holding: path).map { $0.f_bavail == 0 && $0.f_blocks > 0 } ?? false
+    }
+
+    private static func fileSystem(holding path: String) -> statvfs? {
         var info = statvfs()
         var target = path
         while statvfs(target, &info) != 0 {
             let parent = (target as NSString).deletingLastPathComponent
-            if parent.isEmpty || parent == target { return false }
+            if parent.isEmpty || parent == target { return nil }
             target = parent
         }
-        return info.f_flag & UInt(ST_RDONLY) != 0
+        return info
     }
 }

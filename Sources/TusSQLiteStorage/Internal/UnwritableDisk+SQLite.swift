@@ -8,7 +8,10 @@ extension UnwritableDisk {
     /// `SQLITE_FULL` is a full disk. An I/O error, a file SQLite cannot
     /// open or a database it may not write is one when the `errno` behind
     /// it says so, or when the file system holding the store is mounted
-    /// read-only.
+    /// read-only, or has no room left: on a full disk SQLite may report
+    /// that it could not grow the `-shm` file as an I/O error without the
+    /// `errno`, or, once it reads the log without that file, refuse writes
+    /// with `SQLITE_READONLY_CANTINIT`.
     init?(_ error: SQLiteError, path: String) {
         let primary = error.primaryResultCode
         if primary == SQLITE_FULL {
@@ -20,6 +23,8 @@ extension UnwritableDisk {
             self = problem
         } else if UnwritableDisk.isOnReadOnlyFileSystem(path) {
             self = .readOnly
+        } else if UnwritableDisk.isOnFullFileSystem(path) {
+            self = .full
         } else {
             return nil
         }
