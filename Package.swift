@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusFileStorageTests",
-            dependencies: ["TusFileStorage", "TusFingerprints", "TusStorageTesting", "TusTestSupport"]
+            dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusStorageTesting", "TusTestSupport"]
         ),
         .testTarget(name: "TusInteropTests", dependencies: ["TusFileStorage", "TusFingerprints", "TusTestSupport"]),
         .testTarget(

@@ -54,6 +54,10 @@ public import TusCore
 /// - **Private.** Upload URLs are bearer capabilities: the store and its lock
 ///   file are created with mode 0600 (an existing store keeps its mode), and
 ///   a missing parent folder is created with mode 0700.
+/// - **A full or read-only disk loses nothing.** A change that the file
+///   system refuses (`ENOSPC`, `EDQUOT`, `EROFS`) throws ``TusError/Code/io``
+///   saying that the disk is full or read-only and naming the file; the store
+///   file is left as it was, and reads go on working.
 /// - **Never overwrites what it cannot read.** A file that is not JSON, or not
 ///   TinyDB-shaped, makes every operation throw ``TusError/Code/corruptStore``
 ///   naming the file; the file is left as it is.
@@ -71,6 +75,16 @@ public import TusCore
 /// process that has the file open keeps reading the file it opened: TinyDB
 /// holds one handle for its lifetime, so it sees this store's changes when it
 /// opens the file again.
+///
+/// ## Threads
+/// No call blocks the thread of its caller. Each instance has two threads of
+/// its own, started on first use: one runs the changes, one at a time and
+/// in the order they were called, with their `flock` waits, writes and
+/// `fsync`s; the other runs the reads, which never wait for a change. The
+/// calling task is suspended meanwhile, so the threads of Swift
+/// concurrency's pool stay free for other tasks. A call whose task is
+/// cancelled still runs to its end and returns its result. ``close()`` ends
+/// both threads.
 public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// The store's file, as an absolute path with symbolic links resolved.
     public let path: String
@@ -78,12 +92,13 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     private let lockPath: String
     private let temporaryPath: String
     private let lockTimeout: TimeInterval
-    // Serialises the changes of this instance (an flock does not exclude two
-    // threads that share one descriptor) and guards `lockDescriptor`.
-    private let writeMutex = NSLock()
+    // Runs the changes, one at a time (an flock does not exclude two threads
+    // that share one descriptor); only its thread touches `lockDescriptor`.
+    private let writer = ThreadExecutor(name: "tus-json-write")
     private var lockDescriptor: Int32 = -1
-    // Guards `isClosed` and `snapshot`; held only for moments, so a read
-    // never waits for a change in progress.
+    // Runs the reads, so that a read never waits for a change in progress.
+    private let reader = ThreadExecutor(name: "tus-json-read")
+    // Guards `isClosed` and `snapshot`; held only for moments.
     private let stateMutex = NSLock()
     private var isClosed = false
     // The file as last read or written, with its signature.
@@ -137,29 +152,35 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     /// The URL stored under `key`, as the file on disk holds it now.
     public func url(forKey key: String) async throws -> String? {
-        try checkOpen()
-        let current = try currentSnapshot()
-        return current.bytes.withUnsafeBytes { current.index.url(forKey: key, in: $0) }
+        try await reader.run({ [self] in
+            try checkOpen()
+            let current = try currentSnapshot()
+            return current.bytes.withUnsafeBytes { current.index.url(forKey: key, in: $0) }
+        }, ifStopped: closedError)
     }
 
     /// Stores `url` under `key` with the present time, replacing the URL of
     /// every document stored under it, or adding a document at the highest
     /// id + 1.
     public func setURL(_ url: String, forKey key: String) async throws {
-        try setURL(url, forKey: key, at: Date())
+        let now = Date()
+        try await writer.run({ [self] in try setURL(url, forKey: key, at: now) }, ifStopped: closedError)
     }
 
     /// Removes every document stored under `key`.
     public func removeURL(forKey key: String) async throws {
-        _ = try modify("remove the URL of \(Self.shown(key))") { index, file throws(FormatError) in
-            try index.removingURL(forKey: key, in: file)
-        }
+        try await writer.run({ [self] in
+            _ = try modify("remove the URL of \(Self.shown(key))") { index, file throws(FormatError) in
+                try index.removingURL(forKey: key, in: file)
+            }
+        }, ifStopped: closedError)
     }
 
-    /// Releases the lock file's descriptor. Later calls throw
+    /// Releases the lock file's descriptor, after the changes already called
+    /// have run, and ends the store's threads. Later calls throw
     /// ``TusError/Code/closed``.
     public func close() async throws {
-        writeMutex.withLock {
+        _ = try await writer.finish { [self] in
             stateMutex.withLock {
                 isClosed = true
                 snapshot = nil
@@ -169,23 +190,26 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
                 lockDescriptor = -1
             }
         }
+        await reader.stop()
     }
 
     // MARK: ListableStorage
 
     /// Every document with a string `key` and `url`, in id order.
     public func entries() async throws -> [StoredUpload] {
-        try checkOpen()
-        let current = try currentSnapshot()
-        return current.bytes.withUnsafeBytes { file in
-            current.index.entries(in: file).map { StoredUpload(key: $0.key, url: $0.url, storedAt: $0.storedAt) }
-        }
+        try await reader.run({ [self] in
+            try checkOpen()
+            let current = try currentSnapshot()
+            return current.bytes.withUnsafeBytes { file in
+                current.index.entries(in: file).map { StoredUpload(key: $0.key, url: $0.url, storedAt: $0.storedAt) }
+            }
+        }, ifStopped: closedError)
     }
 
     /// Stores `url` under `key` with `storedAt` as its time; `nil` leaves
     /// the entry without a `stored_at` field, as tuspy writes it.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
-        try setURL(url, forKey: key, at: storedAt)
+        try await writer.run({ [self] in try setURL(url, forKey: key, at: storedAt) }, ifStopped: closedError)
     }
 
     /// Removes the entries whose `stored_at` is before `date`; entries with
@@ -193,9 +217,11 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         let cutoff = date.timeIntervalSince1970
-        return try modify("remove old entries") { index, file throws(FormatError) in
-            try index.removingEntries(storedBefore: cutoff, in: file)
-        }
+        return try await writer.run({ [self] in
+            try modify("remove old entries") { index, file throws(FormatError) in
+                try index.removingEntries(storedBefore: cutoff, in: file)
+            }
+        }, ifStopped: closedError)
     }
 
     // MARK: Reading and writing
@@ -207,7 +233,20 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     private func checkOpen() throws {
         let closed = stateMutex.withLock { isClosed }
-        if closed { throw TusError(.closed, "the JSON store \(path) is closed") }
+        if closed { throw closedError() }
+    }
+
+    private func closedError() -> any Error {
+        TusError(.closed, "the JSON store \(path) is closed")
+    }
+
+    /// The error for a system call that failed while doing `operation`:
+    /// one that says so when the disk is full or read-only.
+    private func failure(_ operation: String, _ error: SystemError, _ detail: String = "") -> TusError {
+        if let problem = UnwritableDisk(errno: error.errno) {
+            return TusError(.io, "cannot \(operation) in \(path): \(problem.explanation); the store was left unchanged", cause: error)
+        }
+        return TusError(.io, "cannot \(operation) in \(path): \(detail)\(error.reason)", cause: error)
     }
 
     /// Stores `url` with `date` kept to the millisecond.
@@ -280,13 +319,12 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     }
 
     /// Under the exclusive lock, reads the file, works out `change`, and
-    /// writes the result atomically when there is one.
+    /// writes the result atomically when there is one. Runs on `writer`'s
+    /// thread only.
     private func modify<Result>(
         _ operation: String,
         _ change: (TinyDBIndex, UnsafeRawBufferPointer) throws(FormatError) -> (TinyDBChange?, Result)
     ) throws -> Result {
-        writeMutex.lock()
-        defer { writeMutex.unlock() }
         try checkOpen()
         let fd = try lockFile(operation)
         let locked: Bool
@@ -324,12 +362,12 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         do {
             try FilePaths.makeDirectories(folder)
         } catch {
-            throw TusError(.io, "cannot \(operation) in \(path): cannot create the folder \(folder): \(error.reason)", cause: error)
+            throw failure(operation, error, "cannot create the folder \(folder): ")
         }
         do {
             lockDescriptor = try POSIX.open(lockPath, O_RDWR | O_CREAT, 0o600)
         } catch {
-            throw TusError(.io, "cannot \(operation) in \(path): cannot open the lock file \(lockPath): \(error.reason)", cause: error)
+            throw failure(operation, error, "cannot open the lock file \(lockPath): ")
         }
         return lockDescriptor
     }
@@ -354,7 +392,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
             }
         } catch let error as SystemError {
             unlink(temporaryPath)
-            throw TusError(.io, "cannot \(operation) in \(path): \(error.reason)", cause: error)
+            throw failure(operation, error)
         } catch {
             unlink(temporaryPath)
             throw TusError(.io, "cannot \(operation) in \(path): \(error)", cause: error)

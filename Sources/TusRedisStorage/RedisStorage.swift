@@ -27,10 +27,18 @@ public import TusCore
 /// ## Connection
 /// The store connects lazily, on its first operation (or on ``connect()``),
 /// sends `AUTH` when a password is set and `SELECT` when the database is not
-/// 0. It keeps one connection, used by one operation at a time: a call runs on
-/// the caller's thread, holding a lock, and blocks it for its round trip, as
-/// file and SQLite I/O do. Every wait
-/// is bounded: the connection by ``Configuration/connectTimeout``, each
+/// 0. It keeps one connection, used by one operation at a time.
+///
+/// ## Threads
+/// No call blocks the thread of its caller. The instance has one thread of
+/// its own, started on first use, that runs its calls one at a time, in the
+/// order they were called: connecting and every round trip to the server
+/// happen there while the calling task is suspended, so the threads of
+/// Swift concurrency's pool stay free for other tasks. A call whose task is
+/// cancelled still runs to its end and returns its result. ``close()`` ends
+/// the thread. Open several instances to send commands in parallel.
+///
+/// Every wait is bounded: the connection by ``Configuration/connectTimeout``, each
 /// command by ``Configuration/commandTimeout``. When the server closes the
 /// connection or an I/O error breaks it, the store reconnects once and sends
 /// the command once more; every command it sends can safely be repeated.
@@ -47,8 +55,12 @@ public import TusCore
 ///   another kind of value (`WRONGTYPE`).
 /// - ``TusCore/TusError/Code/invalidArgument``: the server has no database
 ///   of the configured number.
-/// - ``TusCore/TusError/Code/unavailable``: any other error reply, such as a
-///   server that is loading its data or out of memory.
+/// - ``TusCore/TusError/Code/unavailable``: a server that refuses writes
+///   because it is out of memory (`OOM`, `maxmemory` reached with the
+///   `noeviction` policy) or is a read-only replica (`READONLY`), each said
+///   in so many words; any other error reply, such as a server that is
+///   loading its data. What was stored before is kept, and reads go on
+///   working.
 /// - ``TusCore/TusError/Code/closed``: the store was closed.
 ///
 /// No TLS: hiredis 0.14 has none. Reach a remote server through a TLS tunnel
@@ -61,7 +73,8 @@ public final class RedisStorage: ListableStorage, Sendable {
     public var address: String { configuration.address }
 
     private let session: Session
-    private let lock = NSLock()
+    // Runs every call, one at a time: the only thread that touches `session`.
+    private let executor = ThreadExecutor(name: "tus-redis")
 
     /// Makes a store from its settings. Nothing is sent to the server until
     /// the first operation or ``connect()``.
@@ -103,7 +116,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     ///
     /// - Throws: ``TusCore/TusError`` as every operation does.
     public func connect() async throws {
-        try perform("open the store") { session, operation in
+        try await perform("open the store") { session, operation in
             _ = try session.run(["PING"], operation)
         }
     }
@@ -113,7 +126,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Returns the URL stored under `key` (`GET <prefix>url:<key>`), or `nil`
     /// when there is none or it has expired.
     public func url(forKey key: String) async throws -> String? {
-        try perform("read the URL of \(Self.shown(key))") { session, operation in
+        try await perform("read the URL of \(Self.shown(key))") { session, operation in
             let reply = try session.run([Array("GET".utf8), session.urlKey(key)], operation)
             switch reply {
             case .null: return nil
@@ -135,7 +148,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// counts from this call, not from `storedAt`.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
         let milliseconds = Self.milliseconds(storedAt ?? Date())
-        try perform("store the URL of \(Self.shown(key))") { session, operation in
+        try await perform("store the URL of \(Self.shown(key))") { session, operation in
             var set = [Array("SET".utf8), session.urlKey(key), Array(url.utf8)]
             if let ttl = session.configuration.ttl {
                 set += [Array("PX".utf8), Array(String(max(1, Int64((ttl * 1000).rounded(.up)))).utf8)]
@@ -149,7 +162,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Removes the URL stored under `key` and its index member. Removing an
     /// absent key is not an error.
     public func removeURL(forKey key: String) async throws {
-        try perform("remove the URL of \(Self.shown(key))") { session, operation in
+        try await perform("remove the URL of \(Self.shown(key))") { session, operation in
             _ = try session.transaction(
                 [[Array("ZREM".utf8), session.indexKey, Array(key.utf8)], [Array("DEL".utf8), session.urlKey(key)]],
                 operation
@@ -157,12 +170,11 @@ public final class RedisStorage: ListableStorage, Sendable {
         }
     }
 
-    /// Closes the connection. Later calls throw
-    /// ``TusCore/TusError/Code/closed``; closing twice is harmless.
-    ///
-    /// An operation already running finishes first.
+    /// Closes the connection, after the calls already made, and ends the
+    /// store's thread. Later calls throw ``TusCore/TusError/Code/closed``;
+    /// closing twice is harmless.
     public func close() async throws {
-        try perform("close", whenClosed: true) { session, _ in session.close() }
+        _ = try await executor.finish { [session] in session.close() }
     }
 
     // MARK: ListableStorage
@@ -173,7 +185,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Index members whose URL key has expired are not listed, and are
     /// removed from the index.
     public func entries() async throws -> [StoredUpload] {
-        try perform("list the entries") { session, operation in
+        try await perform("list the entries") { session, operation in
             let members = try session.indexMembers(
                 [Array("ZRANGE".utf8), session.indexKey, Array("0".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)],
                 operation
@@ -212,7 +224,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
         let cutoff = Self.milliseconds(date)
-        return try perform("remove the entries stored before \(date)") { session, operation in
+        return try await perform("remove the entries stored before \(date)") { session, operation in
             let members = try session.indexMembers(
                 [Array("ZRANGEBYSCORE".utf8), session.indexKey, Array("-inf".utf8), Array("(\(cutoff)".utf8),
                  Array("WITHSCORES".utf8)],
@@ -237,21 +249,22 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// server busy for long.
     public static let batchSize = 500
 
-    // MARK: Running under the lock
+    // MARK: Running on the store's thread
 
-    /// Runs `body` on the caller's thread while holding the lock that gives
-    /// the connection to one operation at a time.
-    private func perform<Result>(
-        _ operation: @autoclosure @escaping () -> String,
-        whenClosed: Bool = false,
-        _ body: (Session, Operation) throws -> Result
-    ) throws -> Result {
-        try lock.withLock {
-            if session.isClosed, !whenClosed {
-                throw TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
-            }
-            return try body(session, Operation(describe: operation))
+    /// Runs `body` on the store's thread, which gives the connection to one
+    /// operation at a time, and waits for it.
+    private func perform<Result: Sendable>(
+        _ operation: @autoclosure @escaping @Sendable () -> String,
+        _ body: @escaping @Sendable (Session, Operation) throws -> Result
+    ) async throws -> Result {
+        let session = session
+        let closed: @Sendable () -> TusError = {
+            TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
         }
+        return try await executor.run({
+            if session.isClosed { throw closed() }
+            return try body(session, Operation(describe: operation))
+        }, ifStopped: closed)
     }
 
     /// Milliseconds since 1970, as Redis and Lua parse them.
@@ -272,8 +285,8 @@ private struct Operation: CustomStringConvertible {
     var description: String { describe() }
 }
 
-/// The connection and its state. Only code holding the store's lock touches
-/// it, which is what makes the unchecked `Sendable` sound.
+/// The connection and its state. Only the store's thread touches it, which
+/// is what makes the unchecked `Sendable` sound.
 private final class Session: @unchecked Sendable {
     let configuration: RedisStorage.Configuration
     let indexKey: [UInt8]
@@ -520,6 +533,20 @@ private final class Session: @unchecked Sendable {
         }
         if text.hasPrefix("WRONGPASS") {
             return TusError(.authenticationFailed, "cannot \(operation): Redis at \(address) refused the credentials (\(text))", cause: cause)
+        }
+        if text.hasPrefix("OOM") {
+            return TusError(
+                .unavailable,
+                "cannot \(operation): Redis at \(address) is out of memory and refuses writes (maxmemory is reached and its policy evicts nothing); free memory there or raise maxmemory, and try again; what was stored before is kept (\(text))",
+                cause: cause
+            )
+        }
+        if text.hasPrefix("READONLY") {
+            return TusError(
+                .unavailable,
+                "cannot \(operation): Redis at \(address) is a read-only replica and refuses writes; point the store at the primary server; what was stored before is kept (\(text))",
+                cause: cause
+            )
         }
         if text.hasPrefix("WRONGTYPE") {
             return TusError(

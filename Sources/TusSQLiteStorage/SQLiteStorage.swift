@@ -38,6 +38,15 @@ public import TusCore
 ///   schema version makes ``init(path:busyTimeout:)`` throw
 ///   ``TusError/Code/corruptStore`` naming the file; the file is left byte
 ///   for byte as it was.
+/// - **A full or read-only disk loses nothing.** A change that the disk
+///   refuses (`SQLITE_FULL`, `ENOSPC`, `SQLITE_READONLY` or `EROFS`) throws
+///   ``TusError/Code/io`` saying that the disk is full or read-only and
+///   naming the file; nothing stored before is lost, and reads go on
+///   working. When the disk does not even let SQLite open the database for
+///   writing (it cannot create the `-shm` file that write-ahead logging
+///   needs), the store opens it read-only, reading the log into memory,
+///   or, when there is no log, the database file alone: reads work, and
+///   every change first tries the read-write open again, then throws.
 ///
 /// ## Schema
 /// One table, version ``schemaVersion`` in `PRAGMA user_version`:
@@ -49,15 +58,20 @@ public import TusCore
 /// written as they are.
 ///
 /// ## Threads
-/// Every method is safe to call from many tasks at once: the instance owns
-/// one SQLite connection for its calls and serialises its use with a lock.
-/// Calls run synchronously on the calling thread and can wait up to
-/// `busyTimeout` while another process writes. Open several instances to
-/// write in parallel; each has its own connection.
+/// Every method is safe to call from many tasks at once, and none blocks the
+/// thread of its caller. The instance owns one SQLite connection for its
+/// calls and one thread of its own, started on first use, that runs them
+/// one at a time, in the order they were called: SQLite's steps, its waits
+/// of up to `busyTimeout` while another process writes, and its disk I/O
+/// happen there while the calling task is suspended, so the threads of
+/// Swift concurrency's pool stay free for other tasks. A call whose task is
+/// cancelled still runs to its end and returns its result. ``close()`` ends
+/// the thread. Open several instances to write in parallel; each has its
+/// own connection and thread.
 ///
 /// Checkpoints, where SQLite copies the log into the database file and
-/// `fsync`s both, mostly run on a background queue over a second connection
-/// the instance opens once its writes have filled 250 log pages. A call
+/// `fsync`s both, mostly run on a background Dispatch queue over a second
+/// connection the instance opens once its writes have filled 250 log pages. A call
 /// checkpoints itself only when the log reaches 2,000 pages (about 8 MB),
 /// which keeps the `-wal` file near that size. ``close()`` waits for a
 /// background checkpoint under way. When the second connection cannot be
@@ -71,9 +85,18 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// refused.
     public static let schemaVersion: Int32 = 2
 
-    // Guards `table`, which is nil once the store is closed.
-    private let lock = NSLock()
+    private let busyTimeoutMilliseconds: Int32
+    // Runs every call that touches `table`, one at a time.
+    private let executor = ThreadExecutor(name: "tus-sqlite")
+    // Touched only on `executor`'s thread, and by `init` and `deinit`. Nil
+    // once the store is closed, or when opening it afresh failed: the next
+    // call tries again.
     private var table: UploadTable?
+    private var isClosed = false
+    // When the store was last opened afresh because the disk took no
+    // writes, and whether the last change failed that way.
+    private var lastReopening: ContinuousClock.Instant?
+    private var changeRefused = false
 
     /// Opens the store in the database file at `path`, creating the file and
     /// its schema when the file is missing or empty.
@@ -90,23 +113,42 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     ///   `path` is empty or names a directory; ``TusError/Code/corruptStore``
     ///   when the file is not a store of this or an older schema version
     ///   (the file is left unchanged); ``TusError/Code/io`` when the file or
-    ///   its folder cannot be created or opened.
+    ///   its folder cannot be created or opened. An existing store on a disk
+    ///   that is full or read-only opens for reading (see above).
     public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
         let absolute = try FilePaths.storePath(path, kind: "an SQLite store")
         self.path = absolute
+        busyTimeoutMilliseconds = Self.milliseconds(busyTimeout)
 
         let folder = (absolute as NSString).deletingLastPathComponent
         do {
             try FilePaths.makeDirectories(folder)
         } catch {
+            if let problem = UnwritableDisk(errno: error.errno) {
+                throw TusError(.io, "cannot create the SQLite store \(absolute): \(problem.explanation)", cause: error)
+            }
             throw TusError(.io, "cannot open the SQLite store \(absolute): cannot create the folder \(folder): \(error.reason)", cause: error)
         }
         do {
             try StoreFile.createIfMissing(absolute)
         } catch {
+            if let problem = UnwritableDisk(errno: error.errno) {
+                throw TusError(.io, "cannot create the SQLite store \(absolute): \(problem.explanation)", cause: error)
+            }
             throw TusError(.io, "cannot create the SQLite store \(absolute): \(error.reason)", cause: error)
         }
-        table = try UploadTable(path: absolute, busyTimeoutMilliseconds: Self.milliseconds(busyTimeout))
+        table = try Self.open(absolute, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    }
+
+    /// The store at `path` open for reading and writing or, when the disk is
+    /// full or read-only, for reading only.
+    private static func open(_ path: String, busyTimeoutMilliseconds: Int32) throws(TusError) -> UploadTable {
+        do {
+            return try UploadTable(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        } catch {
+            guard let cause = error.cause as? SQLiteError, let problem = UnwritableDisk(cause, path: path) else { throw error }
+            return try UploadTable(readOnlyAt: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, because: problem, cause: cause)
+        }
     }
 
     /// Opens the store in the database file at `url`, as
@@ -116,7 +158,11 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     }
 
     deinit {
-        table?.close()
+        // Closing may checkpoint, which is disk I/O: on the store's thread.
+        if let table {
+            let owned = OwnedTable(table)
+            executor.stop(after: { owned.table.close() })
+        }
     }
 
     private static func milliseconds(_ duration: Duration) -> Int32 {
@@ -130,13 +176,15 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
 
     /// The URL stored under `key`.
     public func url(forKey key: String) async throws -> String? {
-        try withTable("cannot read the URL of \(key.debugDescription) from \(path)") { try $0.url(forKey: key) }
+        try await withTable("cannot read the URL of \(key.debugDescription) from \(self.path)", writes: false) {
+            try $0.url(forKey: key)
+        }
     }
 
     /// Stores `url` under `key` with the present time, in one transaction.
     public func setURL(_ url: String, forKey key: String) async throws {
         let now = Date()
-        try withTable("cannot store the URL of \(key.debugDescription) in \(path)") {
+        try await withTable("cannot store the URL of \(key.debugDescription) in \(self.path)", writes: true) {
             try $0.setURL(url, forKey: key, at: now)
         }
     }
@@ -145,22 +193,26 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// the present time, since every row has one.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
         let date = storedAt ?? Date()
-        try withTable("cannot store the URL of \(key.debugDescription) in \(path)") {
+        try await withTable("cannot store the URL of \(key.debugDescription) in \(self.path)", writes: true) {
             try $0.setURL(url, forKey: key, at: date)
         }
     }
 
     /// Removes the row of `key`, if any.
     public func removeURL(forKey key: String) async throws {
-        try withTable("cannot remove the URL of \(key.debugDescription) from \(path)") { try $0.removeURL(forKey: key) }
+        try await withTable("cannot remove the URL of \(key.debugDescription) from \(self.path)", writes: true) {
+            try $0.removeURL(forKey: key)
+        }
     }
 
-    /// Waits for a background checkpoint under way, finalizes the prepared
-    /// statements and closes the database; the last connection to the file
-    /// copies the log into it and deletes the `-wal` file. Later calls throw
+    /// After the calls already made, waits for a background checkpoint under
+    /// way, finalizes the prepared statements and closes the database; the
+    /// last connection to the file copies the log into it and deletes the
+    /// `-wal` file. Then the store's thread ends. Later calls throw
     /// ``TusError/Code/closed``; closing again does nothing.
     public func close() async throws {
-        lock.withLock {
+        _ = try await executor.finish { [self] in
+            isClosed = true
             table?.close()
             table = nil
         }
@@ -170,30 +222,73 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
 
     /// Every row of the store.
     public func entries() async throws -> [StoredUpload] {
-        try withTable("cannot list the entries of \(path)") { try $0.entries() }
+        try await withTable("cannot list the entries of \(self.path)", writes: false) { try $0.entries() }
     }
 
     /// Removes the rows stored before `date`, in one statement.
     @discardableResult
     public func removeEntries(storedBefore date: Date) async throws -> Int {
-        try withTable("cannot remove old entries from \(path)") { try $0.removeEntries(storedBefore: date) }
+        try await withTable("cannot remove old entries from \(self.path)", writes: true) {
+            try $0.removeEntries(storedBefore: date)
+        }
     }
 
     // MARK: Running
 
-    /// Runs `body` on the table under the lock; an SQLite failure becomes a
-    /// ``TusError`` whose message starts with `operation`.
-    private func withTable<Result>(
-        _ operation: @autoclosure () -> String,
-        _ body: (UploadTable) throws -> Result
-    ) throws -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let table else { throw TusError(.closed, "the SQLite store \(path) is closed") }
-        do {
-            return try body(table)
-        } catch let error as SQLiteError {
-            throw TusError.sqlite(error, operation())
-        }
+    /// Runs `body` on the table, on the store's thread; an SQLite failure
+    /// becomes a ``TusError`` whose message starts with `operation`.
+    ///
+    /// When the disk took no writes — the table is open for reading only,
+    /// or the last change failed because the disk is full or read-only —
+    /// the store is opened afresh first, in case the disk takes writes once
+    /// more: before every change, and at most once a second before a read
+    /// of a read-only table. (A connection that SQLite opened without a
+    /// writable `-shm` file cannot write even once there is room again.)
+    private func withTable<Result: Sendable>(
+        _ operation: @autoclosure @escaping @Sendable () -> String,
+        writes: Bool,
+        _ body: @escaping @Sendable (UploadTable) throws -> Result
+    ) async throws -> Result {
+        try await executor.run({ [self] in
+            if isClosed { throw closedError() }
+            let due = writes ? changeRefused || table?.unwritable != nil
+                : table?.unwritable != nil && lastReopening.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
+            if due {
+                // Closed before the new open: connections of one process
+                // share the `-shm` file's mapping, and a new one would
+                // inherit the old one's read-only view of it.
+                lastReopening = ContinuousClock.now
+                changeRefused = false
+                table?.close()
+                table = nil
+            }
+            let table: UploadTable
+            if let open = self.table {
+                table = open
+            } else {
+                table = try Self.open(path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                self.table = table
+            }
+            if writes, let refusal = table.unwritable {
+                throw TusError(.io, "\(operation()): \(refusal.problem.explanation); the store was left unchanged", cause: refusal.cause)
+            }
+            do {
+                return try body(table)
+            } catch let error as SQLiteError {
+                if writes, UnwritableDisk(error, path: path) != nil { changeRefused = true }
+                throw TusError.sqlite(error, operation(), path: path)
+            }
+        }, ifStopped: closedError)
     }
+
+    private func closedError() -> any Error {
+        TusError(.closed, "the SQLite store \(path) is closed")
+    }
+}
+
+/// A table handed to the store's thread by `deinit`, which no one else
+/// reaches any more.
+private struct OwnedTable: @unchecked Sendable {
+    let table: UploadTable
+    init(_ table: UploadTable) { self.table = table }
 }

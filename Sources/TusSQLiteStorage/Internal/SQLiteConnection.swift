@@ -6,21 +6,46 @@ import Foundation
 /// It is not thread-safe: the handle is opened in SQLite's multi-thread mode
 /// (`SQLITE_OPEN_NOMUTEX`), so one connection must never be used by two
 /// threads at once. ``SQLiteStorage`` owns each connection and reaches it only
-/// under its lock.
+/// from its own thread.
 final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [SQLiteStatement] = []
 
     /// Opens the existing database file at `path` for reading and writing.
     /// Nothing is read or written until the first statement runs.
-    init(path: String, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+    convenience init(path: String, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        try self.init(name: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    }
+
+    /// Opens the database file at `path` for reading only, with SQLite's
+    /// URI `options` (such as `readonly_shm=1` or `immutable=1`), for a
+    /// store on a disk that takes no writes.
+    convenience init(readOnlyPath path: String, options: String, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        // In a URI, `?`, `#` and `%` of the path must be escaped.
+        var uri = "file:"
+        for character in path.unicodeScalars {
+            switch character {
+            case "?": uri += "%3f"
+            case "#": uri += "%23"
+            case "%": uri += "%25"
+            default: uri.unicodeScalars.append(character)
+            }
+        }
+        uri += "?mode=ro" + (options.isEmpty ? "" : "&" + options)
+        try self.init(
+            name: uri, flags: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+            busyTimeoutMilliseconds: busyTimeoutMilliseconds
+        )
+    }
+
+    private init(name: String, flags: Int32, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        let result = sqlite3_open_v2(name, &handle, flags, nil)
         guard result == SQLITE_OK, let handle else {
             let error = SQLiteError(
-                resultCode: result,
-                message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(result))
+                resultCode: handle.map { sqlite3_extended_errcode($0) } ?? result,
+                message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(result)),
+                systemErrno: handle.map { sqlite3_system_errno($0) } ?? 0
             )
             sqlite3_close_v2(handle)
             throw error
@@ -52,7 +77,11 @@ final class SQLiteConnection {
         guard let handle else {
             return SQLiteError(resultCode: result, message: String(cString: sqlite3_errstr(result)))
         }
-        return SQLiteError(resultCode: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+        return SQLiteError(
+            resultCode: sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite3_errmsg(handle)),
+            systemErrno: sqlite3_system_errno(handle)
+        )
     }
 
     /// Compiles `sql` once; the statement lives until ``close()``.
@@ -93,7 +122,8 @@ final class SQLiteConnection {
         guard result == SQLITE_OK else {
             throw SQLiteError(
                 resultCode: handle.map { sqlite3_extended_errcode($0) } ?? result,
-                message: message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(result))
+                message: message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(result)),
+                systemErrno: handle.map { sqlite3_system_errno($0) } ?? 0
             )
         }
     }

@@ -39,12 +39,18 @@ final class UploadTable {
         """
 
     private let connection: SQLiteConnection
-    private let select: SQLiteStatement
-    private let upsert: SQLiteStatement
-    private let delete: SQLiteStatement
-    private let list: SQLiteStatement
-    private let prune: SQLiteStatement
-    private let checkpointer: Checkpointer
+    // Nil in a read-only table without the schema (a new, empty file).
+    private let select: SQLiteStatement?
+    private let list: SQLiteStatement?
+    // Nil in a read-only table.
+    private let upsert: SQLiteStatement?
+    private let delete: SQLiteStatement?
+    private let prune: SQLiteStatement?
+    private let checkpointer: Checkpointer?
+
+    /// Why the table is read-only, with SQLite's error from the read-write
+    /// open; nil when it takes writes.
+    let unwritable: (problem: UnwritableDisk, cause: SQLiteError)?
 
     /// Opens the database file at `path`, which exists, checks that it is
     /// empty or starts with SQLite's header, gives a new one the schema, and
@@ -54,12 +60,14 @@ final class UploadTable {
     /// checks only read, and write-ahead logging, which rewrites the header,
     /// is switched on after them.
     init(path: String, busyTimeoutMilliseconds: Int32) throws(TusError) {
-        checkpointer = Checkpointer(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        let checkpointer = Checkpointer(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        self.checkpointer = checkpointer
+        unwritable = nil
         let opening = "cannot open the SQLite store \(path)"
         do {
             connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         } catch {
-            throw TusError.sqlite(error, opening)
+            throw TusError.sqlite(error, opening, path: path)
         }
         do {
             let start = try connection.fileStart(count: StoreFile.headerSize)
@@ -102,13 +110,77 @@ final class UploadTable {
             case SQLITE_CORRUPT:
                 throw TusError(.corruptStore, "cannot use the SQLite store \(path): it is damaged (\(error.message)); it was left unchanged", cause: error)
             default:
-                throw TusError.sqlite(error, opening)
+                throw TusError.sqlite(error, opening, path: path)
             }
         } catch {
             connection.close()
             throw TusError(.io, "\(opening): \(error)", cause: error)
         }
         connection.setCheckpointer(checkpointer)
+    }
+
+    /// Opens the store at `path` for reading only, because a read-write
+    /// open failed with `cause`: the disk is full or read-only (`problem`).
+    /// Its reads work; its writes throw.
+    ///
+    /// A database in write-ahead-log mode is read through its `-shm` file,
+    /// which a full or read-only disk may not let SQLite create or grow.
+    /// So it tries, in turn: a plain read-only open (the `-shm` and `-wal`
+    /// files are there); `readonly_shm=1`, where SQLite reads the log into
+    /// its own memory when it cannot write the `-shm` file; and, when there
+    /// is no log or an empty one, so that nothing can be missed,
+    /// `immutable=1`, which reads the database file alone, without locks:
+    /// safe because nothing can write to that disk. The file is checked as
+    /// the read-write open checks it, and never written.
+    ///
+    /// - Throws: `.corruptStore` as ``init(path:busyTimeoutMilliseconds:)``
+    ///   does; otherwise, when no way of reading works, `cause` as a
+    ///   ``TusError``.
+    init(
+        readOnlyAt path: String, busyTimeoutMilliseconds: Int32, because problem: UnwritableDisk, cause: SQLiteError
+    ) throws(TusError) {
+        var attempts = ["", "readonly_shm=1"]
+        var log = stat()
+        if stat(path + "-wal", &log) != 0 || log.st_size == 0 { attempts.append("immutable=1") }
+        for options in attempts {
+            let connection: SQLiteConnection
+            do {
+                connection = try SQLiteConnection(
+                    readOnlyPath: path, options: options, busyTimeoutMilliseconds: busyTimeoutMilliseconds
+                )
+            } catch {
+                continue
+            }
+            let select: SQLiteStatement?
+            let list: SQLiteStatement?
+            do {
+                let start = try connection.fileStart(count: StoreFile.headerSize)
+                if StoreFile.contents(size: start.size, header: start.bytes) == .other {
+                    throw TusError(.corruptStore, "cannot use \(path) as an SQLite store: it is not an SQLite database; it was left unchanged")
+                }
+                try connection.execute("PRAGMA trusted_schema = OFF")
+                let hasSchema = try Self.checkVersion(connection, path: path)
+                select = hasSchema ? try connection.prepare("SELECT url FROM tus_uploads WHERE key = ?1") : nil
+                list = hasSchema ? try connection.prepare("SELECT key, url, stored_at FROM tus_uploads") : nil
+            } catch let error as TusError {
+                connection.close()
+                throw error
+            } catch {
+                // This way of reading does not work on this disk: try the next.
+                connection.close()
+                continue
+            }
+            self.connection = connection
+            self.select = select
+            self.list = list
+            upsert = nil
+            delete = nil
+            prune = nil
+            checkpointer = nil
+            unwritable = (problem, cause)
+            return
+        }
+        throw TusError.sqlite(cause, "cannot open the SQLite store \(path)", path: path)
     }
 
     /// Checks the schema version, and creates the schema in a database
@@ -159,26 +231,32 @@ final class UploadTable {
     /// last connection to the file, it copies the log into the database and
     /// deletes it.
     func close() {
-        checkpointer.stop()
-        connection.setCheckpointer(nil)
+        if let checkpointer {
+            checkpointer.stop()
+            connection.setCheckpointer(nil)
+        }
         connection.close()
     }
 
     func url(forKey key: String) throws(SQLiteError) -> String? {
+        guard let select else { return nil }
         var url: String?
         try select.run([.text(key)]) { row in url = row.text(0) }
         return url
     }
 
     func setURL(_ url: String, forKey key: String, at date: Date) throws(SQLiteError) {
+        guard let upsert else { throw readOnlyError }
         try upsert.run([.text(key), .text(url), .real(date.timeIntervalSince1970)])
     }
 
     func removeURL(forKey key: String) throws(SQLiteError) {
+        guard let delete else { throw readOnlyError }
         try delete.run([.text(key)])
     }
 
     func entries() throws(SQLiteError) -> [StoredUpload] {
+        guard let list else { return [] }
         var entries: [StoredUpload] = []
         try list.run([]) { row in
             entries.append(StoredUpload(
@@ -193,8 +271,15 @@ final class UploadTable {
     /// Deletes the entries stored before `date` in one statement, which is
     /// its own write transaction, and returns how many it deleted.
     func removeEntries(storedBefore date: Date) throws(SQLiteError) -> Int {
+        guard let prune else { throw readOnlyError }
         try prune.run([.real(date.timeIntervalSince1970)])
         return connection.changes
+    }
+
+    /// What a write to a read-only table throws: the error that made it
+    /// read-only.
+    private var readOnlyError: SQLiteError {
+        unwritable?.cause ?? SQLiteError(resultCode: SQLITE_READONLY, message: "the store is open for reading only")
     }
 }
 
@@ -202,9 +287,14 @@ final class UploadTable {
 extension UploadTable: Sendable {}
 
 extension TusError {
-    /// An error for a failed SQLite call while doing `what` (a phrase that
-    /// names the operation and the file), with SQLite's message after it.
-    static func sqlite(_ error: SQLiteError, _ what: String) -> TusError {
+    /// An error for a failed SQLite call on the store at `path` while doing
+    /// `what` (a phrase that names the operation and the file), with
+    /// SQLite's message after it, or, when the disk is full or read-only,
+    /// a sentence that says so.
+    static func sqlite(_ error: SQLiteError, _ what: String, path: String) -> TusError {
+        if let problem = UnwritableDisk(error, path: path) {
+            return TusError(.io, "\(what): \(problem.explanation); the store was left unchanged", cause: error)
+        }
         let code: TusError.Code = switch error.primaryResultCode {
         case SQLITE_BUSY, SQLITE_LOCKED: .unavailable
         case SQLITE_CORRUPT, SQLITE_NOTADB: .corruptStore
