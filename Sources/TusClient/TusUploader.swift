@@ -177,7 +177,7 @@ public final class TusUploader: @unchecked Sendable {
         var key: String?
         var resumed: Resumed?
         if let storage = options.storage, source.isSeekable {
-            key = try source.fingerprint(options.fingerprint)
+            key = try await source.fingerprint(options.fingerprint)
             if let key, let stored = try await storage.url(forKey: key) {
                 resumed = try await resumePoint(client: client, storage: storage, key: key, stored: stored, size: source.size, options: options)
             }

@@ -256,14 +256,16 @@ final class UploadSource: @unchecked Sendable {
         }
     }
 
-    /// The key of the content, for a source that can be read again.
-    func fingerprint(_ fingerprint: any Fingerprint) throws -> String? {
-        try lock.withLock {
-            switch backing {
-            case .data(let data): return try fingerprint.fingerprint(of: data)
-            case .file(let handle, _): return try fingerprint.fingerprint(of: handle)
-            case .stream: return nil
-            }
+    /// The key of the content, for a source that can be read again. A
+    /// file is read and hashed on the fingerprint threads of `TusCore`,
+    /// never on the caller's: a whole-file key of a large file takes
+    /// seconds. The source is not read by anything else meanwhile (it is
+    /// fingerprinted before its uploader exists).
+    func fingerprint(_ fingerprint: any Fingerprint) async throws -> String? {
+        switch backing {
+        case .data(let data): return try fingerprint.fingerprint(of: data)
+        case .file(let handle, _): return try await fingerprint.fingerprintInBackground(of: handle)
+        case .stream: return nil
         }
     }
 
