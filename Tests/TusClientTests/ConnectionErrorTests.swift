@@ -8,7 +8,7 @@ import TusTestSupport
 /// words naming the host and port, and no Swift type.
 @Suite struct ConnectionErrorTests {
     @Test func aRefusedConnectionNamesTheAddressAndSaysRefused() async throws {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         var options = UploadOptions()
         options.retryPolicy.retries = 0
         let client = TusClient(url: URL(string: "http://127.0.0.1:\(port)/files/")!, proxy: .none)

@@ -54,7 +54,7 @@ import TusTestSupport
     }
 
     @Test func aProxyThatIsDownIsNamed() async throws {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         var options = testOptions()
         options.retryPolicy.retries = 0
         let client = TusClient(

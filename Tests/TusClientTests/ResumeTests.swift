@@ -165,7 +165,7 @@ func interruptedUpload(
         let store = try FileStorage(path: folder.newPath("store.json"))
         let path = try file(randomData(1000), in: folder)
         let key = try MD5Fingerprint().fingerprint(ofFileAtPath: path)
-        let stored = "http://127.0.0.1:\(try freePort())/files/abc"
+        let stored = "http://127.0.0.1:\(try freeLoopbackPort())/files/abc"
         try await store.setURL(stored, forKey: key)
         let error = try await #require(throws: TusError.self) {
             try await TusClient(url: URL(string: "http://127.0.0.1:9/files/")!).uploader(forFileAtPath: path, options: testOptions(storage: store))

@@ -147,7 +147,7 @@ import TusTestSupport
 
     @Test func aServerThatIsDownIsAClearErrorAfterTheRetries() async throws {
         // A port nothing listens on: bind and close it.
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let endpoint = URL(string: "http://127.0.0.1:\(port)/files/")!
         var options = testOptions()
         options.retryPolicy.retries = 2
@@ -178,18 +178,4 @@ import TusTestSupport
         #expect(error.code == .notFound)
         #expect(error.message == "cannot open /nonexistent/file.bin: No such file or directory")
     }
-}
-
-/// A loopback port nothing listens on.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

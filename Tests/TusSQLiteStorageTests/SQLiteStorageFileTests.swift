@@ -55,6 +55,25 @@ import TusSQLiteStorage
         try expectRefused(path, .corruptStore, containing: "it is not an SQLite database")
     }
 
+    @Test func temporaryNamesOfKilledProcessesAreRemovedAndLiveOnesKept() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("store.sqlite")
+        // A process that has ended: its pid names no process now.
+        let ended = Process()
+        ended.executableURL = URL(fileURLWithPath: "/bin/true")
+        try ended.run()
+        ended.waitUntilExit()
+        let abandoned = "\(path).\(ended.processIdentifier)-12345.new"
+        let live = "\(path).\(getpid())-67890.new"
+        for name in [abandoned, live] {
+            #expect(FileManager.default.createFile(atPath: name, contents: Data()))
+        }
+        let store = try SQLiteStorage(path: path)
+        try await store.close()
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(FileManager.default.fileExists(atPath: live))
+    }
+
     @Test func refusesAnotherProgramsSQLiteDatabase() async throws {
         let folder = try TemporaryFolder()
         let path = try await pythonDatabase("app.sqlite", in: folder, [

@@ -58,6 +58,7 @@ enum StoreFile {
     /// instance of this process that opens it in the moment before its
     /// descriptor closes can lose its locks.
     static func createIfMissing(_ path: String) throws(SystemError) {
+        removeAbandonedTemporaries(of: path)
         var status = stat()
         if stat(path, &status) == 0 { return }
         if errno != ENOENT { throw SystemError(call: "stat", errno: errno) }
@@ -71,6 +72,23 @@ enum StoreFile {
         // No hard links here (FAT, exFAT, some network file systems).
         guard [EPERM, EOPNOTSUPP, ENOTSUP].contains(error) else { throw SystemError(call: "link", errno: error) }
         try createPrivate(path, existingIsFine: true)
+    }
+
+    /// Removes the temporary names (`<path>.<pid>-<n>.new`) that a process
+    /// killed between creating and removing one left behind, so they cannot
+    /// pile up: those whose process no longer exists. A live process's
+    /// name is never touched.
+    static func removeAbandonedTemporaries(of path: String) {
+        let folder = (path as NSString).deletingLastPathComponent
+        let prefix = (path as NSString).lastPathComponent + "."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".new") {
+            let middle = name.dropFirst(prefix.count).dropLast(".new".count)
+            guard let dash = middle.firstIndex(of: "-"), let pid = pid_t(middle[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH {
+                _ = unlink((folder as NSString).appendingPathComponent(name))
+            }
+        }
     }
 
     /// Creates an empty file at `path` with mode 0600 and closes it.
