@@ -38,6 +38,11 @@ extension TusDevServer {
         /// in `Tus-Checksum-Algorithm`. Known: `sha1`, `sha256`, `md5`;
         /// unknown names are ignored.
         public var checksumAlgorithms: [String] = ["sha1", "sha256", "md5"]
+        /// What time it is, for uploads' creation and expiry: the system's
+        /// clock by default. Tests set a clock they move, to expire an upload
+        /// without waiting for it. (A PATCH still refreshes an upload's
+        /// expiry from its data file's modification time, as a restart does.)
+        public var clock: @Sendable () -> Date = { Date() }
         /// Whether the server implements the `concatenation` extension
         /// (partial and final uploads) and announces it. Off, it behaves as a
         /// server that does not know the extension: `Upload-Concat` is

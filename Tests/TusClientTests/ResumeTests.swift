@@ -192,12 +192,14 @@ func interruptedUpload(
     }
 
     @Test func anExpiredUploadIsNotResumed() async throws {
-        try await withDevServer({ $0.expiration = 2 }) { server, folder in
+        let clock = MovableClock()
+        try await withDevServer({ $0.expiration = 60; $0.clock = { clock.now } }) { server, folder in
             let store = try FileStorage(path: folder.newPath("store.json"))
             let path = try file(randomData(200_000), in: folder)
             let old = try #require(try await interruptedUpload(path, server: server, storage: store).url)
             let expiresAt = try #require(server.uploadInfo(for: old)?.expiresAt)
-            try await Task.sleep(for: .seconds(max(0, expiresAt.timeIntervalSinceNow) + 0.5))
+            // The server's time passes the upload's expiry, with no waiting.
+            clock.move(to: expiresAt.addingTimeInterval(1))
             let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: testOptions(storage: store))
             #expect(!uploader.isResuming)
             #expect(try await uploader.upload() != old)
@@ -249,7 +251,10 @@ func interruptedUpload(
                 }
             }
             for await _ in reachedFirstChunk.stream { break }
-            try await Task.sleep(for: .milliseconds(200))
+            // The second PATCH has reached the server and stalls there.
+            try await waitUntil("the second PATCH stalls") {
+                server.pendingFaults.isEmpty && server.requestLog.filter { $0.hasPrefix("PATCH") }.count == 2
+            }
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             server.removeAllFaults()
@@ -263,4 +268,14 @@ func interruptedUpload(
             #expect(server.uploadedData(for: url) == data)
         }
     }
+}
+
+/// A clock a test moves by hand, for the development server.
+final class MovableClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var offset: TimeInterval = 0
+    /// The system's time, moved by what ``move(to:)`` added.
+    var now: Date { lock.withLock { Date().addingTimeInterval(offset) } }
+    /// Moves the clock so that it reads `date` now.
+    func move(to date: Date) { lock.withLock { offset = date.timeIntervalSinceNow } }
 }

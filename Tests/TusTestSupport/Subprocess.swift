@@ -81,15 +81,12 @@ public func runProcess(
     } else {
         process.standardInput = FileHandle.nullDevice
     }
+    let exited = ExitSignal(process)
     try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning {
-        if Date() > deadline {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw TestError.timedOut("\(executable) \(arguments.joined(separator: " "))")
-        }
-        usleep(2_000)
+    if !exited.wait(timeout: timeout) {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        throw TestError.timedOut("\(executable) \(arguments.joined(separator: " "))")
     }
     process.waitUntilExit()
     try out.close()
@@ -122,6 +119,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     private let folder: TemporaryFolder
     private let outPath: String
     private let errPath: String
+    private let exited: ExitSignal
 
     /// Starts `executable` with `arguments`.
     public init(_ executable: String, _ arguments: [String], environment: [String: String?] = [:]) throws {
@@ -138,6 +136,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         process.standardInput = FileHandle.nullDevice
+        exited = ExitSignal(process)
         try process.run()
     }
 
@@ -170,7 +169,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     /// its exit status, or 128 + the signal that ended it.
     @discardableResult
     public func waitForExit(timeout: TimeInterval = 60) -> Int32 {
-        if !wait(until: { !process.isRunning }, timeout: timeout) {
+        if !exited.wait(timeout: timeout) {
             kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
@@ -182,5 +181,23 @@ public final class BackgroundProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+}
+
+/// Wakes whoever waits once a process has ended: set up before the
+/// process runs, so the end is never missed, and waited on without polling.
+final class ExitSignal: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    init(_ process: Process) {
+        process.terminationHandler = { [semaphore] _ in semaphore.signal() }
+    }
+
+    /// Waits for the end, at most `timeout` seconds; returns whether it came.
+    /// Once it has come, every later call returns at once.
+    func wait(timeout: TimeInterval) -> Bool {
+        guard semaphore.wait(timeout: .now() + timeout) == .success else { return false }
+        semaphore.signal()
+        return true
     }
 }

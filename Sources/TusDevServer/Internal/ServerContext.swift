@@ -28,7 +28,8 @@ final class ServerContext: Sendable {
         // Beyond a century (or not a number) means never.
         let expiration = configuration.expiration.flatMap { $0.isFinite && $0 < 3.2e9 ? max($0, 0) : nil }
         let store = try UploadStore(
-            directory: configuration.directory, expiration: expiration, logger: configuration.logger)
+            directory: configuration.directory, expiration: expiration, logger: configuration.logger,
+            clock: configuration.clock)
         let algorithms = configuration.checksumAlgorithms.compactMap {
             UploadChecksum.Algorithm(rawValue: $0.lowercased())
         }

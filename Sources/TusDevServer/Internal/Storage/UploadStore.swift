@@ -85,10 +85,13 @@ final class UploadStore: Sendable {
     /// folder).
     private let prefix: String
     let expiration: TimeInterval?
+    /// What time it is, for creation and expiry (the configuration's clock).
+    let clock: @Sendable () -> Date
     private let logger: Logger
     private let state = Locked(State())
 
-    init(directory: URL, expiration: TimeInterval?, logger: Logger) throws {
+    init(directory: URL, expiration: TimeInterval?, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.clock = clock
         self.directory = directory
         let path = directory.path
         prefix = path.hasSuffix("/") ? path : path + "/"
@@ -133,7 +136,8 @@ final class UploadStore: Sendable {
 
     /// Creates an empty upload (a partial one with `partial`) and persists
     /// it.
-    func create(length: Int64?, rawMetadata: String?, partial: Bool = false, now: Date = Date()) throws -> Record {
+    func create(length: Int64?, rawMetadata: String?, partial: Bool = false, now given: Date? = nil) throws -> Record {
+        let now = given ?? clock()
         var record = Record(
             id: Self.newID(), length: length, offset: 0, rawMetadata: rawMetadata, createdAt: now,
             expiresAt: nil, concat: partial ? .partial : nil)
@@ -157,7 +161,8 @@ final class UploadStore: Sendable {
     /// written) only once its data is complete: until then no request can
     /// reach it, and a server stopped halfway leaves a data file and no
     /// upload.
-    func createFinal(parts: [(part: Part, length: Int64)], rawMetadata: String?, now: Date = Date()) throws -> Record {
+    func createFinal(parts: [(part: Part, length: Int64)], rawMetadata: String?, now given: Date? = nil) throws -> Record {
+        let now = given ?? clock()
         let id = Self.newID()
         let path = dataPath(id)
         var total: Int64 = 0
@@ -181,13 +186,15 @@ final class UploadStore: Sendable {
     }
 
     /// The upload `id`, expiring it first if its time is up.
-    func lookup(_ id: String, now: Date = Date()) -> Lookup {
-        state.withLock { state in lookupLocked(id, now: now, state: &state) }
+    func lookup(_ id: String, now given: Date? = nil) -> Lookup {
+        let now = given ?? clock()
+        return state.withLock { state in lookupLocked(id, now: now, state: &state) }
     }
 
     /// Marks `id` as being written by one request. `.busy` if another holds it.
-    func acquire(_ id: String, now: Date = Date()) -> Lookup {
-        state.withLock { state in
+    func acquire(_ id: String, now given: Date? = nil) -> Lookup {
+        let now = given ?? clock()
+        return state.withLock { state in
             let found = lookupLocked(id, now: now, state: &state)
             guard case .found = found else { return found }
             if state.busy.contains(id) { return .busy }
@@ -223,8 +230,9 @@ final class UploadStore: Sendable {
     }
 
     /// Deletes `id`'s files. `.found` with the deleted record on success.
-    func delete(_ id: String, now: Date = Date()) -> Lookup {
-        state.withLock { state in
+    func delete(_ id: String, now given: Date? = nil) -> Lookup {
+        let now = given ?? clock()
+        return state.withLock { state in
             let found = lookupLocked(id, now: now, state: &state)
             guard case .found = found else { return found }
             if state.busy.contains(id) { return .busy }

@@ -106,6 +106,9 @@ final class UploadBodySink {
         guard !finished else { return nil }
         finished = true
         let modified = file.modificationDate()
+        // How far the configuration's clock is from the system's (none but
+        // in tests that move it), so a moved clock moves expiries too.
+        let skew = store.clock().timeIntervalSinceNow
         file.close()
         let offset = self.offset
         let expiration = self.expiration
@@ -115,7 +118,7 @@ final class UploadBodySink {
             if record.isComplete {
                 record.expiresAt = nil
             } else if let expiration {
-                record.expiresAt = (modified ?? Date()).addingTimeInterval(expiration)
+                record.expiresAt = (modified ?? Date()).addingTimeInterval(expiration + skew)
             }
             result = record
         }
