@@ -181,11 +181,11 @@ let package = Package(
             name: "TusSQLiteStorageTests",
             dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport"]
         ),
-        .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting"]),
+        .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting", "TusTestSupport"]),
         .testTarget(name: "TusProtocolTests", dependencies: ["TusProtocol"]),
         .testTarget(
             name: "TusDevServerTests",
-            dependencies: ["TusDevServer", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TusDevServer", "TusTestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "ExampleStoreTests",

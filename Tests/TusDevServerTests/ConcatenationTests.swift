@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TusTestSupport
 import TusDevServer
 
 /// The `concatenation` extension over real sockets, with curl.
@@ -211,8 +212,7 @@ import TusDevServer
     }
 
     @Test func aFinalUploadAndItsPartsSurviveARestart() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
+        let directory = try TemporaryFolder()
         let configuration = TusDevServer.Configuration(directory: directory.url)
         let first = try await TusDevServer.start(configuration)
         let partA: URL, partB: URL, final: URL, concat: String

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import TusTestSupport
 import TusDevServer
 
 @Suite struct ProtocolTests {
@@ -322,8 +323,7 @@ import TusDevServer
             #expect(patch["upload-expires"] != nil)
             #expect(server.uploadInfo(for: url)?.expiresAt != nil)
 
-            let gone = try await eventually(within: 20) { try await Curl.request("HEAD", url).status == 410 }
-            #expect(gone)
+            try await waitUntil("the upload expires", timeout: .seconds(20)) { try await Curl.request("HEAD", url).status == 410 }
             #expect(try await server.patch(url, offset: 3, Data("d".utf8)).status == 410)
             #expect(server.uploadInfo(for: url) == nil)
         }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import TusTestSupport
 import TusDevServer
 
 @Suite struct RobustnessTests {
@@ -13,8 +14,7 @@ import TusDevServer
         stopped: (T) async throws -> Void = { _ in },
         then after: (TusDevServer, T) async throws -> Void
     ) async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
+        let directory = try TemporaryFolder()
         let configuration = TusDevServer.Configuration(directory: directory.url)
         let first = try await TusDevServer.start(configuration)
         let value: T
@@ -106,8 +106,7 @@ import TusDevServer
 
     @Test func largeUploadThroughSeveralPatchesIsByteIdentical() async throws {
         try await withServer { server in
-            let scratch = try TemporaryDirectory()
-            defer { scratch.remove() }
+            let scratch = try TemporaryFolder()
             let chunk = 10 << 20
             let chunks = 5
             var sourceHash = SHA256()
@@ -149,8 +148,7 @@ import TusDevServer
 
     @Test func rejectedLargeBodyWithExpectContinueIsAnswered() async throws {
         try await withServer { server in
-            let scratch = try TemporaryDirectory()
-            defer { scratch.remove() }
+            let scratch = try TemporaryFolder()
             let file = scratch.url.appendingPathComponent("body")
             try sampleBytes(2 << 20).write(to: file)
             let url = try await server.create(length: 2 << 20)
@@ -170,18 +168,16 @@ import TusDevServer
             connection.send(
                 "PATCH \(url.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
                     + "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 10\r\n\r\nabc")
-            let started = await eventually { server.uploadInfo(for: url)?.offset == 3 }
-            try #require(started)
+            try await waitUntil("the PATCH has written 3 bytes") { server.uploadInfo(for: url)?.offset == 3 }
 
             let second = try await server.patch(url, offset: 3, Data("defghij".utf8))
             #expect(second.status == 423)
             #expect(try await Curl.request("DELETE", url).status == 423)
 
             connection.close()
-            let released = try await eventually {
+            try await waitUntil("the upload is released") {
                 try await server.patch(url, offset: 3, Data("defghij".utf8)).status == 204
             }
-            #expect(released)
             #expect(server.uploadedData(for: url) == Data("abcdefghij".utf8))
         }
     }
@@ -215,8 +211,7 @@ import TusDevServer
 
     @Test func startFailsOnAPortInUse() async throws {
         try await withServer { server in
-            let directory = try TemporaryDirectory()
-            defer { directory.remove() }
+            let directory = try TemporaryFolder()
             var configuration = TusDevServer.Configuration(directory: directory.url)
             configuration.port = server.port
             await #expect(throws: (any Error).self) { try await TusDevServer.start(configuration) }
@@ -224,8 +219,7 @@ import TusDevServer
     }
 
     @Test func shutdownIsIdempotentAndStopsAnswering() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
+        let directory = try TemporaryFolder()
         let server = try await TusDevServer.start(.init(directory: directory.url))
         #expect(try await Curl.request("OPTIONS", server.endpoint, tus: false).status == 204)
         try await server.shutdown()

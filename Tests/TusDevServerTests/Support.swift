@@ -1,4 +1,5 @@
 import Foundation
+import TusTestSupport
 import Testing
 import TusDevServer
 
@@ -10,18 +11,6 @@ import Musl
 import Darwin
 #endif
 
-/// A directory under the system's temporary directory, removed by `remove()`.
-struct TemporaryDirectory: Sendable {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("tus-devserver-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func remove() { try? FileManager.default.removeItem(at: url) }
-}
 
 /// Runs `body` with a fresh server on a free loopback port and a fresh
 /// directory, and cleans both up.
@@ -29,8 +18,7 @@ func withServer<T>(
     _ configure: (inout TusDevServer.Configuration) -> Void = { _ in },
     _ body: (TusDevServer) async throws -> T
 ) async throws -> T {
-    let directory = try TemporaryDirectory()
-    defer { directory.remove() }
+    let directory = try TemporaryFolder()
     var configuration = TusDevServer.Configuration(directory: directory.url.appendingPathComponent("uploads"))
     configure(&configuration)
     return try await TusDevServer.withServer(configuration, body)
@@ -65,8 +53,7 @@ enum Curl {
         allowExpect: Bool = false,
         timeout: Double = 20
     ) async throws -> HTTPResult {
-        let scratch = try TemporaryDirectory()
-        defer { scratch.remove() }
+        let scratch = try TemporaryFolder()
         let headerFile = scratch.url.appendingPathComponent("headers")
         let bodyOut = scratch.url.appendingPathComponent("body")
         var arguments = ["-s", "-D", headerFile.path, "-o", bodyOut.path, "--max-time", String(timeout)]
@@ -154,16 +141,6 @@ extension TusDevServer {
     }
 }
 
-/// Waits until `condition` holds, checking every 20 ms for at most
-/// `seconds`; returns whether it came true.
-func eventually(within seconds: Double = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(nanoseconds: 20_000_000)
-    }
-    return try await condition()
-}
 
 /// Deterministic bytes of a given size.
 func sampleBytes(_ count: Int, seed: UInt8 = 7) -> Data {

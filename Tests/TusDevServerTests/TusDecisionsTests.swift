@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import TusTestSupport
 
 @testable import TusDevServer
 
@@ -13,18 +14,17 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 @Suite struct TusDecisionsTests {
     /// A server's shared state on a fresh directory, and its decisions.
     struct Fixture {
-        let directory: TemporaryDirectory
+        /// Removed when the fixture is released.
+        let directory: TemporaryFolder
         let server: ServerContext
         var decisions: TusDecisions { TusDecisions(server: server) }
 
         init(_ configure: (inout TusDevServer.Configuration) -> Void = { _ in }) throws {
-            directory = try TemporaryDirectory()
+            directory = try TemporaryFolder()
             var configuration = TusDevServer.Configuration(directory: directory.url)
             configure(&configuration)
             server = try ServerContext(configuration: configuration)
         }
-
-        func remove() { directory.remove() }
 
         /// A tus request (with `Tus-Resumable` unless `tus` is false).
         func request(
@@ -74,7 +74,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
     @Test func optionsNeedsNoVersionAndAnnouncesConcatenation() throws {
         let fixture = try Fixture { $0.maxUploadSize = 999 }
-        defer { fixture.remove() }
         let response = try fixture.answer(fixture.request("OPTIONS", "/anything", tus: false))
         #expect(response.status == 204)
         let extensions = (response.header("Tus-Extension") ?? "").split(separator: ",").map(String.init)
@@ -94,7 +93,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
     ])
     func routing(method: String, target: String, tus: Bool, status: Int) throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let response = try fixture.answer(fixture.request(method, target, [("Upload-Length", "1")], tus: tus))
         #expect(response.status == status)
         if status == 405 {
@@ -104,7 +102,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
     @Test func theLocationFollowsTheHostHeaderOrTheServersAddress() throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let viaHost = try fixture.answer(
             fixture.request("POST", "/files/", [("Upload-Length", "5"), ("Host", "uploads.example:8080")]))
         #expect(viaHost.status == 201)
@@ -118,7 +115,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
     @Test func aPatchIsAPlanThatHoldsTheUpload() throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let path = try fixture.create([("Upload-Length", "10")])
         let headers = [
             ("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream"), ("Content-Length", "4"),
@@ -154,7 +150,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
     @Test func aBodyPastTheLengthIsRefusedWhole() throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let path = try fixture.create([("Upload-Length", "4")])
         let tooLong = try fixture.answer(
             fixture.request(
@@ -186,7 +181,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
     ])
     func patchValidation(headers: [(String, String)], status: Int) throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let path = try fixture.create([("Upload-Length", "10")])
         let response = try fixture.answer(fixture.request("PATCH", path, headers))
         #expect(response.status == status)
@@ -199,7 +193,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
     @Test func aFinalUploadIsCheckedPlannedThenJoined() throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let first = try fixture.create([("Upload-Length", "3"), ("Upload-Concat", "partial")])
         #expect(try fixture.patch(first, offset: 0, Data("abc".utf8)).status == 204)
         let second = try fixture.create([("Upload-Defer-Length", "1"), ("Upload-Concat", "partial")])
@@ -290,7 +283,6 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
     @Test func faultsAreAStageAroundTheDecisions() throws {
         let fixture = try Fixture()
-        defer { fixture.remove() }
         let responder = fixture.server.makeResponder()
         let path = try fixture.create([("Upload-Length", "6")])
 

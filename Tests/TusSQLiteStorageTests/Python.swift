@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TusTestSupport
 
 /// A `python3 -c <script>` process: another real process using the same
 /// database file through Python's own sqlite3 module.
@@ -11,6 +12,7 @@ final class PythonProcess: @unchecked Sendable {
     private let input = Pipe()
     private let output = Pipe()
     private let errors = Pipe()
+    private let exited: ExitSignal
 
     /// Starts `script` with `arguments` as `sys.argv[1:]`.
     init(_ script: String, _ arguments: [String]) throws {
@@ -19,6 +21,7 @@ final class PythonProcess: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
+        exited = ExitSignal(process)
         try process.run()
     }
 
@@ -48,11 +51,10 @@ final class PythonProcess: @unchecked Sendable {
     /// Waits for the script to end, terminating it after `timeout`, and
     /// returns its exit status and what it wrote to standard error.
     func wait(timeout: Duration = .seconds(60)) async throws -> (status: Int32, errors: String) {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning {
+        let (seconds, attoseconds) = timeout.components
+        let exited = self.exited
+        let ended = await Task.detached { exited.wait(timeout: Double(seconds) + Double(attoseconds) / 1e18) }.value
+        if !ended {
             process.terminate()
         }
         process.waitUntilExit()

@@ -186,16 +186,17 @@ public final class BackgroundProcess: @unchecked Sendable {
 
 /// Wakes whoever waits once a process has ended: set up before the
 /// process runs, so the end is never missed, and waited on without polling.
-final class ExitSignal: @unchecked Sendable {
+public final class ExitSignal: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
 
-    init(_ process: Process) {
+    /// Set up before `process` runs.
+    public init(_ process: Process) {
         process.terminationHandler = { [semaphore] _ in semaphore.signal() }
     }
 
     /// Waits for the end, at most `timeout` seconds; returns whether it came.
     /// Once it has come, every later call returns at once.
-    func wait(timeout: TimeInterval) -> Bool {
+    public func wait(timeout: TimeInterval) -> Bool {
         guard semaphore.wait(timeout: .now() + timeout) == .success else { return false }
         semaphore.signal()
         return true

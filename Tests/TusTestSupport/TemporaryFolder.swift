@@ -1,9 +1,12 @@
-import Foundation
+public import Foundation
 
 /// A new folder under the system's temporary folder, removed when the value
 /// is released.
 public final class TemporaryFolder: Sendable {
     public let path: String
+
+    /// The folder as a file URL.
+    public var url: URL { URL(fileURLWithPath: path) }
 
     public init() throws {
         let base = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("swift-tus-tests-\(UUID().uuidString)")

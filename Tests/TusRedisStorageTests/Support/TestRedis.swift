@@ -1,4 +1,5 @@
 import Foundation
+import TusTestSupport
 import TusCore
 import TusRedisStorage
 
@@ -99,15 +100,15 @@ enum TestRedis {
         }
     }
 
-    /// Waits, polling every 50 ms for at most `seconds`, until `condition`
-    /// holds; returns whether it did.
+    /// Whether `condition` came to hold within `seconds` (the test
+    /// support's ``waitUntil(_:timeout:_:)``).
     static func wait(seconds: TimeInterval, until condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await waitUntil("a Redis state", timeout: .milliseconds(Int(seconds * 1000)), condition)
+            return true
+        } catch TestError.timedOut {
+            return false
         }
-        return try await condition()
     }
 }
 
