@@ -269,13 +269,3 @@ func interruptedUpload(
         }
     }
 }
-
-/// A clock a test moves by hand, for the development server.
-final class MovableClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var offset: TimeInterval = 0
-    /// The system's time, moved by what ``move(to:)`` added.
-    var now: Date { lock.withLock { Date().addingTimeInterval(offset) } }
-    /// Moves the clock so that it reads `date` now.
-    func move(to date: Date) { lock.withLock { offset = date.timeIntervalSinceNow } }
-}

@@ -10,12 +10,14 @@ import TusDevServer
     /// on the same folder and port, with what `before` returned. Every server
     /// is shut down however the bodies end.
     private func acrossARestart<T>(
+        clock: @escaping @Sendable () -> Date = { Date() },
         _ before: (TusDevServer, URL) async throws -> T,
         stopped: (T) async throws -> Void = { _ in },
         then after: (TusDevServer, T) async throws -> Void
     ) async throws {
         let directory = try TemporaryFolder()
-        let configuration = TusDevServer.Configuration(directory: directory.url)
+        var configuration = TusDevServer.Configuration(directory: directory.url)
+        configuration.clock = clock
         let first = try await TusDevServer.start(configuration)
         let value: T
         do {
@@ -54,14 +56,16 @@ import TusDevServer
     }
 
     @Test func aPatchWritesOnlyTheDataFileAndItsExpirySurvivesARestart() async throws {
-        try await acrossARestart { first, directory in
+        let clock = MovableClock()
+        try await acrossARestart(clock: { clock.now }) { first, directory in
             let url = try await first.create(length: 10)
             let id = url.lastPathComponent
             let infoPath = directory.appendingPathComponent("\(id).info").path
             let infoBefore = try FileManager.default.attributesOfItem(atPath: infoPath)
             let bytesBefore = FileManager.default.contents(atPath: infoPath)
             let created = first.uploadInfo(for: url)?.expiresAt
-            try await Task.sleep(for: .milliseconds(20))
+            // Ten seconds pass on the server's clock, without waiting.
+            clock.move(to: clock.now.addingTimeInterval(10))
             #expect(try await first.patch(url, offset: 0, Data("01234".utf8)).status == 204)
             let refreshed = try #require(first.uploadInfo(for: url)?.expiresAt)
             #expect(refreshed != created)

@@ -293,7 +293,8 @@ final class UploadStore: Sendable {
             let size = Int64(status.st_size)
             record.offset = min(size, record.length ?? size)
             if let expiration {
-                record.expiresAt = Self.modificationDate(status).addingTimeInterval(expiration)
+                // On the configuration's clock, as the PATCH that wrote it.
+                record.expiresAt = Self.modificationDate(status).addingTimeInterval(expiration + clock().timeIntervalSinceNow)
             }
         } else if let expiration {
             record.expiresAt = info.createdAt.addingTimeInterval(expiration)
