@@ -52,14 +52,14 @@ import TusTestSupport
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
         process.standardInput = FileHandle.nullDevice
+        let exited = ExitSignal(process)
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
 
         #expect(silent.waitForClient(seconds: 60), "basic-upload never connected")
         kill(process.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        try #require(!process.isRunning, "basic-upload did not stop on SIGINT")
+        try #require(exited.wait(timeout: 30), "basic-upload did not stop on SIGINT")
+        process.waitUntilExit()
         #expect(process.terminationStatus == 130)
         let stdout = try String(contentsOfFile: output, encoding: .utf8)
         #expect(stdout.hasSuffix("Upload interrupted - can be resumed later\n"), "\(stdout)")
