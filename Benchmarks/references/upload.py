@@ -20,7 +20,12 @@ so that every client of a workload sees the same load, it uploads:
 
 - over loopback, a random 1 GiB file in 5 MiB chunks;
 - over the relays, the first 64 MiB of it, with default request sizes;
-- through nginx over HTTPS, the 1 GiB file, with default request sizes.
+- through nginx over HTTPS, the 1 GiB file, with default request sizes;
+- through the relay to `tus serve`, the first 256 MiB of it in 4 parts at
+  once (`--parallel 4`, default request sizes), next to curl's one PATCH;
+- through the relay to `tus serve`, 100 files of 1 MiB (cut from it), 8 at
+  once (`--jobs 8`, one process), next to tuspy uploading them one after
+  another in one process.
 
 The clients:
 
@@ -39,16 +44,29 @@ The clients:
 - tuspy: `TusClient(URL).uploader(FILE, chunk_size=5 MiB).upload()` in a fresh
          Python process; timed inside it, from TusClient() to upload()'s
          return (interpreter start and imports are not counted);
+- ours-parallel: `tus upload FILE --endpoint URL --no-store --parallel 4`,
+         timed like ours; the server keeps the 4 parts and the final upload
+         that joins them, whose bytes are checked;
+- ours-jobs: `tus upload FILE1 ... FILE100 --endpoint URL --no-store --jobs 8`,
+         one process, timed like ours; it prints `PATH<TAB>URL` per file;
+- tuspy-files: one Python process looping
+         `TusClient(URL).uploader(FILE, chunk_size=5 MiB).upload()` over the
+         100 files, timed inside it from the first TusClient() to the last
+         upload()'s return;
 
 to the dev server over loopback (ours, curl, curl-chunks, tuspy, and ours
 with a 256 MiB file for the cost growth), to tuspyserver over loopback (ours,
-tuspy, curl), to each server through its relay (ours, curl, tuspy) and to the
-dev server through nginx (ours, curl); and one byte to the dev server, over
+tuspy, curl), to each server through its relay (ours, curl, tuspy), to the
+dev server through nginx (ours, curl), to the dev server through its relay
+in parts (ours-parallel, curl) and as many files (ours-jobs, tuspy-files);
+and one byte to the dev server, over
 loopback and through its relay (ours with default options, curl, tuspy
 through the relay): what an upload costs each client whatever its size, for
 the notes on rows that miss. Who goes first turns from round to round.
 Every run checks that the server stored exactly the file (size and
-SHA-256), then deletes what the server stored and waits for the kernel to be
+SHA-256; with --parallel, the final upload; with many files, every file),
+counts the uploads the server holds (4 parts and a final one for
+--parallel 4, one a file otherwise), then deletes what the server stored and waits for the kernel to be
 done with it (sync), so that no run pays for the one before.
 Every run is one JSON line appended to --results (with the client's CPU
 seconds, user + system, from wait4 of /usr/bin/time less what /usr/bin/time
@@ -81,6 +99,20 @@ start = time.perf_counter()
 uploader = TusClient(endpoint).uploader(path, chunk_size=chunk)
 uploader.upload()
 print(json.dumps({'elapsed': time.perf_counter() - start, 'url': uploader.url}))
+'''
+
+# tuspy uploading many files one after another, in one process.
+TUSPY_FILES = r'''
+import json, sys, time
+from tusclient.client import TusClient
+endpoint, chunk, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+urls = []
+start = time.perf_counter()
+for path in paths:
+    uploader = TusClient(endpoint).uploader(path, chunk_size=chunk)
+    uploader.upload()
+    urls.append(uploader.url)
+print(json.dumps({'elapsed': time.perf_counter() - start, 'urls': urls}))
 '''
 
 
@@ -156,6 +188,27 @@ class Server:
         upload_id = url.rstrip('/').rsplit('/', 1)[1]
         return os.path.join(self.directory, upload_id + ('.bin' if self.name == 'tus-serve' else ''))
 
+    def uploads(self):
+        """How many uploads `tus serve` holds (one `ID.info` file each);
+        None for another server."""
+        if self.name != 'tus-serve':
+            return None
+        return sum(1 for name in os.listdir(self.directory) if name.endswith('.info') and not name.startswith('.'))
+
+    def join_seconds(self, url):
+        """For a final upload of `tus serve` at `url`: the time from the last
+        write into any other upload (its parts) to the last write into the
+        final upload, from the data files' modification times: how long the
+        server took to join the parts, at most (it counts the final POST's
+        way through the relay, half a round trip)."""
+        final = self.stored(url)
+        others = [os.path.join(self.directory, name) for name in os.listdir(self.directory)
+                  if name.endswith('.bin') and not name.startswith('.')
+                  and os.path.join(self.directory, name) != final]
+        if not others:
+            return None
+        return round((os.stat(final).st_mtime_ns - max(os.stat(p).st_mtime_ns for p in others)) / 1e9, 3)
+
     def clear(self):
         for name in os.listdir(self.directory):
             path = os.path.join(self.directory, name)
@@ -183,12 +236,17 @@ class Route:
     "https"; `endpoint` is the creation URL on that route; `cacert` the CA
     to trust for HTTPS; `nginx` the proxy on the way, if any."""
 
-    def __init__(self, server, link, endpoint, cacert=None, nginx=None):
+    def __init__(self, server, link, endpoint, cacert=None, nginx=None, relay=None):
         self.server = server
         self.link = link
         self.endpoint = endpoint
         self.cacert = cacert
         self.nginx = nginx
+        self.relay = relay
+
+    def relay_cpu(self):
+        """CPU seconds of the relay on the way so far, or None."""
+        return cpu_seconds(self.relay.process.pid) if self.relay else None
 
     def create(self, length):
         status, response = http_request('POST', self.endpoint, {'Tus-Resumable': '1.0.0', 'Upload-Length': str(length)},
@@ -463,21 +521,27 @@ class Bench:
                 f.write(block)
         os.remove(scratch)
 
-    def upload(self, client, route, path, sizes='chunks'):
+    def upload(self, client, route, path, sizes='chunks', written=1):
         """One timed upload over `route`; the server's files are deleted
         afterwards. With `sizes` "chunks" ours sends --chunk-size 5 MiB
         PATCHes and keeps a fresh store; with "default" it sends what its
-        default options choose, and stores nothing (--no-store)."""
+        default options choose, and stores nothing (--no-store). `written`:
+        how many times the server may write the file's bytes (2 for
+        --parallel: the parts, then the final upload), for the warm-up."""
         server = route.server
         size = os.path.getsize(path)
         chunk = self.args.chunk_mib * MiB
-        self.warm_page_cache(server, size)
+        self.warm_page_cache(server, size * written)
         logged = route.nginx.mark() if route.nginx else None
         cpu_before = server.cpu()
+        relay_before = route.relay_cpu()
         rss = None
         tls = ['--cacert', route.cacert] if route.cacert else []
-        if client == 'ours':
-            if sizes == 'chunks':
+        if client in ('ours', 'ours-parallel'):
+            if client == 'ours-parallel':
+                store = None
+                options = ['--no-store', '--parallel', str(self.args.parallel)]
+            elif sizes == 'chunks':
                 store = os.path.join(self.args.work, 'tus-store.json')
                 if os.path.exists(store):
                     os.remove(store)
@@ -537,7 +601,10 @@ class Bench:
         else:
             raise ValueError(client)
         server_cpu = server.cpu() - cpu_before
+        relay_cpu = route.relay_cpu() - relay_before if route.relay else None
         digest = self.verify(server, url, path)
+        uploads = server.uploads()
+        join = server.join_seconds(url) if client == 'ours-parallel' else None
         server.clear()
         # Let the kernel finish with the deleted gigabyte (writeback, freeing
         # blocks) now rather than during the next, timed run.
@@ -545,11 +612,16 @@ class Bench:
         time.sleep(0.2)
         fields = {
             'workload': 'upload', 'server': server.name, 'link': route.link, 'backend': client, 'file_bytes': size,
-            'chunk_bytes': chunk if client != 'curl' and (client != 'ours' or sizes == 'chunks') else None,
+            'chunk_bytes': chunk if client in ('curl-chunks', 'tuspy') or (client == 'ours' and sizes == 'chunks')
+            else None,
             'bytes_per_s': round(size / wall, 1), 'seconds': round(wall, 3),
             'client_cpu_s': round(client_cpu, 4), 'harness_cpu_s': round(HARNESS_CPU[0], 4),
             'server_cpu_s': round(server_cpu, 3),
-            'peak_rss_bytes': rss, 'sha256': digest, 'verified': True}
+            'relay_cpu_s': round(relay_cpu, 3) if route.relay else None,
+            'peak_rss_bytes': rss, 'sha256': digest, 'verified': True, 'server_uploads': uploads}
+        if client == 'ours-parallel':
+            fields['parts'] = self.args.parallel
+            fields['join_s'] = join
         if route.nginx:
             requests = route.nginx.requests(logged)
             patches = [r for r in requests if r[0] == 'PATCH']
@@ -557,6 +629,60 @@ class Bench:
                                   for method in sorted(set(r[0] for r in requests))}
             fields['largest_patch_bytes'] = max((int(r[2]) for r in patches), default=0)
             fields['tls'] = sorted(set('%s %s' % (r[3], r[4]) for r in patches))
+        return self.record(fields)
+
+    def upload_many(self, client, route, paths):
+        """One timed upload of every file in `paths` over `route`: ours as one
+        `tus upload FILE... --no-store --jobs N` process, or tuspy uploading
+        them one after another in one process. Every file's bytes are
+        checked on the server, then the server's files are deleted."""
+        server = route.server
+        total = sum(os.path.getsize(path) for path in paths)
+        chunk = self.args.chunk_mib * MiB
+        self.warm_page_cache(server, total)
+        cpu_before = server.cpu()
+        relay_before = route.relay_cpu()
+        if client == 'ours-jobs':
+            wall, out, rss, client_cpu = timed([self.args.tus, 'upload'] + paths
+                                               + ['--endpoint', route.endpoint, '--no-store',
+                                                  '--jobs', str(self.args.jobs)], self.args.work)
+            urls = {}
+            for line in out.splitlines():
+                if '\t' in line:
+                    path, url = line.split('\t', 1)
+                    urls[path] = url
+        elif client == 'tuspy-files':
+            _, out, rss, client_cpu = timed([self.args.python, '-c', TUSPY_FILES, route.endpoint, str(chunk)] + paths,
+                                            self.args.work)
+            answer = json.loads(out.strip().splitlines()[-1])
+            wall = answer['elapsed']
+            urls = dict(zip(paths, answer['urls']))
+        else:
+            raise ValueError(client)
+        server_cpu = server.cpu() - cpu_before
+        relay_cpu = route.relay_cpu() - relay_before if route.relay else None
+        missing = [path for path in paths if path not in urls]
+        if missing or len(urls) != len(paths):
+            raise SystemExit('upload.py: %s printed %d URLs for %d files (missing: %s)'
+                             % (client, len(urls), len(paths), ', '.join(missing[:3]) or 'none'))
+        if len(set(urls.values())) != len(paths):
+            raise SystemExit('upload.py: %s gave %d distinct URLs for %d files'
+                             % (client, len(set(urls.values())), len(paths)))
+        for path in paths:
+            self.verify(server, urls[path], path)
+        uploads = server.uploads()
+        server.clear()
+        os.sync()
+        time.sleep(0.2)
+        fields = {
+            'workload': 'upload-files', 'server': server.name, 'link': route.link, 'backend': client,
+            'files': len(paths), 'file_bytes': total, 'jobs': self.args.jobs if client == 'ours-jobs' else 1,
+            'chunk_bytes': chunk if client == 'tuspy-files' else None,
+            'bytes_per_s': round(total / wall, 1), 'seconds': round(wall, 3),
+            'client_cpu_s': round(client_cpu, 4), 'harness_cpu_s': round(HARNESS_CPU[0], 4),
+            'server_cpu_s': round(server_cpu, 3), 'relay_cpu_s': round(relay_cpu, 3) if route.relay else None,
+            'peak_rss_bytes': rss, 'verified': True,
+            'server_uploads': uploads}
         return self.record(fields)
 
 
@@ -603,8 +729,13 @@ def main():
     parser.add_argument('--relay-mib', type=int, default=64, help='the size uploaded over the relays')
     parser.add_argument('--round-trip-ms', type=int, default=40, help="the relays' round trip")
     parser.add_argument('--chunk-mib', type=int, default=5)
-    parser.add_argument('--only', default='devserver,tuspyserver,growth,relay,https',
-                        help='comma-separated: devserver, tuspyserver, growth, relay, https')
+    parser.add_argument('--parallel-mib', type=int, default=256, help='the size uploaded in parts over the relay')
+    parser.add_argument('--parallel', type=int, default=4, help='the parts of that upload (tus upload --parallel)')
+    parser.add_argument('--files', type=int, default=100, help='how many files the many-files workload uploads')
+    parser.add_argument('--files-mib', type=int, default=1, help='the size of each of those files')
+    parser.add_argument('--jobs', type=int, default=8, help='how many files ours uploads at once (tus upload --jobs)')
+    parser.add_argument('--only', default='devserver,tuspyserver,growth,relay,https,parallel,files',
+                        help='comma-separated: devserver, tuspyserver, growth, relay, https, parallel, files')
     parser.add_argument('--pin', action='store_true',
                         help='run the servers, relays and nginx on one CPU and every client on another (taskset)')
     args = parser.parse_args()
@@ -616,9 +747,13 @@ def main():
         CLIENT_CPU[:] = ['taskset', '-c', str(cpus[0])]
     args.tus = os.path.abspath(args.tus)
     only = set(args.only.split(','))
-    if 'relay' in only:
+    unknown = only - {'devserver', 'tuspyserver', 'growth', 'relay', 'https', 'parallel', 'files'}
+    if unknown:
+        raise SystemExit('upload.py: --only: unknown %s' % ', '.join(sorted(unknown)))
+    if only & {'relay', 'parallel', 'files'}:
         if not args.relay:
-            raise SystemExit('upload.py: --only relay needs --relay (swift build -c release --product test-relay)')
+            raise SystemExit('upload.py: --only relay, parallel and files need --relay '
+                             '(swift build -c release --product test-relay)')
         args.relay = os.path.abspath(args.relay)
     if 'https' in only:
         args.nginx = args.nginx or find_nginx()
@@ -661,10 +796,36 @@ def main():
             with open(big, 'wb') as f:
                 for _ in range(args.size_mib):
                     f.write(os.urandom(MiB))
-        for part, part_mib in ((small, args.small_mib), (linked, args.relay_mib)):
+        cuts = [(small, args.small_mib), (linked, args.relay_mib)]
+        # The file uploaded in parts over the relay (the first
+        # --parallel-mib MiB of the big file), and the many files (each
+        # --files-mib MiB, cut one after another from the big file, so each
+        # holds other bytes).
+        parted = None
+        if 'parallel' in only:
+            if args.parallel_mib == args.small_mib:
+                parted = small
+            else:
+                parted = os.path.join(work, 'parallel-%dMiB.bin' % args.parallel_mib)
+                files.append(parted)
+                cuts.append((parted, args.parallel_mib))
+        for part, part_mib in cuts:
             with open(big, 'rb') as source, open(part, 'wb') as f:
                 for _ in range(part_mib):
                     f.write(source.read(MiB))
+        many = []
+        if 'files' in only:
+            if args.files * args.files_mib > args.size_mib:
+                raise SystemExit('upload.py: %d files of %d MiB do not fit in %d MiB'
+                                 % (args.files, args.files_mib, args.size_mib))
+            folder = os.path.join(work, 'many-files')
+            os.makedirs(folder, exist_ok=True)
+            with open(big, 'rb') as source:
+                for index in range(args.files):
+                    path = os.path.join(folder, 'file-%03d.bin' % (index + 1))
+                    with open(path, 'wb') as f:
+                        f.write(source.read(args.files_mib * MiB))
+                    many.append(path)
 
         dev = Server('tus-serve', [args.tus, 'serve', '--dir', os.path.join(work, 'tus-serve-files'), '--port', '{port}'],
                      os.path.join(work, 'tus-serve-files'))
@@ -680,11 +841,11 @@ def main():
         dev_direct = Route(dev, 'loopback', dev.endpoint)
         tps_direct = Route(tps, 'loopback', tps.endpoint) if tps else None
         relayed = {}
-        if 'relay' in only:
-            for server in [dev] + ([tps] if tps else []):
+        if only & {'relay', 'parallel', 'files'}:
+            for server in [dev] + ([tps] if tps and 'relay' in only else []):
                 relay = Relay(args.relay, server, args.round_trip_ms, work)
                 helpers.append(relay)
-                relayed[server.name] = Route(server, 'relay', relay.endpoint)
+                relayed[server.name] = Route(server, 'relay', relay.endpoint, relay=relay)
         tls = None
         if 'https' in only:
             nginx = Nginx(args.nginx, dev, os.path.join(work, 'nginx'))
@@ -708,8 +869,10 @@ def main():
         if tps:
             plan.append([('tps-ours', 'ours', tps_direct, big), ('tps-tuspy', 'tuspy', tps_direct, big),
                          ('tps-curl', 'curl', tps_direct, big)])
-        for name, route in relayed.items():
-            plan.append([('relay-%s-%s' % (name, client), client, route, linked) for client in ('ours', 'curl', 'tuspy')])
+        if 'relay' in only:
+            for name, route in relayed.items():
+                plan.append([('relay-%s-%s' % (name, client), client, route, linked)
+                             for client in ('ours', 'curl', 'tuspy')])
         if tls:
             plan.append([('https-ours', 'ours', tls, big), ('https-curl', 'curl', tls, big)])
         # Uploads of one byte: over loopback, the part of every client's CPU
@@ -718,16 +881,31 @@ def main():
         # time its start and its round trips take, for the notes on the
         # relay rows.
         plan.append([('fixed-ours', 'ours', dev_direct, tiny), ('fixed-curl', 'curl', dev_direct, tiny)])
-        if 'tus-serve' in relayed:
+        if 'relay' in only:
             plan.append([('fixed-relay-%s' % client, client, relayed['tus-serve'], tiny)
                          for client in ('ours', 'curl', 'tuspy')])
+        # Through the relay to tus serve: one file in parts at once, against
+        # curl's one PATCH; many files a few at once from one process,
+        # against tuspy uploading them one after another.
+        if 'parallel' in only:
+            plan.append([('parallel-ours', 'ours-parallel', relayed['tus-serve'], parted),
+                         ('parallel-curl', 'curl', relayed['tus-serve'], parted)])
+        if 'files' in only:
+            plan.append([('files-ours', 'ours-jobs', relayed['tus-serve'], many),
+                         ('files-tuspy', 'tuspy-files', relayed['tus-serve'], many)])
         for n in range(args.runs):
             log('  uploads, round %d of %d...' % (n + 1, args.runs))
             for turns in plan:
                 start = n % len(turns)
                 for key, client, route, path in turns[start:] + turns[:start]:
+                    if isinstance(path, list):
+                        keep(key, bench.upload_many(client, route, path))
+                        continue
                     sizes = 'chunks' if route.link == 'loopback' and not key.startswith('fixed-') else 'default'
-                    keep(key, bench.upload(client, route, path, sizes))
+                    # With --parallel the server writes the bytes twice (the
+                    # parts, then the final upload): both clients of that
+                    # workload get a warm-up for twice the file.
+                    keep(key, bench.upload(client, route, path, sizes, 2 if key.startswith('parallel-') else 1))
 
         def median(key, field='bytes_per_s'):
             return statistics.median(r[field] for r in runs[key])
@@ -805,7 +983,7 @@ def main():
         if tps:
             rows.append(rate_row('Upload %s to tuspyserver, %s (vs tuspy)' % (size, chunk), 'tps-ours', 'tps-tuspy', 1))
             cpu_row('%s to tuspyserver, %s' % (size, chunk), 'tps-ours', 'tps-curl')
-        for name in relayed:
+        for name in (relayed if 'relay' in only else []):
             label = 'Upload %s to %s over a %d ms round trip, default sizes' % (
                 size_name(args.relay_mib), 'tus serve' if name == 'tus-serve' else name, args.round_trip_ms)
             keys = {client: 'relay-%s-%s' % (name, client) for client in ('ours', 'curl', 'tuspy')}
@@ -850,6 +1028,48 @@ def main():
                          % (label, '–'.join(str(n) for n in patches),
                             mib(max(r['largest_patch_bytes'] for r in runs['https-ours'])),
                             seen('https-ours'), seen('https-curl')))
+        def spread(key, field):
+            """The values of `field` over the runs of `key`, as "a" or "a–b"."""
+            values = sorted(set(r[field] for r in runs[key]))
+            return '–'.join(str(v) for v in (values if len(values) < 3 else (values[0], values[-1])))
+
+        if 'parallel' in only:
+            label = 'Upload %s to tus serve over a %d ms round trip, %d parts at once' % (
+                size_name(args.parallel_mib), args.round_trip_ms, args.parallel)
+            rows.append(rate_row('%s (vs curl, one PATCH)' % label, 'parallel-ours', 'parallel-curl', 0.9))
+            # What each run took and left on the server, and the CPU of
+            # each side (no target: the CPU rows compare single uploads).
+            # The relay and tus serve share one CPU (--pin): their CPU time
+            # next to the wall time says whether that CPU was full.
+            joins = sorted(r['join_s'] * 1000 for r in runs['parallel-ours'] if r['join_s'] is not None)
+            joined = ('%.0f–%.0f' % (joins[0], joins[-1]) if len(joins) > 1 else
+                      '%.0f' % joins[0] if joins else 'an unknown number of')
+            notes.append('- %s: times: ours %.0f ms, curl %.0f ms; of ours\'s, the server joining the parts into the '
+                         'final upload (from the last byte written into a part to the last written into the final '
+                         'upload, by the files\' modification times) took %s ms; CPU of the relay and of tus serve, '
+                         'which share one CPU: %.2f s and %.2f s behind ours, '
+                         '%.2f s and %.2f s behind curl; uploads the server held after a run: '
+                         'ours %s (%d parts and the final one), curl %s; client CPU per GiB, ours ÷ curl: %.2f×.'
+                         % (label, median('parallel-ours', 'seconds') * 1000, median('parallel-curl', 'seconds') * 1000,
+                            joined,
+                            median('parallel-ours', 'relay_cpu_s'), median('parallel-ours', 'server_cpu_s'),
+                            median('parallel-curl', 'relay_cpu_s'), median('parallel-curl', 'server_cpu_s'),
+                            spread('parallel-ours', 'server_uploads'), args.parallel,
+                            spread('parallel-curl', 'server_uploads'),
+                            cpu_per_gib('parallel-ours') / cpu_per_gib('parallel-curl')))
+        if 'files' in only:
+            label = 'Upload %d files of %d MiB to tus serve over a %d ms round trip, %d at once' % (
+                args.files, args.files_mib, args.round_trip_ms, args.jobs)
+            rows.append(rate_row('%s (vs tuspy, one after another)' % label, 'files-ours', 'files-tuspy', 5))
+            notes.append('- %s: times: ours %.2f s (one process, from its start to its exit), tuspy %.2f s (one '
+                         'process, from its first TusClient() to its last upload()\'s return), %.0f ms and %.0f ms a '
+                         'file; uploads the server held after a run: ours %s, tuspy %s; client CPU per GiB, '
+                         'ours ÷ tuspy: %.2f× (tuspy\'s counts its interpreter start and imports, its rate does not).'
+                         % (label, median('files-ours', 'seconds'), median('files-tuspy', 'seconds'),
+                            median('files-ours', 'seconds') / args.files * 1000,
+                            median('files-tuspy', 'seconds') / args.files * 1000,
+                            spread('files-ours', 'server_uploads'), spread('files-tuspy', 'server_uploads'),
+                            cpu_per_gib('files-ours') / cpu_per_gib('files-tuspy')))
         if 'dev-ours' in runs:
             peak = max(r['peak_rss_bytes'] for key in ('dev-ours', 'tps-ours') for r in runs.get(key, []))
             bound = (args.chunk_mib + 64) * MiB
@@ -870,7 +1090,7 @@ def main():
         for path in files:
             if os.path.exists(path):
                 os.remove(path)
-        for name in ('tus-serve-files', 'tuspyserver-files', 'chunks'):
+        for name in ('tus-serve-files', 'tuspyserver-files', 'chunks', 'many-files'):
             shutil.rmtree(os.path.join(work, name), ignore_errors=True)
         if owned_work:
             shutil.rmtree(os.path.dirname(work), ignore_errors=True)
