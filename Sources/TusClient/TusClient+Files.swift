@@ -89,7 +89,7 @@ public struct FileUploadResult: Sendable {
     public let index: Int
     /// The file's path.
     public let path: String
-    /// The upload URL, or why the file did not finish: a ``TusCore/TusError``,
+    /// The upload URL, or why the file did not finish: a `TusError`,
     /// or `CancellationError` when the task was cancelled.
     public let outcome: Result<URL, any Error>
 }
