@@ -150,6 +150,20 @@ let package = Package(
             path: "Examples/CustomFingerprint"
         ),
 
+        // The Swift code blocks of the README, Docs/, the DocC catalogs and the
+        // public doc comments, compiled: scripts/doc-snippets writes one file per
+        // block into Tests/DocSnippets/Generated/ (not committed), so a change of
+        // API that breaks a block breaks the build. Nothing runs them.
+        .target(
+            name: "DocSnippets",
+            dependencies: [
+                "TusCore", "TusFingerprints", "TusFileStorage", "TusSQLiteStorage", "TusRedisStorage",
+                "TusStorageTesting", "TusClient", "TusDevServer", "RedisURLStorageExample",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/DocSnippets"
+        ),
+
         // Helpers shared by the tests: temporary folders, running processes.
         .target(
             name: "TusTestSupport",

@@ -11,11 +11,11 @@ extension TusClient {
     /// resumable.
     ///
     /// ```swift
-    /// let results = await client.uploadFiles(atPaths: paths, options: options, maximumConcurrentUploads: 8) { event in
+    /// let results = await client.uploadFiles(atPaths: paths, options: options, maximumConcurrentUploads: 8, events: { event in
     ///     if case .finished(let result) = event, case .success(let url) = result.outcome {
     ///         print(result.path, url)
     ///     }
-    /// }
+    /// })
     /// ```
     ///
     /// - Parameters:

@@ -7,6 +7,7 @@ public import TusCore
 /// rule the store broke, and returns quietly when the store follows them all.
 ///
 /// ```swift
+/// import Foundation
 /// import Testing
 /// import TusStorageTesting
 ///
