@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // `swift package generate-documentation`: the DocC catalogs in Sources/<Target>/<Target>.docc.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Core: protocols and the error type, Foundation only.
@@ -146,6 +148,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Examples/CustomFingerprint"
+        ),
+
+        // The Swift code blocks of the README, Docs/, the DocC catalogs and the
+        // public doc comments, compiled: scripts/doc-snippets writes one file per
+        // block into Tests/DocSnippets/Generated/ (not committed), so a change of
+        // API that breaks a block breaks the build. Nothing runs them.
+        .target(
+            name: "DocSnippets",
+            dependencies: [
+                "TusCore", "TusFingerprints", "TusFileStorage", "TusSQLiteStorage", "TusRedisStorage",
+                "TusStorageTesting", "TusClient", "TusDevServer", "RedisURLStorageExample",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/DocSnippets"
         ),
 
         // Helpers shared by the tests: temporary folders, running processes.

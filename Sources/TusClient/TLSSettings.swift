@@ -11,7 +11,7 @@
 ///
 /// Files are PEM. They are read when the first HTTPS request is made; a file
 /// that is missing or holds no certificate or key fails that request with a
-/// ``TusCore/TusError`` naming the file.
+/// `TusError` naming the file.
 public struct TLSSettings: Sendable, Hashable {
     /// The certificate authorities a server's certificate must lead to.
     public enum TrustRoots: Sendable, Hashable {

@@ -11,11 +11,11 @@ extension TusClient {
     /// resumable.
     ///
     /// ```swift
-    /// let results = await client.uploadFiles(atPaths: paths, options: options, maximumConcurrentUploads: 8) { event in
+    /// let results = await client.uploadFiles(atPaths: paths, options: options, maximumConcurrentUploads: 8, events: { event in
     ///     if case .finished(let result) = event, case .success(let url) = result.outcome {
     ///         print(result.path, url)
     ///     }
-    /// }
+    /// })
     /// ```
     ///
     /// - Parameters:
@@ -89,7 +89,7 @@ public struct FileUploadResult: Sendable {
     public let index: Int
     /// The file's path.
     public let path: String
-    /// The upload URL, or why the file did not finish: a ``TusCore/TusError``,
+    /// The upload URL, or why the file did not finish: a `TusError`,
     /// or `CancellationError` when the task was cancelled.
     public let outcome: Result<URL, any Error>
 }

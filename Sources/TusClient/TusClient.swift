@@ -99,7 +99,7 @@ public struct TusClient: Sendable {
     /// The answer is kept: later calls on this client (and its copies with
     /// the same ``url``) do not ask again.
     ///
-    /// - Throws: ``TusCore/TusError`` when the server cannot be reached or
+    /// - Throws: `TusError` when the server cannot be reached or
     ///   does not answer OPTIONS with a 2xx status.
     public func capabilities() async throws -> ServerCapabilities {
         try await capabilities(options: nil).capabilities
@@ -159,7 +159,7 @@ public struct TusClient: Sendable {
     /// This does not touch any store; ``TusUploader/terminate()`` also
     /// forgets the stored URL.
     ///
-    /// - Throws: ``TusCore/TusError`` when the server cannot be reached or
+    /// - Throws: `TusError` when the server cannot be reached or
     ///   refuses, for example because it does not support termination.
     public func terminateUpload(at url: URL) async throws {
         try await terminateUpload(at: url, options: nil)
@@ -187,7 +187,7 @@ public struct TusClient: Sendable {
     /// ``TusUploader/offset`` then tells where the upload resumes. See
     /// ``TusUploader`` for what happens to stale URLs.
     ///
-    /// - Throws: ``TusCore/TusError`` naming the file when it is missing or
+    /// - Throws: `TusError` naming the file when it is missing or
     ///   unreadable, for invalid metadata, and when the store or the server
     ///   (5xx, network) fails while resuming — the stored URL is then kept.
     public func uploader(forFileAtPath path: String, options: UploadOptions = UploadOptions()) async throws -> TusUploader {

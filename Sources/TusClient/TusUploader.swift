@@ -5,7 +5,7 @@ import NIOHTTP1
 import TusCore
 
 /// One upload: created on the server, or resumed from a URL kept in a
-/// ``TusCore/Storage``, then sent chunk by chunk.
+/// `Storage`, then sent chunk by chunk.
 ///
 /// Make one with ``TusClient/uploader(forFileAtPath:options:)`` (or the
 /// `FileHandle` and `Data` forms), then call ``upload(progress:)``.
@@ -236,7 +236,7 @@ public final class TusUploader: @unchecked Sendable {
     ///   called on the thread that sends the chunks (an event loop of the
     ///   HTTP client): keep it short, and hand longer work to a task of your
     ///   own.
-    /// - Throws: ``TusCore/TusError`` when the upload cannot go on (retries
+    /// - Throws: `TusError` when the upload cannot go on (retries
     ///   exhausted, the upload gone, a refused request), `CancellationError`
     ///   when the task is cancelled. The upload stays resumable either way,
     ///   unless the server said it is gone.
@@ -287,7 +287,7 @@ public final class TusUploader: @unchecked Sendable {
     /// forgets its stored URL. An upload the server no longer has counts as
     /// deleted.
     ///
-    /// - Throws: ``TusCore/TusError`` when the server refuses, for example
+    /// - Throws: `TusError` when the server refuses, for example
     ///   because it does not support termination.
     public func terminate() async throws {
         let (url, running) = lock.withLock { (state.url, state.isRunning) }

@@ -68,7 +68,7 @@ public struct UploadOptions: Sendable {
     public var storage: (any Storage)?
 
     /// The key the upload URL is stored under. Default: tuspy's
-    /// ``TusFingerprints/MD5Fingerprint``.
+    /// `MD5Fingerprint`.
     public var fingerprint: any Fingerprint = MD5Fingerprint()
 
     /// Keep the stored URL after the upload has finished. By default it is

@@ -4,6 +4,7 @@ public import Foundation
 /// ``UploadOptions/beforeRequest`` sees it and may change it.
 ///
 /// ```swift
+/// var options = UploadOptions()
 /// options.beforeRequest = { request in
 ///     request.setHeader("Authorization", "Bearer \(try await tokens.current())")
 /// }

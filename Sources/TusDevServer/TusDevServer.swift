@@ -67,7 +67,7 @@ public final class TusDevServer: Sendable {
     /// print("tus endpoint: \(server.endpoint)")
     /// ```
     ///
-    /// - Throws: ``TusError`` with code `.io` if the directory cannot be
+    /// - Throws: `TusError` with code `.io` if the directory cannot be
     ///   created, `.unavailable` if the address cannot be bound (a port in
     ///   use), `.invalidArgument` for a port outside `0...65535`.
     public static func start(_ configuration: Configuration) async throws -> TusDevServer {

@@ -38,7 +38,7 @@ public struct UploadInfo: Sendable, Equatable {
     /// ```swift
     /// let final = try #require(server.uploadInfo(for: finalURL))
     /// #expect(final.concatenation == .final(partIDs: [first.lastPathComponent, second.lastPathComponent]))
-    /// #expect(final.length == firstBytes.count + secondBytes.count)
+    /// #expect(final.length == Int64(firstBytes.count + secondBytes.count))
     /// ```
     public enum Concatenation: Sendable, Equatable {
         /// Created with `Upload-Concat: partial`: an ordinary upload otherwise,

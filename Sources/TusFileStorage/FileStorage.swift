@@ -55,11 +55,11 @@ public import TusCore
 ///   file are created with mode 0600 (an existing store keeps its mode), and
 ///   a missing parent folder is created with mode 0700.
 /// - **A full or read-only disk loses nothing.** A change that the file
-///   system refuses (`ENOSPC`, `EDQUOT`, `EROFS`) throws ``TusError/Code/io``
+///   system refuses (`ENOSPC`, `EDQUOT`, `EROFS`) throws `TusError.Code.io`
 ///   saying that the disk is full or read-only and naming the file; the store
 ///   file is left as it was, and reads go on working.
 /// - **Never overwrites what it cannot read.** A file that is not JSON, or not
-///   TinyDB-shaped, makes every operation throw ``TusError/Code/corruptStore``
+///   TinyDB-shaped, makes every operation throw `TusError.Code.corruptStore`
 ///   naming the file; the file is left as it is.
 ///
 /// ## Cost
@@ -113,8 +113,8 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// - Parameters:
     ///   - path: The store's file.
     ///   - lockTimeout: How long a change waits for another process that
-    ///     holds the lock before it throws ``TusError/Code/unavailable``.
-    /// - Throws: ``TusError`` with ``TusError/Code/invalidArgument`` when
+    ///     holds the lock before it throws `TusError.Code.unavailable`.
+    /// - Throws: `TusError` with `TusError.Code.invalidArgument` when
     ///   `path` is empty or names a directory.
     public init(path: String, lockTimeout: TimeInterval = 30) throws {
         let absolute = try FilePaths.storePath(path, kind: "a JSON store")
@@ -178,7 +178,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     /// Releases the lock file's descriptor, after the changes already called
     /// have run, and ends the store's threads. Later calls throw
-    /// ``TusError/Code/closed``.
+    /// `TusError.Code.closed`.
     public func close() async throws {
         _ = try await writer.finish { [self] in
             stateMutex.withLock {

@@ -1,5 +1,5 @@
 /// What hiredis or the Redis server reported, kept as the
-/// ``TusCore/TusError/cause`` of the ``TusCore/TusError`` a ``RedisStorage``
+/// `TusError.cause` of the `TusError` a ``RedisStorage``
 /// throws.
 ///
 /// ```swift

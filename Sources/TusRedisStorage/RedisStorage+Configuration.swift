@@ -86,9 +86,9 @@ extension RedisStorage {
         /// - The port defaults to 6379, the database to 0 and the prefix to
         ///   `tus:`; `ttl` is a number of seconds greater than zero.
         ///
-        /// - Throws: ``TusError`` with ``TusError/Code/invalidArgument``
+        /// - Throws: `TusError` with `TusError.Code.invalidArgument`
         ///   naming the URL (its credentials masked) and what is wrong with
-        ///   it, or ``TusError/Code/unsupported`` for `rediss://` (TLS).
+        ///   it, or `TusError.Code.unsupported` for `rediss://` (TLS).
         public init(url: String) throws {
             self = try RedisURLParser(url).parse()
         }

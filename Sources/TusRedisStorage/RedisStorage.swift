@@ -44,24 +44,24 @@ public import TusCore
 /// the command once more; every command it sends can safely be repeated.
 ///
 /// ## Errors
-/// Every method throws ``TusCore/TusError``, naming the server as ``address``
+/// Every method throws `TusError`, naming the server as ``address``
 /// (never with the password), with a ``RedisError`` as its `cause`:
-/// - ``TusCore/TusError/Code/connectionFailed``: the server cannot be reached,
+/// - `TusError.Code.connectionFailed`: the server cannot be reached,
 ///   refuses the connection, or dropped it twice in a row.
-/// - ``TusCore/TusError/Code/authenticationFailed``: a wrong password, or
+/// - `TusError.Code.authenticationFailed`: a wrong password, or
 ///   none given to a server that requires one.
-/// - ``TusCore/TusError/Code/timeout``: a command got no answer in time.
-/// - ``TusCore/TusError/Code/corruptStore``: a key under the prefix holds
+/// - `TusError.Code.timeout`: a command got no answer in time.
+/// - `TusError.Code.corruptStore`: a key under the prefix holds
 ///   another kind of value (`WRONGTYPE`).
-/// - ``TusCore/TusError/Code/invalidArgument``: the server has no database
+/// - `TusError.Code.invalidArgument`: the server has no database
 ///   of the configured number.
-/// - ``TusCore/TusError/Code/unavailable``: a server that refuses writes
+/// - `TusError.Code.unavailable`: a server that refuses writes
 ///   because it is out of memory (`OOM`, `maxmemory` reached with the
 ///   `noeviction` policy) or is a read-only replica (`READONLY`), each said
 ///   in so many words; any other error reply, such as a server that is
 ///   loading its data. What was stored before is kept, and reads go on
 ///   working.
-/// - ``TusCore/TusError/Code/closed``: the store was closed.
+/// - `TusError.Code.closed`: the store was closed.
 ///
 /// No TLS: hiredis 0.14 has none. Reach a remote server through a TLS tunnel
 /// or a private network.
@@ -83,8 +83,8 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// let store = try RedisStorage(configuration: .init(host: "127.0.0.1", port: 6380, keyPrefix: "test:"))
     /// ```
     ///
-    /// - Throws: ``TusCore/TusError`` with
-    ///   ``TusCore/TusError/Code/invalidArgument`` when a setting cannot be
+    /// - Throws: `TusError` with
+    ///   `TusError.Code.invalidArgument` when a setting cannot be
     ///   used: an empty host, a port outside 1...65535, a negative database, a
     ///   ttl or timeout that is not greater than zero, a user name without a
     ///   password.
@@ -102,8 +102,8 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// let store = try RedisStorage(url: "redis://127.0.0.1:6379/0?prefix=tus:")
     /// ```
     ///
-    /// - Throws: ``TusCore/TusError`` with
-    ///   ``TusCore/TusError/Code/invalidArgument`` naming the URL (its
+    /// - Throws: `TusError` with
+    ///   `TusError.Code.invalidArgument` naming the URL (its
     ///   credentials masked) when it is malformed; see
     ///   ``Configuration/init(url:)``.
     public convenience init(url: String) throws {
@@ -114,7 +114,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// answers, so that a wrong address or password shows at once rather
     /// than at the first operation.
     ///
-    /// - Throws: ``TusCore/TusError`` as every operation does.
+    /// - Throws: `TusError` as every operation does.
     public func connect() async throws {
         try await perform("open the store") { session, operation in
             _ = try session.run(["PING"], operation)
@@ -171,7 +171,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     }
 
     /// Closes the connection, after the calls already made, and ends the
-    /// store's thread. Later calls throw ``TusCore/TusError/Code/closed``;
+    /// store's thread. Later calls throw `TusError.Code.closed`;
     /// closing twice is harmless.
     public func close() async throws {
         _ = try await executor.finish { [session] in session.close() }

@@ -28,7 +28,7 @@ public import TusCore
 /// - **Safe across processes.** Every change is one SQLite transaction.
 ///   Processes and instances sharing the file lose no entry; a writer waits
 ///   up to `busyTimeout` for another one to finish, and only then throws
-///   ``TusError/Code/unavailable``. Readers never wait for writers.
+///   `TusError.Code.unavailable`. Readers never wait for writers.
 /// - **Private.** Upload URLs are bearer capabilities: a new database file is
 ///   created with mode 0600, whatever the umask, and SQLite gives its `-wal`
 ///   and `-shm` files the same mode. A missing parent folder is created with
@@ -36,11 +36,11 @@ public import TusCore
 /// - **Never overwrites what it cannot read.** A file that is not an SQLite
 ///   database, an SQLite database of another program, or a store of a newer
 ///   schema version makes ``init(path:busyTimeout:)`` throw
-///   ``TusError/Code/corruptStore`` naming the file; the file is left byte
+///   `TusError.Code.corruptStore` naming the file; the file is left byte
 ///   for byte as it was.
 /// - **A full or read-only disk loses nothing.** A change that the disk
 ///   refuses (`SQLITE_FULL`, `ENOSPC`, `SQLITE_READONLY` or `EROFS`) throws
-///   ``TusError/Code/io`` saying that the disk is full or read-only and
+///   `TusError.Code.io` saying that the disk is full or read-only and
 ///   naming the file; nothing stored before is lost, and reads go on
 ///   working. When the disk does not even let SQLite open the database for
 ///   writing (it cannot create the `-shm` file that write-ahead logging
@@ -108,11 +108,11 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     ///   - path: The database file.
     ///   - busyTimeout: How long an operation waits for another connection
     ///     that holds the write lock before it throws
-    ///     ``TusError/Code/unavailable``. Zero fails at once.
-    /// - Throws: ``TusError`` with ``TusError/Code/invalidArgument`` when
-    ///   `path` is empty or names a directory; ``TusError/Code/corruptStore``
+    ///     `TusError.Code.unavailable`. Zero fails at once.
+    /// - Throws: `TusError` with `TusError.Code.invalidArgument` when
+    ///   `path` is empty or names a directory; `TusError.Code.corruptStore`
     ///   when the file is not a store of this or an older schema version
-    ///   (the file is left unchanged); ``TusError/Code/io`` when the file or
+    ///   (the file is left unchanged); `TusError.Code.io` when the file or
     ///   its folder cannot be created or opened. An existing store on a disk
     ///   that is full or read-only opens for reading (see above).
     public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
@@ -209,7 +209,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// way, finalizes the prepared statements and closes the database; the
     /// last connection to the file copies the log into it and deletes the
     /// `-wal` file. Then the store's thread ends. Later calls throw
-    /// ``TusError/Code/closed``; closing again does nothing.
+    /// `TusError.Code.closed`; closing again does nothing.
     public func close() async throws {
         _ = try await executor.finish { [self] in
             isClosed = true

@@ -1,12 +1,13 @@
 import Foundation
 public import TusCore
 
-/// The checks every ``Storage`` must pass, for any backend's own tests.
+/// The checks every `Storage` must pass, for any backend's own tests.
 ///
 /// It works with any test framework: it throws one ``Failure`` listing every
 /// rule the store broke, and returns quietly when the store follows them all.
 ///
 /// ```swift
+/// import Foundation
 /// import Testing
 /// import TusStorageTesting
 ///
@@ -30,7 +31,7 @@ public enum StorageConformance {
         }
     }
 
-    /// Runs the checks of the ``Storage`` protocol: get absent, set, get,
+    /// Runs the checks of the `Storage` protocol: get absent, set, get,
     /// replace, remove, remove absent, keys kept apart, many concurrent tasks,
     /// Unicode and very long keys and URLs, and close.
     ///
@@ -43,7 +44,7 @@ public enum StorageConformance {
         if !failures.isEmpty { throw Failure(failures: failures) }
     }
 
-    /// Runs the checks of ``Storage`` and those of ``ListableStorage``:
+    /// Runs the checks of `Storage` and those of `ListableStorage`:
     /// listing, storing with a given time, and age-based removal.
     ///
     /// - Throws: ``Failure`` when a rule is broken.

@@ -50,11 +50,12 @@ struct ManyFilesUpload {
 }
 
 /// What `tus upload FILE...` shows on standard error: on a terminal, a line
-/// per file going up and a total, redrawn in place; otherwise a plain line
-/// at most once a second.
+/// per file going up and a total, redrawn in place, each cut to the
+/// terminal's width; otherwise (and with `NO_COLOR` or `TERM=dumb`, see
+/// ``Terminal``) a plain line at most once a second.
 final class ManyFilesDisplay: @unchecked Sendable {
     private let lock = NSLock()
-    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let terminal = Terminal.standardError
     private let files: Int
     private let started = Date()
     private var active: [Int: (name: String, sent: Int64, total: Int64?)] = [:]
@@ -127,7 +128,7 @@ final class ManyFilesDisplay: @unchecked Sendable {
     func finish() {
         lock.withLock {
             clear()
-            if !isTerminal { write(totalLine() + "\n") }
+            if !terminal.redraws { write(totalLine() + "\n") }
         }
     }
 
@@ -138,9 +139,9 @@ final class ManyFilesDisplay: @unchecked Sendable {
     /// Call with the lock.
     private func draw(force: Bool) {
         let now = Date()
-        let interval = isTerminal ? 0.1 : 1.0
+        let interval = terminal.redraws ? 0.1 : 1.0
         guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
-        if !isTerminal {
+        if !terminal.redraws {
             if !force && sent > 0 { write(totalLine() + "\n") }
             lastDraw = now
             return
@@ -153,15 +154,17 @@ final class ManyFilesDisplay: @unchecked Sendable {
             return "\(share)  \(file.name)  \(ProgressReporter.bytes(file.sent))\(size)"
         }
         lines.append(totalLine())
-        let width = max(20, Int(terminalWidth()) - 1)
-        for line in lines { write(String(line.prefix(width)) + "\u{1B}[K\n") }
+        // Cut to the width, so that no line wraps and moving up over them
+        // lands where they began.
+        let width = max(1, terminal.columns() - 1)
+        for line in lines { write(Terminal.prefix(line, columns: width) + "\u{1B}[K\n") }
         drawnLines = lines.count
         lastDraw = now
     }
 
     /// Erases the drawn lines (terminal only). Call with the lock.
     private func clear() {
-        guard isTerminal, drawnLines > 0 else { return }
+        guard terminal.redraws, drawnLines > 0 else { return }
         write("\u{1B}[\(drawnLines)F\u{1B}[J")
         drawnLines = 0
     }
@@ -170,11 +173,6 @@ final class ManyFilesDisplay: @unchecked Sendable {
         let elapsed = Date().timeIntervalSince(started)
         let rate = elapsed > 0 ? Double(sent) / elapsed : 0
         return "\(finishedFiles) of \(files) files done  \(ProgressReporter.bytes(sent)) sent  \(ProgressReporter.bytes(Int64(rate)))/s"
-    }
-
-    private func terminalWidth() -> UInt16 {
-        var size = winsize()
-        return ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? size.ws_col : 80
     }
 
     private func write(_ text: String) {

@@ -2,11 +2,12 @@ import Foundation
 import TusClient
 
 /// Shows an upload's progress on standard error: a bar that redraws itself
-/// on a terminal, a plain line at most once a second otherwise.
+/// on a terminal, fitted to its width; a plain line at most once a second
+/// otherwise, and with `NO_COLOR` or `TERM=dumb` (see ``Terminal``).
 final class ProgressReporter: @unchecked Sendable {
     private let lock = NSLock()
     private var total: Int64?
-    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let terminal = Terminal.standardError
     private let started = Date()
     private var firstBytes: Int64?
     private var lastLine = Date.distantPast
@@ -37,15 +38,16 @@ final class ProgressReporter: @unchecked Sendable {
             if progress.totalBytes != nil { total = progress.totalBytes }
             let now = Date()
             let done = total.map { progress.bytesUploaded >= $0 } ?? false
-            if isTerminal {
+            if terminal.redraws {
                 if now.timeIntervalSince(lastLine) >= 0.1 || done {
-                    write("\r" + line(progress, now: now, bar: true) + "\u{1B}[K")
+                    let fitted = Self.fitted(fraction: fraction(progress), fields: fields(progress, now: now), columns: terminal.columns())
+                    write("\r" + fitted + "\u{1B}[K")
                     drewBar = true
                     lastLine = now
                 }
             } else if progress.bytesUploaded != firstBytes && now.timeIntervalSince(lastLine) >= 1 || done {
                 // Plain lines start once bytes move, so a failure is one line.
-                write(line(progress, now: now, bar: false) + "\n")
+                write(fields(progress, now: now).joined(separator: "  ") + "\n")
                 lastLine = now
             }
         }
@@ -58,17 +60,19 @@ final class ProgressReporter: @unchecked Sendable {
         }
     }
 
-    private func line(_ progress: UploadProgress, now: Date, bar: Bool) -> String {
+    /// How much is done, when the size is known. Call with the lock.
+    private func fraction(_ progress: UploadProgress) -> Double? {
+        total.map { $0 == 0 ? 1 : Double(progress.bytesUploaded) / Double($0) }
+    }
+
+    /// What a progress line says, most important first: the share done, the
+    /// bytes, the rate, the time left. Call with the lock.
+    private func fields(_ progress: UploadProgress, now: Date) -> [String] {
         let sent = progress.bytesUploaded
         let elapsed = now.timeIntervalSince(started)
         let rate = elapsed > 0 ? Double(sent - (firstBytes ?? 0)) / elapsed : 0
         var parts: [String] = []
-        if let total {
-            let fraction = total == 0 ? 1 : Double(sent) / Double(total)
-            if bar {
-                let width = 24, filled = Int(fraction * Double(width))
-                parts.append("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]")
-            }
+        if let total, let fraction = fraction(progress) {
             parts.append(String(format: "%3.0f%%", fraction * 100))
             parts.append("\(Self.bytes(sent)) / \(Self.bytes(total))")
             parts.append("\(Self.bytes(Int64(rate)))/s")
@@ -79,7 +83,35 @@ final class ProgressReporter: @unchecked Sendable {
             parts.append("\(Self.bytes(sent)) sent")
             parts.append("\(Self.bytes(Int64(rate)))/s")
         }
-        return parts.joined(separator: "  ")
+        return parts
+    }
+
+    /// The widest bar, and the narrowest worth drawing.
+    static let barWidths = (most: 24, least: 8)
+
+    /// A progress line that fits in `columns` less one (a line that reaches
+    /// the last column wraps on some terminals), so that redrawing it never
+    /// scrolls: the bar and every field when they fit; else a shorter bar;
+    /// else without the time left, then the rate; then without the bar; at
+    /// last the share done alone, cut to the width.
+    static func fitted(fraction: Double?, fields: [String], columns: Int) -> String {
+        let room = max(1, columns - 1)
+        if let fraction {
+            for count in stride(from: fields.count, through: min(2, fields.count), by: -1) {
+                let text = fields.prefix(count).joined(separator: "  ")
+                let barWidth = min(barWidths.most, room - Terminal.width(of: text) - 4)
+                if barWidth >= barWidths.least {
+                    let filled = min(barWidth, max(0, Int(fraction * Double(barWidth))))
+                    let bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: barWidth - filled) + "]"
+                    return bar + "  " + text
+                }
+            }
+        }
+        for count in stride(from: fields.count, through: 1, by: -1) {
+            let text = fields.prefix(count).joined(separator: "  ")
+            if Terminal.width(of: text) <= room { return text }
+        }
+        return Terminal.prefix(fields.first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "", columns: room)
     }
 
     private func write(_ text: String) {

@@ -13,6 +13,7 @@ struct Tus: AsyncParsableCommand {
             130 or 143 when Ctrl-C or SIGTERM stops `tus upload` (the upload stays resumable); \
             2 for every other failure (bad arguments, unreadable files, a broken store, a refusing server).
             """,
+        version: swiftTusVersion,
         subcommands: [UploadCommand.self, FingerprintCommand.self, StoreCommand.self, ServeCommand.self, DemoCommand.self]
     )
 

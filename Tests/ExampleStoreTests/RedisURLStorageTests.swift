@@ -5,7 +5,7 @@ import TusStorageTesting
 
 /// The custom store of the custom-storage example — the tuspy documentation's
 /// Redis example written in Swift — passes the conformance suite, as
-/// Docs/Storage.md shows.
+/// the TusCore article "Writing a store of your own" shows.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["TUS_TEST_REDIS_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil,
                 "scripts/test starts redis-server"))
 struct RedisURLStorageTests {

@@ -122,10 +122,13 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
                            "--no-store", "--chunk-size", "100KiB"]
                 .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
                 .joined(separator: " ")
+            // A terminal that takes redrawing, whatever the tests' own
+            // environment says (NO_COLOR and TERM=dumb give plain lines).
+            let terminal: [String: String?] = ["TERM": "xterm-256color", "NO_COLOR": nil]
             #if os(Linux)
-            let result = try runProcess("/usr/bin/script", ["-qec", command, "/dev/null"])
+            let result = try runProcess("/usr/bin/script", ["-qec", command, "/dev/null"], environment: terminal)
             #else
-            let result = try runProcess("/usr/bin/script", ["-q", "/dev/null", "/bin/sh", "-c", command])
+            let result = try runProcess("/usr/bin/script", ["-q", "/dev/null", "/bin/sh", "-c", command], environment: terminal)
             #endif
             #expect(result.status == 0, "\(result.stdout)")
             // The terminal turns each line feed into CR LF.

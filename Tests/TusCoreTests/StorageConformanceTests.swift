@@ -3,7 +3,8 @@ import Testing
 import TusCore
 import TusStorageTesting
 
-/// The custom backend of Docs/Storage.md, as written there.
+/// The custom backend of the TusCore article "Writing a store of your own"
+/// (Sources/TusCore/TusCore.docc/CustomStorage.md), as written there.
 actor DictionaryStorage: Storage {
     private var urls: [String: String] = [:]
     func url(forKey key: String) -> String? { urls[key] }
