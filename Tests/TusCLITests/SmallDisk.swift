@@ -9,6 +9,8 @@ import TusTestSupport
 final class SmallDisk: @unchecked Sendable {
     /// Where it is mounted.
     let path: String
+    /// The mount point, removed after the disk is unmounted.
+    private let folder: TemporaryFolder
     private var isMounted = false
 
     /// Whether this process may mount a tmpfs: it tries once.
@@ -20,8 +22,8 @@ final class SmallDisk: @unchecked Sendable {
 
     /// Mounts a new 1 MiB tmpfs on a new folder.
     init() throws {
-        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("swift-tus-disk-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        folder = try TemporaryFolder()
+        path = folder.path
         try Self.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", path])
         isMounted = true
     }

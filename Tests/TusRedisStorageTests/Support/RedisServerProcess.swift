@@ -1,4 +1,5 @@
 import Foundation
+import TusTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -158,21 +159,7 @@ final class RedisServerProcess {
     /// A loopback TCP port nothing listens on now: the kernel picks it for a
     /// socket bound to port 0, which is then closed.
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, streamSocketType, 0)
-        guard fd >= 0 else { throw ServerError(description: "socket: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw ServerError(description: "cannot bind a loopback socket: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        try freeLoopbackPort()
     }
 
     /// Whether this machine has the IPv6 loopback address ::1.
