@@ -114,11 +114,27 @@ struct FullAndReadOnlyDiskTests {
         let reopened = try SQLiteStorage(path: path)
         try await expectEveryEntry(in: reopened, spec: "sqlite:" + path)
         try await expectChangesRefused(by: reopened, path: path, spec: "sqlite:" + path, reason: Self.full)
-        // Once there is room again, the same store takes changes.
+        try await expectChangesAgain(in: reopened, once: disk)
+    }
+
+    /// A SQLite store on `disk` holding ``entries``, closed; its path.
+    private func sqliteStoreWithEntries(on disk: SmallDisk) async throws -> String {
+        let path = disk.path + "/uploads.sqlite"
+        let writer = try SQLiteStorage(path: path)
+        for entry in entries { try await writer.setURL(entry.url, forKey: entry.key) }
+        try await writer.close()
+        return path
+    }
+
+    /// Once `disk` has room again, the same `store` takes changes; then it
+    /// is closed.
+    private func expectChangesAgain(
+        in store: SQLiteStorage, once disk: SmallDisk, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         try disk.empty()
-        try await reopened.setURL("https://tus.example/files/later", forKey: "later")
-        #expect(try await reopened.url(forKey: "later") == "https://tus.example/files/later")
-        try await reopened.close()
+        try await store.setURL("https://tus.example/files/later", forKey: "later")
+        #expect(try await store.url(forKey: "later") == "https://tus.example/files/later", sourceLocation: sourceLocation)
+        try await store.close()
     }
 
     /// The reported case: `tus store list` on a full disk said "disk I/O
@@ -127,30 +143,20 @@ struct FullAndReadOnlyDiskTests {
     @Test func theSQLiteStoreOpenedOnAFullDiskReadsEveryEntry() async throws {
         let disk = try SmallDisk()
         defer { disk.unmount() }
-        let path = disk.path + "/uploads.sqlite"
-        let writer = try SQLiteStorage(path: path)
-        for entry in entries { try await writer.setURL(entry.url, forKey: entry.key) }
-        try await writer.close()
+        let path = try await sqliteStoreWithEntries(on: disk)
         try disk.fill()
 
         try await expectEveryEntry(in: try SQLiteStorage(path: path), spec: "sqlite:" + path)
         let store = try SQLiteStorage(path: path)
         try await expectEveryEntry(in: store, spec: "sqlite:" + path)
         try await expectChangesRefused(by: store, path: path, spec: "sqlite:" + path, reason: Self.full)
-        // Once there is room again, the same store takes changes.
-        try disk.empty()
-        try await store.setURL("https://tus.example/files/later", forKey: "later")
-        #expect(try await store.url(forKey: "later") == "https://tus.example/files/later")
-        try await store.close()
+        try await expectChangesAgain(in: store, once: disk)
     }
 
     @Test func theSQLiteStoreOnAReadOnlyDiskRefusesAChangeAndKeepsEveryEntry() async throws {
         let disk = try SmallDisk()
         defer { disk.unmount() }
-        let path = disk.path + "/uploads.sqlite"
-        let writer = try SQLiteStorage(path: path)
-        for entry in entries { try await writer.setURL(entry.url, forKey: entry.key) }
-        try await writer.close()
+        let path = try await sqliteStoreWithEntries(on: disk)
         try disk.remountReadOnly()
 
         let store = try SQLiteStorage(path: path)
