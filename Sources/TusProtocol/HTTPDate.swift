@@ -31,8 +31,11 @@ public enum HTTPDate {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        // IMF-fixdate's year is four digits: 0999, not 999, which no reader
+        // takes for IMF-fixdate.
+        let year = String(parts.tm_year + 1900)
         return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) "
-            + "\(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+            + "\(String(repeating: "0", count: 4 - year.count))\(year) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 
     /// The date `text` names, in any of the three forms
@@ -42,6 +45,11 @@ public enum HTTPDate {
         // Servers send IMF-fixdate; reading it by hand spares making date
         // formatters for every answer.
         if let date = parseIMFFixdate(text) { return date }
+        // An HTTP date is ASCII. And Foundation's `DateFormatter` on Linux
+        // stops the process (`Incorrect range`) on some text with combining
+        // marks, such as a header `Fri, 31\u{5BB}ec 9993 28:59:5G GMT` from a
+        // server: it never sees anything else.
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         for format in formats {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
