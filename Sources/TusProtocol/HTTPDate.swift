@@ -63,15 +63,19 @@ public enum HTTPDate {
     /// `Sun, 06 Nov 1994 08:49:37 GMT` exactly (the day's name is not
     /// checked), or `nil`.
     public static func parseIMFFixdate(_ text: String) -> Date? {
+        // ASCII digits only: `Int(_:)` also takes a sign (`+3`, `-999`).
+        func number(_ digits: Substring) -> Int? {
+            digits.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ? Int(digits) : nil
+        }
         let parts = text.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
-            parts[1].count == 2, let day = Int(parts[1]),
+            parts[1].count == 2, let day = number(parts[1]),
             let month = months.firstIndex(of: String(parts[2])).map({ $0 + 1 }),
-            parts[3].count == 4, let year = Int(parts[3])
+            parts[3].count == 4, let year = number(parts[3])
         else { return nil }
         let time = parts[4].split(separator: ":", omittingEmptySubsequences: false)
         guard time.count == 3, time.allSatisfy({ $0.count == 2 }),
-            let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),
+            let hour = number(time[0]), let minute = number(time[1]), let second = number(time[2]),
             (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         // Days since 1970-01-01 of a proleptic Gregorian date.

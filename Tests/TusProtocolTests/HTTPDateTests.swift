@@ -58,6 +58,10 @@ import TusProtocol
         "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nev 1994 08:49:37 GMT",
         "Sun, 06 Nov 1994 24:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT",
         "Sun, 06 Nov 94 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT", "tomorrow",
+        // Found by fuzzing (`scripts/fuzz http-date`): signs were taken
+        // for digits.
+        "Fri, 31 Dec 9999 +3:59:59 GMT", "Sun, +6 Nov 1994 08:49:37 GMT", "Sun, 06 Nov -994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:-9:37 GMT",
     ])
     func malformedDatesAreNotIMFFixdates(text: String) {
         #expect(HTTPDate.parseIMFFixdate(text) == nil)
