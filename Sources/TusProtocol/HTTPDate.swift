@@ -31,8 +31,11 @@ public enum HTTPDate {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        // IMF-fixdate's year is four digits: 0999, not 999, which no reader
+        // takes for IMF-fixdate.
+        let year = String(parts.tm_year + 1900)
         return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) "
-            + "\(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+            + "\(String(repeating: "0", count: 4 - year.count))\(year) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 
     /// The date `text` names, in any of the three forms
@@ -42,6 +45,11 @@ public enum HTTPDate {
         // Servers send IMF-fixdate; reading it by hand spares making date
         // formatters for every answer.
         if let date = parseIMFFixdate(text) { return date }
+        // An HTTP date is ASCII. And Foundation's `DateFormatter` on Linux
+        // stops the process (`Incorrect range`) on some text with combining
+        // marks, such as a header `Fri, 31\u{5BB}ec 9993 28:59:5G GMT` from a
+        // server: it never sees anything else.
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         for format in formats {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -55,15 +63,19 @@ public enum HTTPDate {
     /// `Sun, 06 Nov 1994 08:49:37 GMT` exactly (the day's name is not
     /// checked), or `nil`.
     public static func parseIMFFixdate(_ text: String) -> Date? {
+        // ASCII digits only: `Int(_:)` also takes a sign (`+3`, `-999`).
+        func number(_ digits: Substring) -> Int? {
+            digits.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ? Int(digits) : nil
+        }
         let parts = text.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
-            parts[1].count == 2, let day = Int(parts[1]),
+            parts[1].count == 2, let day = number(parts[1]),
             let month = months.firstIndex(of: String(parts[2])).map({ $0 + 1 }),
-            parts[3].count == 4, let year = Int(parts[3])
+            parts[3].count == 4, let year = number(parts[3])
         else { return nil }
         let time = parts[4].split(separator: ":", omittingEmptySubsequences: false)
         guard time.count == 3, time.allSatisfy({ $0.count == 2 }),
-            let hour = Int(time[0]), let minute = Int(time[1]), let second = Int(time[2]),
+            let hour = number(time[0]), let minute = number(time[1]), let second = number(time[2]),
             (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         // Days since 1970-01-01 of a proleptic Gregorian date.

@@ -177,6 +177,17 @@ private struct RedisURLParser {
     /// The URL as messages show it, credentials masked.
     var shown: String { RedisStorage.Configuration.maskingCredentials(in: text).debugDescription }
 
+    /// A part of the URL as messages show it, quoted: what of it lies where
+    /// ``shown`` masks the credentials (before the URL's last `@`) is `***`.
+    /// When a credential holds a `/`, `?` or `#` that is not
+    /// percent-encoded, the part taken for the port, the database or an
+    /// option can be a piece of the password.
+    func shown(_ part: Substring) -> String {
+        guard let schemeEnd = text.range(of: "://"), let at = text[schemeEnd.upperBound...].lastIndex(of: "@"),
+              part.startIndex < at else { return String(part).debugDescription }
+        return ("***" + (part.endIndex > at ? String(text[at..<part.endIndex]) : "")).debugDescription
+    }
+
     func invalid(_ why: String) -> TusError {
         var why = why
         if let schemeEnd = text.range(of: "://") {
@@ -235,9 +246,11 @@ private struct RedisURLParser {
 
         // Host and port.
         var portText: Substring?
+        var hostText = authority
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { throw invalid("the IPv6 address has no closing ]") }
-            configuration.host = String(authority[authority.index(after: authority.startIndex)..<close])
+            hostText = authority[authority.index(after: authority.startIndex)..<close]
+            configuration.host = String(hostText)
             let afterClose = authority[authority.index(after: close)...]
             if !afterClose.isEmpty {
                 guard afterClose.hasPrefix(":") else { throw invalid("unexpected text after the IPv6 address") }
@@ -251,15 +264,20 @@ private struct RedisURLParser {
                 portText = authority[authority.index(after: colon)...]
                 authority = authority[..<colon]
             }
+            hostText = authority
             configuration.host = String(authority)
         }
         if configuration.host.isEmpty { throw invalid("the host is missing") }
-        if configuration.host.contains(where: { $0 == "%" || $0.isWhitespace || $0 == "@" }) {
-            throw invalid("the host \(configuration.host.debugDescription) is not a host name or address")
+        // Control characters too: a NUL would otherwise reach the message
+        // of `validated()`, which shows the host as it is.
+        if configuration.host.contains(where: {
+            $0 == "%" || $0.isWhitespace || $0 == "@" || $0.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        }) {
+            throw invalid("the host \(shown(hostText)) is not a host name or address")
         }
         if let portText {
             guard let port = decimal(portText), (1...65535).contains(port) else {
-                throw invalid("the port \(String(portText).debugDescription) is not a number within 1...65535")
+                throw invalid("the port \(shown(portText)) is not a number within 1...65535")
             }
             configuration.port = port
         }
@@ -267,7 +285,7 @@ private struct RedisURLParser {
         // Database.
         if !path.isEmpty {
             guard let database = decimal(path), database <= Int(Int32.max) else {
-                throw invalid("the database \(String(path).debugDescription) is not a number")
+                throw invalid("the database \(shown(path)) is not a number")
             }
             configuration.database = database
         }
@@ -277,20 +295,20 @@ private struct RedisURLParser {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(parts[0])
-            guard parts.count == 2 else { throw invalid("the option \(name.debugDescription) has no value") }
-            guard seen.insert(name).inserted else { throw invalid("the option \(name.debugDescription) is given twice") }
-            let value = try decode(parts[1], "the option \(name.debugDescription)")
+            guard parts.count == 2 else { throw invalid("the option \(shown(parts[0])) has no value") }
+            guard seen.insert(name).inserted else { throw invalid("the option \(shown(parts[0])) is given twice") }
+            let value = try decode(parts[1], "the option \(shown(parts[0]))")
             switch name {
             case "prefix":
                 configuration.keyPrefix = value
             case "ttl":
                 guard let ttl = Double(value), ttl > 0, ttl.isFinite, ttl <= 1e12,
                       value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else {
-                    throw invalid("the ttl \(value.debugDescription) is not a number of seconds greater than zero")
+                    throw invalid("the ttl \(shown(parts[1])) is not a number of seconds greater than zero")
                 }
                 configuration.ttl = ttl
             default:
-                throw invalid("unknown option \(name.debugDescription) (known: prefix, ttl)")
+                throw invalid("unknown option \(shown(parts[0])) (known: prefix, ttl)")
             }
         }
 

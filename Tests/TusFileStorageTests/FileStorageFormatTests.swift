@@ -396,6 +396,26 @@ let acceptedCases: [AcceptedCase] = [
         #expect(error.code == .invalidArgument)
     }
 
+    /// Found by fuzzing (`scripts/fuzz tinydb`): with a document at id
+    /// 2199023254527, the highest this store counts, a new entry was added
+    /// at 2199023254528, an id no read counts, so its URL was never found
+    /// again; and when a document already had that id, the change failed as
+    /// if the file were corrupt. Now the change is refused, saying why.
+    @Test func aNewEntryPastTheHighestIdIsRefusedAndTheFileLeftAlone() async throws {
+        let path = folder.newPath("store.json")
+        for extra in ["", #", "2199023254528": {"key": "other", "url": "u"}"#] {
+            let bytes = Array(#"{"_default": {"2199023254527": {"key": "high", "url": "http://x/h"}\#(extra)}}"#.utf8)
+            try writeStore(bytes, to: path)
+            let store = try FileStorage(path: path)
+            let error = try await #require(throws: TusError.self) { try await store.setURL("http://x/new", forKey: "new") }
+            #expect(error.message.contains("ids have reached 2199023254527"), "\(error.message)")
+            #expect(try fileBytes(path) == bytes)
+            // A stored key still takes a new URL in place.
+            try await store.setURL("http://x/changed", forKey: "high")
+            #expect(try await store.url(forKey: "high") == "http://x/changed")
+        }
+    }
+
     // New text is Python's json.dumps.
 
     @Test func newTextIsWhatPythonsJSONDumpsWrites() async throws {

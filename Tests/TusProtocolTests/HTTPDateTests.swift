@@ -34,6 +34,22 @@ import TusProtocol
         #expect(HTTPDate.parse(text) == date, "\(text)")
     }
 
+    /// Found by fuzzing (`scripts/fuzz http-date`): a year before 1000 was
+    /// written with fewer than four digits (`Mon, 01 Jan 1 00:00:00 GMT`),
+    /// which is not IMF-fixdate; `parse` then read it with `DateFormatter`,
+    /// whose Julian calendar before 1582 put it two days earlier.
+    @Test(arguments: [
+        (-62_135_596_800, "Mon, 01 Jan 0001 00:00:00 GMT"),
+        (-46_374_377_355, "Tue, 15 Jun 0500 12:30:45 GMT"),
+        (-30_610_224_001, "Tue, 31 Dec 0999 23:59:59 GMT"),
+    ] as [(TimeInterval, String)])
+    func yearsBeforeTheYear1000AreWrittenWithFourDigits(seconds: TimeInterval, expected: String) {
+        let date = Date(timeIntervalSince1970: seconds)
+        #expect(HTTPDate.format(date) == expected)
+        #expect(HTTPDate.parseIMFFixdate(expected) == date)
+        #expect(HTTPDate.parse(HTTPDate.format(date)) == date)
+    }
+
     @Test func datesBeyondTheYear9999AreWrittenAsItsLastSecond() {
         #expect(HTTPDate.format(Date(timeIntervalSince1970: 1e15)) == "Fri, 31 Dec 9999 23:59:59 GMT")
     }
@@ -42,9 +58,21 @@ import TusProtocol
         "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nev 1994 08:49:37 GMT",
         "Sun, 06 Nov 1994 24:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT",
         "Sun, 06 Nov 94 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT", "tomorrow",
+        // Found by fuzzing (`scripts/fuzz http-date`): signs were taken
+        // for digits.
+        "Fri, 31 Dec 9999 +3:59:59 GMT", "Sun, +6 Nov 1994 08:49:37 GMT", "Sun, 06 Nov -994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:-9:37 GMT",
     ])
     func malformedDatesAreNotIMFFixdates(text: String) {
         #expect(HTTPDate.parseIMFFixdate(text) == nil)
+    }
+
+    /// Found by fuzzing (`scripts/fuzz http-date`): `DateFormatter` stopped
+    /// the process (`Fatal error: Incorrect range`) on this text, which any
+    /// server could send as `Upload-Expires`.
+    @Test func textThatIsNotASCIIIsNoDateAndStopsNothing() {
+        #expect(HTTPDate.parse("Fri, 31\u{5BB}ec 9993 28:59:5G GMT") == nil)
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT\u{301}") == nil)
     }
 
     @Test(arguments: ["", "tomorrow", "Sun, 06 Nev 1994 08:49:37 GMT", "1994-11-06T08:49:37Z"])

@@ -91,6 +91,37 @@ import TusRedisStorage
         #expect(error?.message.contains("port") == true)
     }
 
+    /// Found by fuzzing (`scripts/fuzz redis-url`): a host with a NUL was
+    /// taken, and the message of the check that then refused it showed the
+    /// NUL as it is; control characters in a host are refused, shown
+    /// escaped.
+    @Test(arguments: ["redis://ca\u{0}che:6379", "redis://:pw@cache\u{7}/0", "redis://cache\u{1B}[2J"])
+    func aHostWithControlCharactersIsRefusedAndShownEscaped(_ url: String) async throws {
+        let error = await tusError { _ = try RedisStorage.Configuration(url: url) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("is not a host name or address") == true, "\(String(describing: error))")
+        #expect(error?.message.unicodeScalars.contains { $0.properties.generalCategory == .control } == false)
+    }
+
+    /// Found by fuzzing (`scripts/fuzz store-spec`): a password with a `/`
+    /// that is not percent-encoded ends the host early; the URL was shown
+    /// masked, but the message went on to quote what the parser took for
+    /// the port or the database, a piece of the password.
+    @Test(arguments: [
+        "redis://admin:abcd/efghsecret@cache:6379",
+        "redis://admin:1234/secretpw@cache/0",
+        "redis://admin:1234/0?secret=pw@cache",
+    ])
+    func aPasswordWithASlashIsNotShownInPieces(_ url: String) async throws {
+        let error = await tusError { _ = try RedisStorage.Configuration(url: url) }
+        #expect(error?.code == .invalidArgument)
+        let message = error?.message ?? ""
+        #expect(message.contains("percent-encoded"), "\(message)")
+        for piece in ["abcd", "efgh", "secret"] {
+            #expect(!message.contains(piece), "\(message)")
+        }
+    }
+
     @Test func tlsIsRefusedAsUnsupported() async throws {
         let error = await tusError { _ = try RedisStorage(url: "rediss://:pw@cache:6380") }
         #expect(error?.code == .unsupported)

@@ -125,6 +125,12 @@ extension TinyDBIndex {
     /// Adds a document for `key` at the highest id + 1.
     private func appending(_ url: String, forKey key: String, storedAt stamp: Double?, in file: UnsafeRawBufferPointer) throws(FormatError) -> TinyDBChange {
         let id = maxID + 1
+        if id >= Self.idLimit {
+            // A document at that id is one no read counts as an entry (and
+            // it may clash with one already there under that name): refuse
+            // rather than store a URL no read finds.
+            throw FormatError(reason: "its document ids have reached \(maxID), the highest this store gives a new entry")
+        }
         var text: [UInt8] = []
         let range: Range<Int>
         if let last = documents.last {
@@ -139,11 +145,6 @@ extension TinyDBIndex {
         var splices = byteOrderMarkSplice
         splices.append(Splice(range: range, text: text))
         let bytes = Splice.apply(splices, to: file)
-        if id >= Self.idLimit {
-            // Beyond the ids this store counts from: index it as a scan would.
-            return try Self.reindexed(bytes)
-        }
-
         var index = shifted(through: splices)
         let start = Splice.map(range.lowerBound, isEnd: true, through: splices)
         var document = Document(

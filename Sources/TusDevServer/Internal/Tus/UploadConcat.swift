@@ -21,8 +21,13 @@ enum UploadConcat: Equatable, Sendable {
             self = .partial
             return
         }
-        guard value.hasPrefix("final;") else { return nil }
-        let urls = value.dropFirst("final;".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        // Unicode scalars, not characters: a space followed by a combining
+        // mark is one character, but still a space between two URLs.
+        let prefix = "final;".unicodeScalars
+        guard value.unicodeScalars.starts(with: prefix) else { return nil }
+        let urls = value.unicodeScalars.dropFirst(prefix.count)
+            .split(whereSeparator: { $0 == " " || $0 == "\t" })
+            .map { String(String.UnicodeScalarView($0)) }
         guard !urls.isEmpty else { return nil }
         self = .final(urls)
     }

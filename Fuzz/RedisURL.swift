@@ -1,0 +1,147 @@
+// Fuzz target `redis-url`: `RedisStorage.Configuration(url:)`, the Redis
+// URLs of `--store` and `$TUS_STORE`.
+//
+// For every input, as text:
+// - a URL that parses gives a configuration that `validated()` keeps, whose
+//   canonical URL (every field written out, user name, password and
+//   prefix percent-encoded; `canonicalURL` below) parses to the same
+//   configuration; its description, debug description and mirror never
+//   show the password;
+// - a URL that does not parse fails with a `TusError` whose message is one
+//   line (no C0 control character), names the URL (as
+//   `maskingCredentials(in:)` shows it), never shows the password, and
+//   holds no Swift type or dump.
+import Foundation
+@testable import TusCore
+@testable import TusRedisStorage
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let url = text(UnsafeRawBufferPointer(start: data, count: size)) else { return 0 }
+    checkRedisURL(url)
+    return 0
+}
+
+/// Every byte but the unreserved ones (RFC 3986) percent-encoded.
+func percentEncoded(_ text: String) -> String {
+    var result = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            result.unicodeScalars.append(Unicode.Scalar(byte))
+        default:
+            result += String(format: "%%%02X", byte)
+        }
+    }
+    return result
+}
+
+/// `value` in decimal digits and a point, no exponent: the shortest digits
+/// that read back as `value`.
+func plainDecimal(_ value: Double) -> String {
+    let shortest = value.description
+    guard let e = shortest.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return shortest }
+    let exponent = Int(shortest[shortest.index(after: e)...])!
+    let mantissa = shortest[..<e]
+    let digits = mantissa.filter { $0 != "." }
+    let point = (mantissa.firstIndex(of: ".").map { mantissa.distance(from: mantissa.startIndex, to: $0) } ?? mantissa.count) + exponent
+    if point <= 0 { return "0." + String(repeating: "0", count: -point) + digits }
+    if point >= digits.count { return digits + String(repeating: "0", count: point - digits.count) }
+    return String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+}
+
+/// The configuration as a URL with every field written out.
+func canonicalURL(_ configuration: RedisStorage.Configuration) -> String {
+    var url = "redis://"
+    if let password = configuration.password {
+        url += (configuration.username.map(percentEncoded) ?? "") + ":" + percentEncoded(password) + "@"
+    }
+    url += configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+    url += ":\(configuration.port)/\(configuration.database)?prefix=\(percentEncoded(configuration.keyPrefix))"
+    if let ttl = configuration.ttl { url += "&ttl=\(plainDecimal(ttl))" }
+    return url
+}
+
+/// The raw user information of a URL (between `://` and the last `@` of
+/// the authority), when it has some.
+func rawUserInfo(_ url: String) -> Substring? {
+    guard let schemeEnd = url.range(of: "://") else { return nil }
+    let rest = url[schemeEnd.upperBound...]
+    let authority = rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex)]
+    guard let at = authority.lastIndex(of: "@") else { return nil }
+    return authority[..<at]
+}
+
+/// A secret worth looking for in text: long enough not to turn up by
+/// chance, and not also written elsewhere in `elsewhere`.
+func isSecret(_ secret: some StringProtocol, notIn elsewhere: [String]) -> Bool {
+    secret.count >= 4 && !elsewhere.contains { $0.contains(secret) }
+}
+
+func checkRedisURL(_ url: String) {
+    let shownURL = RedisStorage.Configuration.maskingCredentials(in: url)
+    if let userInfo = rawUserInfo(url), let schemeEnd = url.range(of: "://"), let at = url.range(of: "@", options: .backwards) {
+        let elsewhere = [String(url[..<schemeEnd.upperBound]), String(url[at.upperBound...])]
+        require(!isSecret(userInfo, notIn: elsewhere) || !shownURL.contains(userInfo),
+                "maskingCredentials(in: \(url.debugDescription)) shows the credentials: \(shownURL.debugDescription)")
+    }
+    let configuration: RedisStorage.Configuration
+    do {
+        configuration = try RedisStorage.Configuration(url: url)
+    } catch let error as TusError {
+        require(error.code == .invalidArgument || error.code == .unsupported, "\(url.debugDescription) failed with code \(error.code)")
+        let message = error.message
+        require(message.contains(shownURL.debugDescription), "the message does not name \(url.debugDescription): \(message)")
+        // C0 controls and DEL, which a terminal acts on; C1 controls
+        // (U+0080 to U+009F) are shown as they are, as `debugDescription`
+        // shows them.
+        require(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+                "the message for \(url.debugDescription) holds a control character: \(message.debugDescription)")
+        require(!looksLikeADump(message.replacingOccurrences(of: shownURL.debugDescription, with: "")),
+                "the message for \(url.debugDescription) reads like a dump: \(message)")
+        if let userInfo = rawUserInfo(url), let colon = userInfo.firstIndex(of: ":") {
+            let password = userInfo[userInfo.index(after: colon)...]
+            let outside = url.replacingOccurrences(of: String(userInfo), with: "")
+            let withoutURL = message.replacingOccurrences(of: shownURL.debugDescription, with: "")
+            require(!isSecret(password, notIn: [outside, shownURL]) || !withoutURL.contains(password),
+                    "the message for \(url.debugDescription) shows the password: \(message)")
+        }
+        return
+    } catch {
+        propertyFailed("\(url.debugDescription) failed with \(error), not a TusError")
+    }
+
+    do {
+        _ = try configuration.validated()
+    } catch {
+        propertyFailed("\(url.debugDescription) parsed to a configuration that does not validate: \(error)")
+    }
+    let canonical = canonicalURL(configuration)
+    let again: RedisStorage.Configuration
+    do {
+        again = try RedisStorage.Configuration(url: canonical)
+    } catch let error as TusError {
+        propertyFailed("\(url.debugDescription) parsed, but its canonical form \(canonical.debugDescription) does not: \(error.message)")
+    } catch {
+        propertyFailed("\(canonical.debugDescription) failed with \(error)")
+    }
+    require(again == configuration,
+            "\(url.debugDescription) parsed to \(configuration.customMirror.children.map { "\($0.label!)=\($0.value)" }), its canonical form \(canonical.debugDescription) to \(again.customMirror.children.map { "\($0.label!)=\($0.value)" })")
+    if let password = configuration.password {
+        func shown(_ configuration: RedisStorage.Configuration) -> [String] {
+            var dumped = ""
+            dump(configuration, to: &dumped)
+            return [configuration.description, configuration.debugDescription, String(reflecting: configuration), dumped, configuration.address]
+        }
+        // What is shown of the same configuration with another password:
+        // the password is a secret when it is not there anyway.
+        var other = configuration
+        other.password = "\u{1}"
+        if isSecret(password, notIn: shown(other)) {
+            for text in shown(configuration) {
+                require(!text.contains(password), "the configuration of \(url.debugDescription) shows its password: \(text)")
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+// Compiled into every fuzz target (see scripts/fuzz): what a property check
+// does when it fails, and the inputs' bytes as Swift sees them.
+import Foundation
+
+/// Stops the run when `condition` is false: prints `message` and aborts, so
+/// libFuzzer keeps the input as a crash (`Fuzz/Corpus/…` seeds never are).
+@inline(__always)
+func require(_ condition: Bool, _ message: @autoclosure () -> String, line: UInt = #line) {
+    if !condition { propertyFailed(message(), line: line) }
+}
+
+func propertyFailed(_ message: String, line: UInt = #line) -> Never {
+    FileHandle.standardError.write(Data("\nproperty failed (line \(line)): \(message)\n".utf8))
+    abort()
+}
+
+/// The input as text, when it is UTF-8 (header values and command-line
+/// arguments are strings by the time a parser sees them).
+func text(_ bytes: UnsafeRawBufferPointer) -> String? {
+    String(validating: bytes, as: UTF8.self)
+}
+
+/// How a message may not read: a Swift type or a debug dump where a person
+/// expects words.
+func looksLikeADump(_ message: String) -> Bool {
+    ["Optional(", "Swift.", "Substring(", "TusError(", "Configuration(", "Foundation.", "Error Domain=", "NSError", "nil)", "Kind."]
+        .contains { message.contains($0) }
+}
