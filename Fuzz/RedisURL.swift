@@ -98,13 +98,15 @@ func checkRedisURL(_ url: String) {
         // shows them.
         require(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
                 "the message for \(url.debugDescription) holds a control character: \(message.debugDescription)")
-        require(!looksLikeADump(message.replacingOccurrences(of: shownURL.debugDescription, with: "")),
+        require(!looksLikeADump(message.replacing(shownURL.debugDescription, with: "")),
                 "the message for \(url.debugDescription) reads like a dump: \(message)")
         if let userInfo = rawUserInfo(url), let colon = userInfo.firstIndex(of: ":") {
             let password = userInfo[userInfo.index(after: colon)...]
-            let outside = url.replacingOccurrences(of: String(userInfo), with: "")
-            let withoutURL = message.replacingOccurrences(of: shownURL.debugDescription, with: "")
-            require(!isSecret(password, notIn: [outside, shownURL]) || !withoutURL.contains(password),
+            let outside = url.replacing(String(userInfo), with: "")
+            let withoutURL = message.replacing(shownURL.debugDescription, with: "")
+            // Case aside: the message shows the scheme lowercased.
+            require(!isSecret(password.lowercased(), notIn: [outside.lowercased(), shownURL.lowercased()])
+                || !withoutURL.lowercased().contains(password.lowercased()),
                     "the message for \(url.debugDescription) shows the password: \(message)")
         }
         return

@@ -56,8 +56,8 @@ func checkStoreSpec(_ spec: String) {
         } else {
             propertyFailed("\(spec.debugDescription) failed with \(error), neither a CommandFailure nor a TusError")
         }
-        let withoutSpec = message.replacingOccurrences(of: RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
-            .replacingOccurrences(of: masked, with: "")
+        let withoutSpec = message.replacing(RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
+            .replacing(masked, with: "")
         require(!looksLikeADump(withoutSpec),
                 "the message for \(spec.debugDescription) reads like a dump: \(message)")
         // What may be a password: before the last '@', after the first ':'
@@ -67,7 +67,7 @@ func checkStoreSpec(_ spec: String) {
             let userInfo = before.range(of: "://").map { before[$0.upperBound...] } ?? before
             if let colon = userInfo.firstIndex(of: ":") {
                 let password = userInfo[userInfo.index(after: colon)...]
-                let rest = spec.replacingOccurrences(of: String(userInfo), with: "")
+                let rest = spec.replacing(String(userInfo), with: "")
                 require(password.count < 4 || rest.contains(password) || !withoutSpec.contains(password),
                         "the message for \(spec.debugDescription) shows what may be a password: \(message)")
             }
@@ -79,7 +79,7 @@ func checkStoreSpec(_ spec: String) {
             require(!path.isEmpty, "\(spec.debugDescription) names an empty path")
         case .redis(let configuration, let shown):
             require(shown == RedisStorage.Configuration.maskingCredentials(in: spec), "\(spec.debugDescription) is shown as \(shown.debugDescription)")
-            if let password = configuration.password, password.count >= 4, !spec.replacingOccurrences(of: password, with: "").isEmpty {
+            if let password = configuration.password, password.count >= 4, !spec.replacing(password, with: "").isEmpty {
                 let elsewhere = spec.components(separatedBy: "@").last ?? ""
                 require(elsewhere.contains(password) || !printed.contains(password),
                         "\(spec.debugDescription) is printed with its password: \(printed)")
