@@ -76,14 +76,14 @@ func rawUserInfo(_ url: String) -> Substring? {
 /// A secret worth looking for in text: long enough not to turn up by
 /// chance, and not also written elsewhere in `elsewhere`.
 func isSecret(_ secret: some StringProtocol, notIn elsewhere: [String]) -> Bool {
-    secret.count >= 4 && !elsewhere.contains { $0.contains(secret) }
+    secret.count >= 4 && !elsewhere.contains { holds($0, secret) }
 }
 
 func checkRedisURL(_ url: String) {
     let shownURL = RedisStorage.Configuration.maskingCredentials(in: url)
     if let userInfo = rawUserInfo(url), let schemeEnd = url.range(of: "://"), let at = url.range(of: "@", options: .backwards) {
         let elsewhere = [String(url[..<schemeEnd.upperBound]), String(url[at.upperBound...])]
-        require(!isSecret(userInfo, notIn: elsewhere) || !shownURL.contains(userInfo),
+        require(!isSecret(userInfo, notIn: elsewhere) || !holds(shownURL, userInfo),
                 "maskingCredentials(in: \(url.debugDescription)) shows the credentials: \(shownURL.debugDescription)")
     }
     let configuration: RedisStorage.Configuration
@@ -92,7 +92,7 @@ func checkRedisURL(_ url: String) {
     } catch let error as TusError {
         require(error.code == .invalidArgument || error.code == .unsupported, "\(url.debugDescription) failed with code \(error.code)")
         let message = error.message
-        require(message.contains(shownURL.debugDescription), "the message does not name \(url.debugDescription): \(message)")
+        require(holds(message, shownURL.debugDescription), "the message does not name \(url.debugDescription): \(message)")
         // C0 controls and DEL, which a terminal acts on; C1 controls
         // (U+0080 to U+009F) are shown as they are, as `debugDescription`
         // shows them.
@@ -106,7 +106,7 @@ func checkRedisURL(_ url: String) {
             let withoutURL = message.replacing(shownURL.debugDescription, with: "")
             // Case aside: the message shows the scheme lowercased.
             require(!isSecret(password.lowercased(), notIn: [outside.lowercased(), shownURL.lowercased()])
-                || !withoutURL.lowercased().contains(password.lowercased()),
+                || !holds(withoutURL.lowercased(), password.lowercased()),
                     "the message for \(url.debugDescription) shows the password: \(message)")
         }
         return
@@ -142,7 +142,7 @@ func checkRedisURL(_ url: String) {
         other.password = "\u{1}"
         if isSecret(password, notIn: shown(other)) {
             for text in shown(configuration) {
-                require(!text.contains(password), "the configuration of \(url.debugDescription) shows its password: \(text)")
+                require(!holds(text, password), "the configuration of \(url.debugDescription) shows its password: \(text)")
             }
         }
     }

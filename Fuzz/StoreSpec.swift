@@ -47,17 +47,19 @@ func checkStoreSpec(_ spec: String) {
         let message: String
         if let failure = error as? CommandFailure {
             message = failure.message
-            require(message.contains("\"\(masked)\""), "the message does not name \(spec.debugDescription): \(message)")
+            require(holds(message, "\"\(masked)\""), "the message does not name \(spec.debugDescription): \(message)")
             require(message.hasPrefix("--store: "), "the message does not name the option: \(message)")
         } else if let failure = error as? TusError {
             message = failure.message
             let shown = RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription
-            require(message.contains(shown), "the message does not name \(spec.debugDescription): \(message)")
+            require(holds(message, shown), "the message does not name \(spec.debugDescription): \(message)")
         } else {
             propertyFailed("\(spec.debugDescription) failed with \(error), neither a CommandFailure nor a TusError")
         }
         let withoutSpec = message.replacing(RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
             .replacing(masked, with: "")
+        // And without the usage that ends it ("expected json:PATH, …").
+        let withoutSpecAndUsage = withoutSpec.firstRange(of: "; expected ").map { String(withoutSpec[..<$0.lowerBound]) } ?? withoutSpec
         require(!looksLikeADump(withoutSpec),
                 "the message for \(spec.debugDescription) reads like a dump: \(message)")
         // What may be a password: before the last '@', after the first ':'
@@ -68,7 +70,7 @@ func checkStoreSpec(_ spec: String) {
             if let colon = userInfo.firstIndex(of: ":") {
                 let password = userInfo[userInfo.index(after: colon)...]
                 let rest = spec.replacing(String(userInfo), with: "")
-                require(password.count < 4 || rest.contains(password) || !withoutSpec.contains(password),
+                require(password.count < 4 || holds(rest, password) || !holds(withoutSpecAndUsage, password),
                         "the message for \(spec.debugDescription) shows what may be a password: \(message)")
             }
         }
@@ -81,7 +83,7 @@ func checkStoreSpec(_ spec: String) {
             require(shown == RedisStorage.Configuration.maskingCredentials(in: spec), "\(spec.debugDescription) is shown as \(shown.debugDescription)")
             if let password = configuration.password, password.count >= 4, !spec.replacing(password, with: "").isEmpty {
                 let elsewhere = spec.components(separatedBy: "@").last ?? ""
-                require(elsewhere.contains(password) || !printed.contains(password),
+                require(holds(elsewhere, password) || !holds(printed, password),
                         "\(spec.debugDescription) is printed with its password: \(printed)")
             }
             // Masked credentials cannot be read back.

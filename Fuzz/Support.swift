@@ -20,6 +20,14 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String? {
     String(validating: bytes, as: UTF8.self)
 }
 
+/// Whether `text` holds `part`, by the standard library's search.
+/// Foundation's `contains(_:)` and `range(of:)` stop the process on some
+/// strings with NULs (`"\0\0&\u{351}.0.0.1".contains("1\0\0\0\0\0\0\0")`:
+/// "String index is out of bounds"), and the targets search for input.
+func holds(_ text: some StringProtocol, _ part: some StringProtocol) -> Bool {
+    part.isEmpty || String(text).firstRange(of: String(part)) != nil
+}
+
 /// How a message may not read: a Swift type or a debug dump where a person
 /// expects words.
 func looksLikeADump(_ message: String) -> Bool {
