@@ -81,10 +81,10 @@ func isSecret(_ secret: some StringProtocol, notIn elsewhere: [String]) -> Bool 
 
 func checkRedisURL(_ url: String) {
     let shownURL = RedisStorage.Configuration.maskingCredentials(in: url)
-    if let userInfo = rawUserInfo(url), let schemeEnd = url.range(of: "://"), let at = url.range(of: "@", options: .backwards) {
-        let elsewhere = [String(url[..<schemeEnd.upperBound]), String(url[at.upperBound...])]
-        require(!isSecret(userInfo, notIn: elsewhere) || !holds(shownURL, userInfo),
-                "maskingCredentials(in: \(url.debugDescription)) shows the credentials: \(shownURL.debugDescription)")
+    // Everything between "://" and the last '@' is masked, as documented.
+    if let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") {
+        let expected = String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
+        require(shownURL == expected, "maskingCredentials(in: \(url.debugDescription)) is \(shownURL.debugDescription), not \(expected.debugDescription)")
     }
     let configuration: RedisStorage.Configuration
     do {
@@ -102,11 +102,12 @@ func checkRedisURL(_ url: String) {
                 "the message for \(url.debugDescription) reads like a dump: \(message)")
         if let userInfo = rawUserInfo(url), let colon = userInfo.firstIndex(of: ":") {
             let password = userInfo[userInfo.index(after: colon)...]
-            let outside = url.replacing(String(userInfo), with: "")
-            let withoutURL = message.replacing(shownURL.debugDescription, with: "")
-            // Case aside: the message shows the scheme lowercased.
-            require(!isSecret(password.lowercased(), notIn: [outside.lowercased(), shownURL.lowercased()])
-                || !holds(withoutURL.lowercased(), password.lowercased()),
+            let outside = String(url[..<userInfo.startIndex]) + String(url[userInfo.endIndex...])
+            // The parts the message quotes, but the first, the URL (masked,
+            // as checked above); case aside, as the scheme is shown lowercased.
+            let quoted = quotedParts(message).dropFirst()
+            require(!isSecret(password.lowercased(), notIn: [outside.lowercased()])
+                || !quoted.contains { holds($0.lowercased(), password.lowercased()) },
                     "the message for \(url.debugDescription) shows the password: \(message)")
         }
         return

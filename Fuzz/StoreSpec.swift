@@ -58,8 +58,6 @@ func checkStoreSpec(_ spec: String) {
         }
         let withoutSpec = message.replacing(RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
             .replacing(masked, with: "")
-        // And without the usage that ends it ("expected json:PATH, …").
-        let withoutSpecAndUsage = withoutSpec.firstRange(of: "; expected ").map { String(withoutSpec[..<$0.lowerBound]) } ?? withoutSpec
         require(!looksLikeADump(withoutSpec),
                 "the message for \(spec.debugDescription) reads like a dump: \(message)")
         // What may be a password: before the last '@', after the first ':'
@@ -69,8 +67,9 @@ func checkStoreSpec(_ spec: String) {
             let userInfo = before.range(of: "://").map { before[$0.upperBound...] } ?? before
             if let colon = userInfo.firstIndex(of: ":") {
                 let password = userInfo[userInfo.index(after: colon)...]
-                let rest = spec.replacing(String(userInfo), with: "")
-                require(password.count < 4 || holds(rest, password) || !holds(withoutSpecAndUsage, password),
+                // The spec without that one occurrence of the user info.
+                let rest = String(spec[..<userInfo.startIndex]) + String(spec[at...])
+                require(password.count < 4 || holds(rest, password) || !quotedParts(message).dropFirst().contains { holds($0, password) },
                         "the message for \(spec.debugDescription) shows what may be a password: \(message)")
             }
         }
@@ -81,10 +80,12 @@ func checkStoreSpec(_ spec: String) {
             require(!path.isEmpty, "\(spec.debugDescription) names an empty path")
         case .redis(let configuration, let shown):
             require(shown == RedisStorage.Configuration.maskingCredentials(in: spec), "\(spec.debugDescription) is shown as \(shown.debugDescription)")
-            if let password = configuration.password, password.count >= 4, !spec.replacing(password, with: "").isEmpty {
-                let elsewhere = spec.components(separatedBy: "@").last ?? ""
-                require(holds(elsewhere, password) || !holds(printed, password),
-                        "\(spec.debugDescription) is printed with its password: \(printed)")
+            // Credentials are masked: all between "://" and the last '@'.
+            if configuration.password != nil, let schemeEnd = printed.range(of: "://"),
+               let at = printed[schemeEnd.upperBound...].lastIndex(of: "@") {
+                require(printed[schemeEnd.upperBound..<at] == "***", "\(spec.debugDescription) is printed with its credentials: \(printed)")
+            } else {
+                require(configuration.password == nil, "\(spec.debugDescription) is printed with its credentials: \(printed)")
             }
             // Masked credentials cannot be read back.
             if printed.contains("***@") { return }

@@ -41,7 +41,11 @@ struct StoreSpec: CustomStringConvertible {
             guard !path.isEmpty else {
                 throw CommandFailure(message: "\(source): \"\(spec)\" names no file; expected \(Self.forms)")
             }
-            return (path as NSString).expandingTildeInPath
+            let expanded = (path as NSString).expandingTildeInPath
+            // A `~user` that names no user is kept as written: Foundation
+            // would still tidy it, one slash of `//` at a time, so the path
+            // would change each time it is shown and read again.
+            return expanded.hasPrefix("~") ? path : expanded
         }
         if spec.hasPrefix("json:") {
             kind = .json(path: try path(after: "json:"))
