@@ -7,8 +7,9 @@
 //   same configuration, unless credentials are masked in what it prints;
 //   what it prints never shows a password;
 // - a spec that does not parse fails with a `CommandFailure` or `TusError`
-//   whose message names the spec (credentials masked) and holds no Swift
-//   type or dump.
+//   whose message names the spec (credentials masked, quoted and escaped
+//   as `debugDescription` does, so no control character), shows no
+//   password, and holds no Swift type or dump.
 import Foundation
 @testable import TusCore
 @testable import TusRedisStorage
@@ -47,7 +48,9 @@ func checkStoreSpec(_ spec: String) {
         let message: String
         if let failure = error as? CommandFailure {
             message = failure.message
-            require(holds(message, "\"\(masked)\""), "the message does not name \(spec.debugDescription): \(message)")
+            require(holds(message, masked.debugDescription), "the message does not name \(spec.debugDescription): \(message)")
+            require(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+                    "the message for \(spec.debugDescription) holds a control character: \(message.debugDescription)")
             require(message.hasPrefix("--store: "), "the message does not name the option: \(message)")
         } else if let failure = error as? TusError {
             message = failure.message
@@ -57,7 +60,7 @@ func checkStoreSpec(_ spec: String) {
             propertyFailed("\(spec.debugDescription) failed with \(error), neither a CommandFailure nor a TusError")
         }
         let withoutSpec = message.replacing(RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
-            .replacing(masked, with: "")
+            .replacing(masked.debugDescription, with: "")
         require(!looksLikeADump(withoutSpec),
                 "the message for \(spec.debugDescription) reads like a dump: \(message)")
         // What may be a password: before the last '@', after the first ':'

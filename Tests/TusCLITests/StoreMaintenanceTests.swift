@@ -73,6 +73,17 @@ private func tus(_ arguments: [String]) throws -> ProcessResult {
         #expect(result.stderr == "tus: no URL stored under \"k\" in \(spec)\n")
     }
 
+    /// Found by fuzzing (`scripts/fuzz store-spec`): an unknown spec was
+    /// quoted as it is, so a quote in it made the message ambiguous and a
+    /// control character reached the terminal; it is quoted escaped, as
+    /// Redis URLs are.
+    @Test func anUnknownStoreIsQuotedEscaped() throws {
+        let result = try tus(["store", "list", "--store", "mystore:\"a\"\u{1B}[2J"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix(#"tus: --store: unknown store "mystore:\"a\"\u{1B}[2J"; expected"#), "\(result.stderr)")
+        #expect(!result.stderr.contains("\u{1B}"))
+    }
+
     @Test func aJSONFileIsNotAnSQLiteStore() throws {
         let path = folder.newPath("uploads.json")
         try Data(#"{"_default": {}}"#.utf8).write(to: URL(fileURLWithPath: path))
