@@ -67,7 +67,7 @@ func checkMetadata(_ bytes: [UInt8]) {
         header = try UploadMetadataCodec.encode(metadata)
     } catch {
         require(!isAllowedKey(error.key), "encode refused the key \(error.key.debugDescription), which tus allows: \(error.message)")
-        require(error.message.contains(error.key.isEmpty ? "empty" : error.key.debugDescription),
+        require(holds(error.message, error.key.isEmpty ? "empty" : error.key.debugDescription),
                 "the message does not name the key \(error.key.debugDescription): \(error.message)")
         return
     }

@@ -76,15 +76,15 @@ func rawUserInfo(_ url: String) -> Substring? {
 /// A secret worth looking for in text: long enough not to turn up by
 /// chance, and not also written elsewhere in `elsewhere`.
 func isSecret(_ secret: some StringProtocol, notIn elsewhere: [String]) -> Bool {
-    secret.count >= 4 && !elsewhere.contains { $0.contains(secret) }
+    secret.count >= 4 && !elsewhere.contains { holds($0, secret) }
 }
 
 func checkRedisURL(_ url: String) {
     let shownURL = RedisStorage.Configuration.maskingCredentials(in: url)
-    if let userInfo = rawUserInfo(url), let schemeEnd = url.range(of: "://"), let at = url.range(of: "@", options: .backwards) {
-        let elsewhere = [String(url[..<schemeEnd.upperBound]), String(url[at.upperBound...])]
-        require(!isSecret(userInfo, notIn: elsewhere) || !shownURL.contains(userInfo),
-                "maskingCredentials(in: \(url.debugDescription)) shows the credentials: \(shownURL.debugDescription)")
+    // Everything between "://" and the last '@' is masked, as documented.
+    if let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") {
+        let expected = String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
+        require(shownURL == expected, "maskingCredentials(in: \(url.debugDescription)) is \(shownURL.debugDescription), not \(expected.debugDescription)")
     }
     let configuration: RedisStorage.Configuration
     do {
@@ -92,19 +92,22 @@ func checkRedisURL(_ url: String) {
     } catch let error as TusError {
         require(error.code == .invalidArgument || error.code == .unsupported, "\(url.debugDescription) failed with code \(error.code)")
         let message = error.message
-        require(message.contains(shownURL.debugDescription), "the message does not name \(url.debugDescription): \(message)")
+        require(holds(message, shownURL.debugDescription), "the message does not name \(url.debugDescription): \(message)")
         // C0 controls and DEL, which a terminal acts on; C1 controls
         // (U+0080 to U+009F) are shown as they are, as `debugDescription`
         // shows them.
         require(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
                 "the message for \(url.debugDescription) holds a control character: \(message.debugDescription)")
-        require(!looksLikeADump(message.replacingOccurrences(of: shownURL.debugDescription, with: "")),
+        require(!looksLikeADump(message.replacing(shownURL.debugDescription, with: "")),
                 "the message for \(url.debugDescription) reads like a dump: \(message)")
         if let userInfo = rawUserInfo(url), let colon = userInfo.firstIndex(of: ":") {
             let password = userInfo[userInfo.index(after: colon)...]
-            let outside = url.replacingOccurrences(of: String(userInfo), with: "")
-            let withoutURL = message.replacingOccurrences(of: shownURL.debugDescription, with: "")
-            require(!isSecret(password, notIn: [outside, shownURL]) || !withoutURL.contains(password),
+            let outside = String(url[..<userInfo.startIndex]) + String(url[userInfo.endIndex...])
+            // The parts the message quotes, but the first, the URL (masked,
+            // as checked above); case aside, as the scheme is shown lowercased.
+            let quoted = quotedParts(message).dropFirst()
+            require(!isSecret(password.lowercased(), notIn: [outside.lowercased()])
+                || !quoted.contains { holds($0.lowercased(), password.lowercased()) },
                     "the message for \(url.debugDescription) shows the password: \(message)")
         }
         return
@@ -140,7 +143,7 @@ func checkRedisURL(_ url: String) {
         other.password = "\u{1}"
         if isSecret(password, notIn: shown(other)) {
             for text in shown(configuration) {
-                require(!text.contains(password), "the configuration of \(url.debugDescription) shows its password: \(text)")
+                require(!holds(text, password), "the configuration of \(url.debugDescription) shows its password: \(text)")
             }
         }
     }

@@ -7,8 +7,9 @@
 //   same configuration, unless credentials are masked in what it prints;
 //   what it prints never shows a password;
 // - a spec that does not parse fails with a `CommandFailure` or `TusError`
-//   whose message names the spec (credentials masked) and holds no Swift
-//   type or dump.
+//   whose message names the spec (credentials masked, quoted and escaped
+//   as `debugDescription` does, so no control character), shows no
+//   password, and holds no Swift type or dump.
 import Foundation
 @testable import TusCore
 @testable import TusRedisStorage
@@ -47,17 +48,19 @@ func checkStoreSpec(_ spec: String) {
         let message: String
         if let failure = error as? CommandFailure {
             message = failure.message
-            require(message.contains("\"\(masked)\""), "the message does not name \(spec.debugDescription): \(message)")
+            require(holds(message, masked.debugDescription), "the message does not name \(spec.debugDescription): \(message)")
+            require(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+                    "the message for \(spec.debugDescription) holds a control character: \(message.debugDescription)")
             require(message.hasPrefix("--store: "), "the message does not name the option: \(message)")
         } else if let failure = error as? TusError {
             message = failure.message
             let shown = RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription
-            require(message.contains(shown), "the message does not name \(spec.debugDescription): \(message)")
+            require(holds(message, shown), "the message does not name \(spec.debugDescription): \(message)")
         } else {
             propertyFailed("\(spec.debugDescription) failed with \(error), neither a CommandFailure nor a TusError")
         }
-        let withoutSpec = message.replacingOccurrences(of: RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
-            .replacingOccurrences(of: masked, with: "")
+        let withoutSpec = message.replacing(RedisStorage.Configuration.maskingCredentials(in: spec).debugDescription, with: "")
+            .replacing(masked.debugDescription, with: "")
         require(!looksLikeADump(withoutSpec),
                 "the message for \(spec.debugDescription) reads like a dump: \(message)")
         // What may be a password: before the last '@', after the first ':'
@@ -67,8 +70,9 @@ func checkStoreSpec(_ spec: String) {
             let userInfo = before.range(of: "://").map { before[$0.upperBound...] } ?? before
             if let colon = userInfo.firstIndex(of: ":") {
                 let password = userInfo[userInfo.index(after: colon)...]
-                let rest = spec.replacingOccurrences(of: String(userInfo), with: "")
-                require(password.count < 4 || rest.contains(password) || !withoutSpec.contains(password),
+                // The spec without that one occurrence of the user info.
+                let rest = String(spec[..<userInfo.startIndex]) + String(spec[at...])
+                require(password.count < 4 || holds(rest, password) || !quotedParts(message).dropFirst().contains { holds($0, password) },
                         "the message for \(spec.debugDescription) shows what may be a password: \(message)")
             }
         }
@@ -79,10 +83,12 @@ func checkStoreSpec(_ spec: String) {
             require(!path.isEmpty, "\(spec.debugDescription) names an empty path")
         case .redis(let configuration, let shown):
             require(shown == RedisStorage.Configuration.maskingCredentials(in: spec), "\(spec.debugDescription) is shown as \(shown.debugDescription)")
-            if let password = configuration.password, password.count >= 4, !spec.replacingOccurrences(of: password, with: "").isEmpty {
-                let elsewhere = spec.components(separatedBy: "@").last ?? ""
-                require(elsewhere.contains(password) || !printed.contains(password),
-                        "\(spec.debugDescription) is printed with its password: \(printed)")
+            // Credentials are masked: all between "://" and the last '@'.
+            if configuration.password != nil, let schemeEnd = printed.range(of: "://"),
+               let at = printed[schemeEnd.upperBound...].lastIndex(of: "@") {
+                require(printed[schemeEnd.upperBound..<at] == "***", "\(spec.debugDescription) is printed with its credentials: \(printed)")
+            } else {
+                require(configuration.password == nil, "\(spec.debugDescription) is printed with its credentials: \(printed)")
             }
             // Masked credentials cannot be read back.
             if printed.contains("***@") { return }

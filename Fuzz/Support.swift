@@ -20,6 +20,41 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String? {
     String(validating: bytes, as: UTF8.self)
 }
 
+/// Whether `text` holds `part`, by the standard library's search.
+/// Foundation's `contains(_:)` and `range(of:)` stop the process on some
+/// strings with NULs (`"\0\0&\u{351}.0.0.1".contains("1\0\0\0\0\0\0\0")`:
+/// "String index is out of bounds"), and the targets search for input.
+func holds(_ text: some StringProtocol, _ part: some StringProtocol) -> Bool {
+    part.isEmpty || String(text).firstRange(of: String(part)) != nil
+}
+
+/// The parts of a message between double quotes (a backslash escapes a
+/// quote), where messages quote their input; the rest is the message's own
+/// words, which may hold anything ("redis", "password") by chance.
+func quotedParts(_ message: String) -> [String] {
+    var parts: [String] = []
+    var current: String?
+    var escaped = false
+    for character in message {
+        if var part = current {
+            if escaped {
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                parts.append(part)
+                current = nil
+                continue
+            }
+            part.append(character)
+            current = part
+        } else if character == "\"" {
+            current = ""
+        }
+    }
+    return parts
+}
+
 /// How a message may not read: a Swift type or a debug dump where a person
 /// expects words.
 func looksLikeADump(_ message: String) -> Bool {

@@ -39,9 +39,13 @@ struct StoreSpec: CustomStringConvertible {
         func path(after prefix: String) throws -> String {
             let path = String(spec.dropFirst(prefix.count))
             guard !path.isEmpty else {
-                throw CommandFailure(message: "\(source): \"\(spec)\" names no file; expected \(Self.forms)")
+                throw CommandFailure(message: "\(source): \(spec.debugDescription) names no file; expected \(Self.forms)")
             }
-            return (path as NSString).expandingTildeInPath
+            let expanded = (path as NSString).expandingTildeInPath
+            // A `~user` that names no user is kept as written: Foundation
+            // would still tidy it, one slash of `//` at a time, so the path
+            // would change each time it is shown and read again.
+            return expanded.hasPrefix("~") ? path : expanded
         }
         if spec.hasPrefix("json:") {
             kind = .json(path: try path(after: "json:"))
@@ -50,7 +54,9 @@ struct StoreSpec: CustomStringConvertible {
         } else if spec.lowercased().hasPrefix("redis://") || spec.lowercased().hasPrefix("rediss://") {
             kind = .redis(try RedisStorage.Configuration(url: spec), shown: RedisStorage.Configuration.maskingCredentials(in: spec))
         } else {
-            throw CommandFailure(message: "\(source): unknown store \"\(Self.masked(spec))\"; expected \(Self.forms)")
+            // Quoted as Swift quotes it: a quote or a control character in
+            // the spec is escaped, never printed as it is.
+            throw CommandFailure(message: "\(source): unknown store \(Self.masked(spec).debugDescription); expected \(Self.forms)")
         }
     }
 

@@ -62,6 +62,28 @@ private func tus(_ arguments: [String]) throws -> ProcessResult {
         #expect(!result.stderr.contains("pa/ss"))
     }
 
+    /// Found by fuzzing (`scripts/fuzz store-spec`): a `~user` that names
+    /// no user was tidied by Foundation (`~x//` became `~x/`), so the spec
+    /// `tus` showed named another path than the one given, and showing and
+    /// reading it again changed it once more.
+    @Test func aTildeThatNamesNoUserIsKeptAsWritten() throws {
+        let spec = "json:~nosuchuser-tus-test//"
+        let result = try tus(["store", "get", "k", "--store", spec])
+        #expect(result.status == 1)
+        #expect(result.stderr == "tus: no URL stored under \"k\" in \(spec)\n")
+    }
+
+    /// Found by fuzzing (`scripts/fuzz store-spec`): an unknown spec was
+    /// quoted as it is, so a quote in it made the message ambiguous and a
+    /// control character reached the terminal; it is quoted escaped, as
+    /// Redis URLs are.
+    @Test func anUnknownStoreIsQuotedEscaped() throws {
+        let result = try tus(["store", "list", "--store", "mystore:\"a\"\u{1B}[2J"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix(#"tus: --store: unknown store "mystore:\"a\"\u{1B}[2J"; expected"#), "\(result.stderr)")
+        #expect(!result.stderr.contains("\u{1B}"))
+    }
+
     @Test func aJSONFileIsNotAnSQLiteStore() throws {
         let path = folder.newPath("uploads.json")
         try Data(#"{"_default": {}}"#.utf8).write(to: URL(fileURLWithPath: path))

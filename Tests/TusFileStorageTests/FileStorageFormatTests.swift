@@ -360,6 +360,22 @@ let acceptedCases: [AcceptedCase] = [
         #expect(String(decoding: try fileBytes(path), as: UTF8.self) == #"{"other": {"1": {}}, "_default": {"1": {"key": "k", "url": "u"}}}"#)
     }
 
+    /// Found by fuzzing (`scripts/fuzz tinydb`): the first entry replaced
+    /// the white space inside an empty top-level object or table, against
+    /// "every other byte of the file is kept".
+    @Test(arguments: [
+        ("{\r\n}", "{\"_default\": {\"1\": {\"key\": \"k\", \"url\": \"u\"}}\r\n}"),
+        ("{\"_default\": {\n\t}}", "{\"_default\": {\"1\": {\"key\": \"k\", \"url\": \"u\"}\n\t}}"),
+    ])
+    func whiteSpaceInsideAnEmptyObjectIsKept(before: String, after: String) async throws {
+        let path = folder.newPath("store.json")
+        try writeStore(Array(before.utf8), to: path)
+        let store = try FileStorage(path: path)
+        try await store.setURL("u", forKey: "k", storedAt: nil)
+        #expect(String(decoding: try fileBytes(path), as: UTF8.self) == after)
+        #expect(try await store.url(forKey: "k") == "u")
+    }
+
     @Test func settingTheSameURLAndTimeWritesNothing() async throws {
         let path = folder.newPath("store.json")
         let store = try FileStorage(path: path)

@@ -64,7 +64,8 @@ extension TinyDBIndex {
             text.append(contentsOf: "\"\(Self.defaultTable)\": {".utf8)
             Self.appendMember(id: 1, key: key, url: url, storedAt: stamp, to: &text)
             text.append(UInt8(ascii: "}"))
-            let range = topLastEnd != -1 ? topLastEnd..<topLastEnd : (topOpen + 1)..<topClose
+            // Inserted, so that white space inside an empty object is kept.
+            let range = topLastEnd != -1 ? topLastEnd..<topLastEnd : (topOpen + 1)..<(topOpen + 1)
             return try reindexed(file, byteOrderMarkSplice + [Splice(range: range, text: text)])
         }
 
@@ -137,7 +138,7 @@ extension TinyDBIndex {
             JSONText.appendComma(to: &text)
             range = last.valueEnd..<last.valueEnd
         } else {
-            range = (tableOpen + 1)..<tableClose
+            range = (tableOpen + 1)..<(tableOpen + 1)
         }
         let memberOffset = text.count
         let (keyRef, urlRef, valueOffset) = Self.appendMember(
