@@ -132,6 +132,17 @@ public struct TusClient: Sendable {
         return (capabilities, timed.seconds)
     }
 
+    /// The capabilities an earlier OPTIONS of this client (or a copy with the
+    /// same ``url``) found, without asking.
+    var knownCapabilities: ServerCapabilities? { capabilitiesCache.value(for: url) }
+
+    /// Whether an earlier upload found that the server ignores or refuses
+    /// bytes sent with POST, so creations send none.
+    var ignoresBytesWithCreation: Bool { capabilitiesCache.ignoresBytesWithCreation(url) }
+
+    /// Remembers that the server ignores or refuses bytes sent with POST.
+    func rememberIgnoresBytesWithCreation() { capabilitiesCache.setIgnoresBytesWithCreation(url) }
+
     /// What the server supports, or ``ServerCapabilities/assumed`` when it
     /// does not answer OPTIONS.
     func capabilitiesOrAssumed(options: UploadOptions) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
@@ -223,6 +234,7 @@ public struct TusClient: Sendable {
 private final class CapabilitiesCache: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: (url: URL, capabilities: ServerCapabilities)?
+    private var ignoringBytes: URL?
 
     func value(for url: URL) -> ServerCapabilities? {
         lock.withLock { stored?.url == url ? stored?.capabilities : nil }
@@ -230,5 +242,15 @@ private final class CapabilitiesCache: @unchecked Sendable {
 
     func set(_ capabilities: ServerCapabilities, for url: URL) {
         lock.withLock { stored = (url, capabilities) }
+    }
+
+    /// Whether the server at `url` was seen ignoring or refusing bytes sent
+    /// with POST.
+    func ignoresBytesWithCreation(_ url: URL) -> Bool {
+        lock.withLock { ignoringBytes == url }
+    }
+
+    func setIgnoresBytesWithCreation(_ url: URL) {
+        lock.withLock { ignoringBytes = url }
     }
 }

@@ -62,9 +62,11 @@ public final class TusUploader: @unchecked Sendable {
         var isRunning = false
         var capabilities: ServerCapabilities?
         var sizer: ChunkSizer
-        /// A proxy refused even the smallest body in a POST: create
-        /// without one.
+        /// A proxy refused even the smallest body in a POST, or the server
+        /// ignored or refused bytes sent with it: create without any.
         var createsWithoutBody = false
+        /// The OPTIONS sent alongside a POST that carries bytes unasked.
+        var askingAlongside: Task<Void, Never>?
     }
 
     /// The most bytes of a stream one request carries, when the options

@@ -90,8 +90,18 @@ public struct UploadOptions: Sendable {
     /// than this many bytes are always sent whole. Default: 1.
     public var parallelUploads = 1
 
-    /// Send the first chunk in the creation request (creation-with-upload),
-    /// when the server announces it: one round trip fewer. Default: true.
+    /// Send the first chunk in the creation request (creation-with-upload):
+    /// one round trip fewer.
+    ///
+    /// Without a ``checksum``, the client does not ask the server first
+    /// (OPTIONS costs a round trip too): the POST carries the first chunk,
+    /// and a server without the extension, which ignores it and answers
+    /// without `Upload-Offset`, gets those bytes again with PATCH; later
+    /// uploads of the same ``TusClient`` to it send none with POST. A server
+    /// that refuses a POST with a body (400 or 415) gets the POST again
+    /// without one. With a checksum, the client asks first, and sends bytes
+    /// with POST only when the server announces the extension.
+    /// Default: true.
     public var uploadsDuringCreation = true
 
     /// Creates the default options.

@@ -29,15 +29,6 @@ import TusTestSupport
         }
     }
 
-    @Test func sendsTheFirstChunkWithTheCreationWhenTheServerAllows() async throws {
-        try await withDevServer { server, folder in
-            let data = randomData(150_000)
-            let client = TusClient(url: server.endpoint)
-            let url = try await client.uploader(forFileAtPath: try file(data, in: folder), options: testOptions(chunkSize: 100_000)).upload()
-            #expect(server.uploadedData(for: url) == data)
-            #expect(server.requestLog == ["OPTIONS /files/", "POST /files/", "PATCH \(url.path)"])
-        }
-    }
 
     @Test func sendsMetadataAndHeaders() async throws {
         try await withDevServer { server, _ in

@@ -23,6 +23,16 @@ extension TusUploader {
 
     /// Creates the upload if needed and sends every chunk.
     func sendAll(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
+        do {
+            try await sendEveryChunk(progress: progress)
+        } catch {
+            await stopAskingAlongside()
+            throw error
+        }
+        await stopAskingAlongside()
+    }
+
+    private func sendEveryChunk(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
         var failures = 0
         var needsResync = false
         while true {
@@ -83,6 +93,29 @@ extension TusUploader {
             logger.debug("the server does not announce \(algorithm.rawValue) checksums; sending none")
         }
         return capabilities
+    }
+
+    /// Sends OPTIONS alongside a POST that carries bytes without asking:
+    /// no request waits for it, and its answer times a round trip for the
+    /// ``ChunkSizer`` and tells the server's limits.
+    private func askAlongside() {
+        let task = Task { _ = try? await self.capabilities() }
+        lock.withLock { state.askingAlongside = task }
+    }
+
+    /// The capabilities, once the OPTIONS sent alongside has its answer.
+    private func capabilitiesAfterAskingAlongside() async throws -> ServerCapabilities {
+        await lock.withLock { state.askingAlongside }?.value
+        return try await capabilities()
+    }
+
+    /// Ends the OPTIONS sent alongside, answered or not: the upload no
+    /// longer needs it.
+    private func stopAskingAlongside() async {
+        guard let task = lock.withLock({ state.askingAlongside }) else { return }
+        task.cancel()
+        await task.value
+        lock.withLock { state.askingAlongside = nil }
     }
 
     /// The checksum algorithm to use, if any.
@@ -166,12 +199,20 @@ extension TusUploader {
         if let metadataHeader { headers.append(("Upload-Metadata", metadataHeader)) }
 
         var body: RequestBody?
-        if options.uploadsDuringCreation || options.checksum != nil {
+        // Without a checksum to agree on, and with nothing known of the
+        // server yet, the first chunk goes with the POST unasked: a server
+        // with creation-with-upload takes it, one without ignores it (its
+        // answer has no Upload-Offset), and the OPTIONS round trip is saved.
+        let withBody = lock.withLock { !state.createsWithoutBody } && !client.ignoresBytesWithCreation
+        let known = lock.withLock { state.capabilities } ?? client.knownCapabilities
+        let unasked = options.uploadsDuringCreation && options.checksum == nil && known == nil && withBody && size != 0
+        if unasked {
+            body = try self.body(at: 0, count: chunkSize)
+            headers.append(("Content-Type", "application/offset+octet-stream"))
+            if lock.withLock({ state.askingAlongside == nil }) { askAlongside() }
+        } else if (options.uploadsDuringCreation && withBody) || options.checksum != nil {
             let capabilities = try await capabilities()
-            if let maxSize = capabilities.maxSize, let size, size > maxSize {
-                throw TusError(.invalidArgument, "cannot upload \(name) to \(endpoint): its \(size) bytes are more than the server's limit of \(maxSize)")
-            }
-            let withBody = lock.withLock { !state.createsWithoutBody }
+            try refuseIfLargerThanAllowed(by: capabilities)
             if options.uploadsDuringCreation, withBody, capabilities.supports("creation-with-upload"), size != 0 {
                 let chunk = try self.body(at: 0, count: chunkSize)
                 headers.append(("Content-Type", "application/offset+octet-stream"))
@@ -196,6 +237,12 @@ extension TusUploader {
                 // More than was sent: not to be believed; ask before going on.
                 offset = 0
             }
+            if unasked, answer.headers.first(name: TusHeaderName.uploadOffset) == nil {
+                // The server ignored the bytes: later uploads ask first.
+                logger.debug("the server took no bytes with POST (no Upload-Offset); sending them with PATCH")
+                client.rememberIgnoresBytesWithCreation()
+                lock.withLock { state.createsWithoutBody = true }
+            }
             lock.withLock {
                 state.url = url
                 state.offset = offset
@@ -210,18 +257,33 @@ extension TusUploader {
             if let part { try await offLoop { try await part.created(url) } }
             if offset > 0 { progress?(UploadProgress(bytesUploaded: offset, totalBytes: size)) }
         case 413 where body != nil:
-            // A proxy's body limit: send less, down to no body at all.
+            // The server's size limit, which only OPTIONS tells, or a
+            // proxy's body limit: send less, down to no body at all.
+            if unasked { try refuseIfLargerThanAllowed(by: try await capabilitiesAfterAskingAlongside()) }
             if !shrinkAfterRefusal(of: body!.count) {
                 lock.withLock { state.createsWithoutBody = true }
             }
             throw SendSmaller()
         case 413:
             throw TusError(.invalidArgument, "cannot upload \(name) to \(endpoint): the server \(answer.statusDescription) (too large)")
+        case 400, 415 where unasked:
+            // A server that refuses a body with POST: create without one.
+            logger.debug("the server refused bytes with POST (\(answer.code)); creating without them")
+            client.rememberIgnoresBytesWithCreation()
+            lock.withLock { state.createsWithoutBody = true }
+            throw SendSmaller()
         case 412:
             throw TusError(.unsupported, "POST \(endpoint): the server does not speak tus \(tusProtocolVersion) (412; it speaks \(answer.headers.first(name: "Tus-Version") ?? "an unknown version"))")
         default:
             throw Retry(error: TusError(.unavailable, "cannot create an upload at \(endpoint): POST \(answer.statusDescription)"),
                         resync: false, method: "POST", statusCode: answer.code)
+        }
+    }
+
+    /// Refuses a file larger than the server's announced limit, in words.
+    private func refuseIfLargerThanAllowed(by capabilities: ServerCapabilities) throws {
+        if let maxSize = capabilities.maxSize, let size, size > maxSize {
+            throw TusError(.invalidArgument, "cannot upload \(name) to \(client.url.absoluteString): its \(size) bytes are more than the server's limit of \(maxSize)")
         }
     }
 
