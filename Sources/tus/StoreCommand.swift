@@ -39,6 +39,7 @@ extension StoreSpec {
 extension StoreCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List every stored entry as KEY<TAB>URL lines (KEY#partials<TAB>N parts: URL... for a parallel upload's parts).",
             discussion: "--json prints one JSON array of {\"key\", \"url\", \"stored_at\"} objects instead; stored_at is an ISO 8601 time, or null when unknown."
         )
@@ -83,6 +84,7 @@ extension StoreCommand {
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "get",
             abstract: "Print the URL stored under KEY.",
             discussion: "Exits 1 when no URL is stored under KEY, and 2 when the store cannot be read."
         )
@@ -103,7 +105,7 @@ extension StoreCommand {
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Store URL under KEY, replacing what was there.")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Store URL under KEY, replacing what was there.")
 
         @OptionGroup var options: StoreOptions
 
@@ -120,7 +122,7 @@ extension StoreCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove the URL stored under KEY; no error when there is none.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove the URL stored under KEY; no error when there is none.")
 
         @OptionGroup var options: StoreOptions
 
@@ -135,6 +137,7 @@ extension StoreCommand {
 
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "migrate",
             abstract: "Copy every entry of one store into another and print how many were copied.",
             discussion: """
                 Entries keep their keys, URLs and stored times. An entry the destination already \
@@ -169,6 +172,7 @@ extension StoreCommand {
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prune",
             abstract: "Remove the entries stored longer ago than a duration, and print how many.",
             discussion: """
                 DURATION is a whole number followed by s, m, h or d: 90s, 30m, 12h, 7d. Entries whose \

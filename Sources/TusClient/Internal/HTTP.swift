@@ -90,9 +90,11 @@ extension HTTPClient {
         let pumps = PiecePumps()
         var requestBody: HTTPClient.Body?
         if let body {
+            // Without TLS on the connection, a file is sent with sendfile.
+            let fromFile = url.scheme?.lowercased() == "http"
             requestBody = .stream(contentLength: Int64(body.count)) { writer in
                 // Called again when a redirect sends the body again.
-                let pump = PiecePump(body: body, writer: writer, loop: loop)
+                let pump = PiecePump(body: body, fromFile: fromFile, writer: writer, loop: loop)
                 pumps.current = pump
                 return pump.start()
             }
@@ -104,8 +106,9 @@ extension HTTPClient {
         } catch {
             throw TusError(.invalidArgument, "\(label): not a URL this client can send to", cause: error)
         }
+        let delegate = PiecePumpDelegate(request: request, pumps: pumps, progress: progress)
         let task = execute(
-            request: request, delegate: PiecePumpDelegate(request: request, pumps: pumps, progress: progress),
+            request: request, delegate: delegate,
             eventLoop: .delegate(on: loop), deadline: .now() + TimeAmount(timeout), logger: nil)
         progress.watch(task, stallTimeout: stallTimeout)
         // An answer can come before the whole body went out (a refusal):
@@ -133,6 +136,13 @@ extension HTTPClient {
             throw error
         } catch {
             if _Concurrency.Task.isCancelled { throw CancellationError() }
+            // A refusal (such as a proxy's 413) can come while the body
+            // still goes out; the server then closes the connection, and
+            // the write that meets the closed connection fails the request.
+            // The refusal is the answer.
+            if let head = delegate.refusal {
+                return Exchange(status: head.status, headers: head.headers, body: ByteBuffer())
+            }
             throw NoAnswer(error: error, bytesSent: progress.bytesSent)
         }
     }
@@ -207,6 +217,7 @@ final class PiecePump: @unchecked Sendable {
     static let limit = 3
 
     private let body: RequestBody
+    private let fromFile: Bool
     private let writer: HTTPClient.Body.StreamWriter
     private let loop: any EventLoop
     private let done: EventLoopPromise<Void>
@@ -215,8 +226,11 @@ final class PiecePump: @unchecked Sendable {
     private var onTheirWay = 0
     private var isFinished = false
 
-    init(body: RequestBody, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
+    /// Sends `body` through `writer`; with `fromFile`, a file's pieces are
+    /// regions of the file (for a connection without TLS).
+    init(body: RequestBody, fromFile: Bool, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
         self.body = body
+        self.fromFile = fromFile
         self.writer = writer
         self.loop = loop
         done = loop.makePromise()
@@ -251,16 +265,16 @@ final class PiecePump: @unchecked Sendable {
 
     private func pump() {
         while !isFinished, sent < body.count, onTheirWay < Self.limit {
-            let piece: ByteBuffer
+            let piece: IOData
             do {
-                piece = try body.piece(after: sent)
+                piece = try body.piece(after: sent, fromFile: fromFile)
             } catch {
                 finish(.failure(error))
                 return
             }
             sent += piece.readableBytes
             onTheirWay += 1
-            writer.write(.byteBuffer(piece)).whenFailure { [self] error in stop(error) }
+            writer.write(piece).whenFailure { [self] error in stop(error) }
         }
         if sent >= body.count { finish(.success(())) }
     }
@@ -291,6 +305,12 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     private let accumulator: ResponseAccumulator
     private let pumps: PiecePumps
     private let progress: RequestProgress
+    private let lock = NSLock()
+    private var refusalHead: HTTPResponseHead?
+
+    /// The head of an answer of 400 or more, once one came: the request
+    /// was refused, whatever happens to the connection afterwards.
+    var refusal: HTTPResponseHead? { lock.withLock { refusalHead } }
 
     init(request: HTTPClient.Request, pumps: PiecePumps, progress: RequestProgress) {
         accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
@@ -309,6 +329,7 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         progress.received()
+        if head.status.code >= 400 { lock.withLock { refusalHead = head } }
         return accumulator.didReceiveHead(task: task, head)
     }
 

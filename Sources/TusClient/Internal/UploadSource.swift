@@ -28,6 +28,16 @@ struct FileRange: Sendable {
         }
         return piece
     }
+
+    /// The piece that follows the first `sent` bytes of the range, as a
+    /// region of the file that the connection sends without reading it into
+    /// memory (`sendfile`).
+    ///
+    /// - Throws: ``TusCore/TusError`` when the file cannot be read or has
+    ///   become shorter than the range.
+    func region(after sent: Int) throws -> FileRegion {
+        try source.region(at: offset + Int64(sent), count: count - sent)
+    }
 }
 
 /// What a request sends.
@@ -53,6 +63,15 @@ enum RequestBody: Sendable {
         case .file(let range):
             return try range.piece(after: sent)
         }
+    }
+
+    /// The same piece as ``piece(after:)``, for a connection to write. With
+    /// `fromFile` (a connection without TLS), a file range's piece is a
+    /// region of the file, which the kernel sends from its page cache with
+    /// `sendfile`: no copy passes through this process.
+    func piece(after sent: Int, fromFile: Bool) throws -> IOData {
+        if fromFile, case .file(let range) = self { return .fileRegion(try range.region(after: sent)) }
+        return .byteBuffer(try piece(after: sent))
     }
 }
 
@@ -83,6 +102,10 @@ final class UploadSource: @unchecked Sendable {
     private let lock = NSLock()
     private let backing: Backing
     private var isClosed = false
+    /// A file's own descriptor (a duplicate) for the regions connections
+    /// send with `sendfile`; opened by the first region, closed by
+    /// ``close()``.
+    private var regionHandle: NIOFileHandle?
     private var pieceBuffers: [ByteBuffer] = []
     private var nextPieceBuffer = 0
     /// What to call the source in messages: the file's path, or a
@@ -238,6 +261,38 @@ final class UploadSource: @unchecked Sendable {
         }
     }
 
+    /// Up to ``pieceSize`` bytes of a file from `offset`, as a region of
+    /// the file for `sendfile`. Fewer only at the end of the file.
+    ///
+    /// - Throws: ``TusCore/TusError`` when the file has become shorter than
+    ///   `offset + 1` bytes, or cannot be examined.
+    func region(at offset: Int64, count: Int) throws -> FileRegion {
+        try lock.withLock {
+            guard case .file(let handle, _) = backing else {
+                throw TusError(.io, "cannot send \(name) from its file: it is not a file")
+            }
+            guard !isClosed else { throw TusError(.io, "cannot read \(name): the upload is over and the file closed") }
+            var status = stat()
+            guard fstat(handle.fileDescriptor, &status) == 0 else {
+                throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "fstat", errno: errno))
+            }
+            // sendfile sends nothing past the end and says so by sending
+            // nothing: a file that shrank is told here instead.
+            let end = min(offset + Int64(min(count, Self.pieceSize)), Int64(status.st_size))
+            guard end > offset else {
+                throw TusError(.io, "\(name) changed while uploading: it ends at \(status.st_size) now")
+            }
+            if regionHandle == nil {
+                let copy = dup(handle.fileDescriptor)
+                guard copy >= 0 else {
+                    throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "dup", errno: errno))
+                }
+                regionHandle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: copy)
+            }
+            return FileRegion(fileHandle: regionHandle!, readerIndex: Int(offset), endIndex: Int(end))
+        }
+    }
+
     /// The `Upload-Checksum` header value for `body`; a file range is read a
     /// piece at a time.
     func checksum(_ algorithm: ChecksumAlgorithm, of body: RequestBody) throws -> String {
@@ -273,6 +328,8 @@ final class UploadSource: @unchecked Sendable {
     func close() {
         lock.withLock {
             if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
+            try? regionHandle?.close()
+            regionHandle = nil
             isClosed = true
             pieceBuffers = []
         }
@@ -280,5 +337,6 @@ final class UploadSource: @unchecked Sendable {
 
     deinit {
         if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
+        try? regionHandle?.close()
     }
 }
