@@ -56,6 +56,17 @@ import TusTestSupport
     /// `kill -9` in the middle of a parallel upload through a slow link,
     /// then the same command again: every part goes on from its own offset,
     /// and the file arrives byte for byte.
+    ///
+    /// Nothing here races the upload. The relay stalls the link every
+    /// 160,000 bytes from the client, four times, and a stalled connection
+    /// forwards nothing either way until the test releases it. From the
+    /// first stall on, a part's request hangs, so the upload cannot finish
+    /// (the client would give up on that request only after
+    /// `--stall-timeout`, 10 minutes); no part can finish within the
+    /// 640,000 bytes the stalls let through (each has 750,000), so the
+    /// fourth stall comes too. The kill waits for the four stalls and for
+    /// 600 KB at the server. A part's URL is stored before any of its bytes
+    /// is sent, so by then the store holds the parts' entry.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_URL"] != nil, "scripts/test starts tuspyserver"),
           arguments: stores)
     func killedInTheMiddleOfAParallelUploadThenResumed(store kind: String) async throws {
@@ -70,22 +81,28 @@ import TusTestSupport
         let data = randomData(3_000_000)
         let path = folder.newPath("file.bin")
         try data.write(to: URL(fileURLWithPath: path))
-        try await Relay.withRelay(to: endpoint, .latency(roundTrip: .milliseconds(20))) { relay in
+        let link = Relay.Behaviour(roundTripLatency: .milliseconds(20), stall: .init(afterBytes: 160_000, times: 4))
+        try await Relay.withRelay(to: endpoint, link) { relay in
             let arguments = ["upload", path, "--endpoint", relay.url(for: endpoint).absoluteString, "--store", spec,
-                             "--parallel", "4", "--chunk-size", "64KiB"]
+                             "--parallel", "4", "--chunk-size", "64KiB", "--stall-timeout", "10m"]
             let first = try BackgroundProcess(tus: arguments)
-            // Wait until the parts are stored and bytes have gone out, then kill.
-            let stored = first.wait(until: {
-                let list = (try? runTus(["store", "list", "--store", spec]).stdout) ?? ""
-                return list.contains("#partials") && relay.counters.bytesToServer > 600_000
-            })
-            #expect(stored, "the parts were never stored: \(first.stderr)")
+            do {
+                try await relay.waitUntil(timeout: .seconds(60)) { $0.stallsBegun == 4 && $0.bytesToServer > 600_000 }
+            } catch {
+                Issue.record("the upload did not stall four times after 600 KB: \(error); \(first.stderr)")
+                return
+            }
             first.send(SIGKILL)
-            _ = first.waitForExit()
+            #expect(first.waitForExit() == 128 + SIGKILL, "\(first.stderr)")
+            // What the stalls held reaches the server, then the ends of the
+            // killed process's connections.
+            relay.releaseStalls()
+            try await relay.waitUntil { $0.connectionsClosed == $0.connectionsAccepted }
 
             let listed = try runTus(["store", "list", "--store", spec]).stdout
             #expect(listed.contains("#partials\t4 parts: "), "\(listed)")
 
+            // No stall is left: the second run goes through at the link's speed.
             let second = try runTus(arguments)
             #expect(second.status == 0, "\(second.stderr)")
             #expect(second.stderr.contains("resuming the upload's parts with "), "\(second.stderr)")

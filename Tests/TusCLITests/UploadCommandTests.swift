@@ -258,7 +258,14 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         }
     }
 
-    @Test func anUploadHoldsLessThanAChunkInMemory() async throws {
+    /// Not under AddressSanitizer (`scripts/sanitize address` sets
+    /// `TUS_TEST_SANITIZER`): its shadow memory and its quarantine of freed
+    /// blocks grow the tool's resident memory by tens of MB, so the peak
+    /// says nothing about the chunks the tool holds.
+    @Test(.disabled(
+        if: ProcessInfo.processInfo.environment["TUS_TEST_SANITIZER"] == "address",
+        "AddressSanitizer's shadow memory and quarantine make a peak resident memory meaningless"))
+    func anUploadHoldsLessThanAChunkInMemory() async throws {
         try await withDevServer { server, folder in
             // The peak resident memory of `tus upload`, read by a small
             // parent (a parent's own pages would count in the child's peak).

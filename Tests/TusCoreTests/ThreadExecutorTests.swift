@@ -126,6 +126,22 @@ private func currentThreadName() -> String {
         #expect(executor.runningThreads == 0)
     }
 
+    /// A thread has its name from its first job on, however its start and
+    /// the executor's naming interleave. (Foundation on Linux names a
+    /// thread from outside once it has started, and the thread, as it
+    /// starts, writes back the name it read a moment before: a name given
+    /// in between was lost, now and then.)
+    @Test func everyThreadHasItsNameFromItsFirstJob() async throws {
+        var others: [String] = []
+        for index in 0..<500 {
+            let executor = ThreadExecutor(name: "tus-test-n\(index)")
+            let name = try await executor.run({ currentThreadName() }, ifStopped: { Stopped() })
+            if name != "tus-test-n\(index)" { others.append(name) }
+            await executor.stop()
+        }
+        #expect(others.isEmpty, "\(others.count) of 500 threads had another name: \(Set(others).sorted())")
+    }
+
     #if os(Linux)
     @Test func releasingTheExecutorEndsItsThread() async throws {
         func threads(named name: String) -> Int {

@@ -22,6 +22,9 @@ private final class LockHolder: @unchecked Sendable {
     private let input = Pipe()
     private let output = Pipe()
     private let errors = Pipe()
+    /// Set by the process's termination handler: its end is waited on, not
+    /// polled for.
+    private let exited = Watched(false, name: "whether the lock holder has exited")
 
     /// Holds the `flock` of the file at `path`, as another swift-tus or any
     /// other process would.
@@ -56,6 +59,7 @@ private final class LockHolder: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
+        process.terminationHandler = { [exited] _ in exited.update { $0 = true } }
         try process.run()
     }
 
@@ -86,11 +90,11 @@ private final class LockHolder: @unchecked Sendable {
     /// status.
     func release() async throws -> Int32 {
         try input.fileHandleForWriting.close()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
+        do {
+            try await exited.waitUntil(timeout: .seconds(30)) { $0 }
+        } catch {
+            process.terminate()
         }
-        if process.isRunning { process.terminate() }
         process.waitUntilExit()
         return process.terminationStatus
     }
@@ -125,7 +129,9 @@ private enum ProcThreads {
     }
 
     /// Waits, polling for at most 30 s, until a thread called `name` sleeps
-    /// in its wait for a lock.
+    /// in its wait for a lock. Polling is the one way to see it: the store
+    /// tells no one that its thread has begun to wait (nor should it), and
+    /// only `/proc` shows the thread asleep.
     static func waitUntilSleeping(named name: String, _ what: String) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while !isSleeping(named: name) {
@@ -243,6 +249,9 @@ struct WaitingStoreCallsTests {
 
         try await json.close()
         try await sqlite.close()
+        // close() returns once the threads have run their last job and
+        // left their loop; the system ends each thread a moment later, and
+        // only `/proc` shows when: polled, for that moment.
         let deadline = ContinuousClock.now + .seconds(30)
         while !Set(storeThreads().keys).isDisjoint(with: started.keys) {
             try #require(ContinuousClock.now < deadline, "the stores' threads still run 30 s after close()")

@@ -9,12 +9,16 @@ import Darwin
 /// A private `redis-server` on a loopback port, started for a test and
 /// stopped by ``stop()`` or when the value is released.
 ///
-/// It keeps nothing on disk (`--save "" --appendonly no`).
+/// It keeps nothing on disk (`--save "" --appendonly no`); its log goes to a
+/// temporary file, quoted when it does not start.
 final class RedisServerProcess {
     let port: Int
     let password: String?
-    private let pid: pid_t
-    private var isStopped = false
+    /// The server, spawned with the signals it needs (a ``ChildProcess``),
+    /// so that stopping it waits, without polling, exactly as long as it
+    /// takes to exit.
+    private let process: ChildProcess
+    private let folder: TemporaryFolder
 
     /// `redis://127.0.0.1:port`, with the password when there is one.
     var url: String {
@@ -25,29 +29,28 @@ final class RedisServerProcess {
     /// Starts a server on `port` (a free one when `nil`), listening on
     /// 127.0.0.1 and, when `alsoIPv6`, on ::1, and waits, at most 10 s, until
     /// it answers.
-    ///
-    /// The server is spawned and reaped with `posix_spawn` and `waitpid`
-    /// directly, so that stopping it waits exactly as long as it takes to
-    /// exit.
     init(port: Int? = nil, password: String? = nil, alsoIPv6: Bool = false) throws {
         let port = try port ?? Self.freePort()
         self.port = port
         self.password = password
         let executable = try Self.executable()
         var arguments = [
-            executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--dir", NSTemporaryDirectory(), "--logfile", "",
         ]
         if alsoIPv6 { arguments.insert("::1", at: arguments.firstIndex(of: "127.0.0.1")! + 1) }
         if let password { arguments += ["--requirepass", password] }
-        pid = try Self.spawn(executable, arguments)
+        folder = try TemporaryFolder()
+        process = try ChildProcess(executable, arguments, outputPath: folder.newPath("redis-server.log"))
 
+        // Whether a server answers can only be seen by asking it.
         let deadline = Date().addingTimeInterval(10)
         while true {
             if let client = try? RawRedisClient(port: port), (try? client.command(["PING"])) != nil { return }
-            if hasExited() || Date() > deadline {
+            if !process.isRunning || Date() > deadline {
                 stop()
-                throw ServerError(description: "redis-server on port \(port) did not start answering within 10 s")
+                throw ServerError(
+                    description: "redis-server on port \(port) did not start answering within 10 s: \(process.output)")
             }
             usleep(20_000)
         }
@@ -68,82 +71,20 @@ final class RedisServerProcess {
 
     /// Freezes the server: it keeps its port and connections but answers
     /// nothing until ``resume()``.
-    func pause() { _ = kill(pid, SIGSTOP) }
+    func pause() { process.send(SIGSTOP) }
 
     /// Lets a paused server run again.
-    func resume() { _ = kill(pid, SIGCONT) }
+    func resume() { process.send(SIGCONT) }
 
+    /// Sends `signal` (to a paused server too) and waits for the end: 5 s,
+    /// then `SIGKILL` and 5 s more. Nothing happens once it has ended.
     private func end(with signal: Int32) {
-        guard !isStopped else { return }
-        isStopped = true
-        if hasExited() { return }
-        _ = kill(pid, SIGCONT)
-        _ = kill(pid, signal)
-        if waitForExit(seconds: 5) { return }
-        _ = kill(pid, SIGKILL)
-        _ = waitForExit(seconds: 5)
-    }
-
-    private var reaped = false
-
-    /// Whether the server has exited; reaps it when it has.
-    private func hasExited() -> Bool {
-        if reaped { return true }
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == pid || (result == -1 && errno == ECHILD) { reaped = true }
-        return reaped
-    }
-
-    private func waitForExit(seconds: TimeInterval) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !hasExited() {
-            if Date() > deadline { return false }
-            usleep(5_000)
-        }
-        return true
-    }
-
-    /// Spawns `executable` with `arguments` (the first is its name), its
-    /// standard streams on /dev/null.
-    private static func spawn(_ executable: String, _ arguments: [String]) throws -> pid_t {
-        #if canImport(Glibc)
-        var actions = posix_spawn_file_actions_t()
-        #else
-        var actions: posix_spawn_file_actions_t?
-        #endif
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor in [Int32(0), 1, 2] {
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        // The test runner's threads may block or ignore signals, and a child
-        // inherits both: give the server an empty mask and default handlers,
-        // so that SIGTERM stops it.
-        #if canImport(Glibc)
-        var attributes = posix_spawnattr_t()
-        #else
-        var attributes: posix_spawnattr_t?
-        #endif
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard result == 0 else {
-            throw ServerError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
-        }
-        return pid
+        guard process.isRunning else { return }
+        process.send(SIGCONT)
+        process.send(signal)
+        if process.wait(timeout: .seconds(5)) != nil { return }
+        process.send(SIGKILL)
+        process.wait(timeout: .seconds(5))
     }
 
     /// `redis-server` from `PATH`, or `/usr/bin/redis-server`.

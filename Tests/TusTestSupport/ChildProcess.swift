@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -8,8 +8,9 @@ import Musl
 import Darwin
 #endif
 
-/// A server program the fixtures start with `posix_spawn`, its output going
-/// to files.
+/// A server program a test or fixture starts with `posix_spawn` (nginx,
+/// tinyproxy, redis-server), its output going to a file, and a thread of its
+/// own that waits for its end.
 ///
 /// Not Foundation's `Process` (nor ``BackgroundProcess``, built on it): a
 /// child inherits the signal mask of the thread that spawns it, and in a
@@ -18,17 +19,26 @@ import Darwin
 /// that way ignore `SIGTERM` and only go with `SIGKILL`, seconds later.
 /// Here the child starts with nothing blocked and the usual signals at their
 /// defaults, and with no descriptor of the test process but its three.
-final class ChildProcess: Sendable {
+///
+/// Its end is an event, not something to poll for: a thread blocks in
+/// `waitid` until the child has ended, reaps it, and wakes whoever waits
+/// (``wait(timeout:)``, ``stop(timeout:)``).
+public final class ChildProcess: Sendable {
     /// The child's process ID.
-    let pid: pid_t
+    public let pid: pid_t
     /// The file its standard output and standard error go to.
-    let outputPath: String
-    /// The wait status once it has been reaped.
-    private let reaped = Locked<Int32?>(nil)
+    public let outputPath: String
+    /// The wait status once the child has been reaped, set by the thread
+    /// that waits for it; -1 if it could not be waited for.
+    private let ended = Watched<Int32?>(nil, name: "the child's wait status")
+    /// Held while a signal is sent and while the child is reaped, so that a
+    /// signal never goes to a process ID the system has given to another
+    /// process; signalled once the child is reaped.
+    private let reaping = Reaping()
 
     /// Starts `executable` with `arguments`, its standard input `/dev/null`,
     /// its standard output and error appended to `outputPath`.
-    init(_ executable: String, _ arguments: [String], outputPath: String) throws {
+    public init(_ executable: String, _ arguments: [String], outputPath: String) throws {
         self.outputPath = outputPath
 
         #if canImport(Darwin)
@@ -80,62 +90,83 @@ final class ChildProcess: Sendable {
         }
         try Self.check(spawned, "posix_spawn \(executable)")
         self.pid = pid
+
+        let thread = Thread { [pid, ended, reaping] in
+            // Waits for the end without reaping: until it is reaped below,
+            // under the lock, the process ID stays the child's.
+            var info = siginfo_t()
+            var waited: Int32
+            repeat {
+                waited = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT)
+            } while waited == -1 && errno == EINTR
+            reaping.condition.lock()
+            var status: Int32 = -1
+            if waited == 0 {
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            }
+            ended.update { $0 = status }
+            reaping.condition.broadcast()
+            reaping.condition.unlock()
+        }
+        thread.start()
     }
 
-    /// Whether the child is still running (reaping it if it has ended).
-    var isRunning: Bool { status == nil }
+    /// Whether the child is still running (or has ended and is being
+    /// reaped this moment).
+    public var isRunning: Bool { ended.value == nil }
 
     /// The child's wait status once it has ended; `nil` while it runs.
-    var status: Int32? {
-        reaped.withLock { reaped in
-            if reaped != nil { return reaped }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { reaped = status }
-            return reaped
-        }
-    }
+    public var status: Int32? { ended.value }
 
-    /// Its exit status, or 128 + the signal that ended it; `nil` while it runs.
-    var exitStatus: Int32? {
+    /// Its exit status, or 128 + the signal that ended it; `nil` while it
+    /// runs, -1 if it could not be waited for.
+    public var exitStatus: Int32? {
         guard let status else { return nil }
+        guard status != -1 else { return -1 }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     /// What it has written so far.
-    var output: String {
+    public var output: String {
         (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     }
 
-    func send(_ signal: Int32) {
-        if isRunning { kill(pid, signal) }
+    /// Sends `signal` to the child, unless it has ended.
+    public func send(_ signal: Int32) {
+        reaping.condition.lock()
+        defer { reaping.condition.unlock() }
+        if ended.value == nil { kill(pid, signal) }
+    }
+
+    /// Waits, blocking the calling thread, until the child has ended, for
+    /// at most `timeout`; returns its exit status, or `nil` if it still runs.
+    @discardableResult
+    public func wait(timeout: Duration) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout / .seconds(1))
+        reaping.condition.lock()
+        while ended.value == nil && reaping.condition.wait(until: deadline) {}
+        reaping.condition.unlock()
+        return exitStatus
     }
 
     /// Sends `SIGTERM`, waits up to `timeout` for the child to end, then
     /// kills it; returns its exit status.
     @discardableResult
-    func stop(timeout: Duration = .seconds(5)) async -> Int32 {
+    public func stop(timeout: Duration = .seconds(5)) async -> Int32 {
         send(SIGTERM)
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while isRunning && clock.now < deadline {
-            // A cancelled test stops waiting politely and kills at once.
-            do { try await Task.sleep(for: .milliseconds(5)) } catch { break }
-        }
+        // A cancelled test stops waiting politely and kills at once.
+        _ = try? await ended.waitUntil(timeout: timeout) { $0 != nil }
         return killAndReap()
     }
 
     /// Kills the child if it still runs, and waits for it.
     @discardableResult
     private func killAndReap() -> Int32 {
-        reaped.withLock { reaped in
-            if reaped == nil {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                reaped = status
-            }
-        }
+        send(SIGKILL)
+        reaping.condition.lock()
+        while ended.value == nil { reaping.condition.wait() }
+        reaping.condition.unlock()
         return exitStatus ?? -1
     }
 
@@ -146,4 +177,10 @@ final class ChildProcess: Sendable {
     private static func check(_ result: Int32, _ what: String) throws {
         guard result == 0 else { throw FixtureError("\(what): \(String(cString: strerror(result)))") }
     }
+}
+
+/// The lock and condition a ``ChildProcess`` shares with the thread that
+/// waits for it.
+private final class Reaping: @unchecked Sendable {
+    let condition = NSCondition()
 }
