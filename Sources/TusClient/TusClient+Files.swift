@@ -1,5 +1,5 @@
 public import Foundation
-public import TusCore
+import TusCore
 
 extension TusClient {
     /// Uploads many files, at most `maximumConcurrentUploads` at once, each
