@@ -93,14 +93,16 @@ public struct UploadOptions: Sendable {
     /// Send the first chunk in the creation request (creation-with-upload):
     /// one round trip fewer.
     ///
-    /// Without a ``checksum``, the client does not ask the server first
-    /// (OPTIONS costs a round trip too): the POST carries the first chunk,
-    /// and a server without the extension, which ignores it and answers
-    /// without `Upload-Offset`, gets those bytes again with PATCH; later
-    /// uploads of the same ``TusClient`` to it send none with POST. A server
-    /// that refuses a POST with a body (400 or 415) gets the POST again
-    /// without one. With a checksum, the client asks first, and sends bytes
-    /// with POST only when the server announces the extension.
+    /// Without a ``checksum``, the client does not wait for the server's
+    /// answer to OPTIONS (a round trip too): the POST carries the first
+    /// chunk at once, with an OPTIONS sent beside it whose answer later
+    /// uploads of the same ``TusClient`` use. A server without the
+    /// extension, which ignores the bytes and answers without
+    /// `Upload-Offset`, gets them again with PATCH, and later uploads send
+    /// it none with POST. A server that refuses a POST with a body (400 or
+    /// 415) gets the POST again without one. With a checksum, the client
+    /// asks first, and sends bytes with POST only when the server announces
+    /// the extension.
     /// Default: true.
     public var uploadsDuringCreation = true
 
