@@ -75,6 +75,34 @@ import TusTestSupport
         }
     }
 
+    /// A POST refused with bytes is sent again without them, once; refused
+    /// again, it is an error (the client that looped here would never end).
+    @Test(.timeLimit(.minutes(1)))
+    func aPOSTRefusedWithAndWithoutBytesIsAnError() async throws {
+        try await withDevServer { server, folder in
+            server.inject(.status(400, method: "POST"))
+            server.inject(.status(400, method: "POST"))
+            let path = try file(randomData(5000), in: folder)
+            let log = SentLog()
+            let error = try await #require(throws: TusError.self) {
+                try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: recording(testOptions(), into: log)).upload()
+            }
+            #expect(error.message.contains("400"))
+            #expect(log.requests.filter { $0.hasPrefix("POST") } == ["POST 5000", "POST 0"])
+        }
+    }
+
+    @Test func aPOSTRefusedWithBytesIsSentAgainWithout() async throws {
+        try await withDevServer { server, folder in
+            server.inject(.status(415, method: "POST"))
+            let data = randomData(5000)
+            let log = SentLog()
+            let url = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: recording(testOptions(), into: log)).upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(log.requests.filter { !$0.hasPrefix("OPTIONS") } == ["POST 5000", "POST 0", "PATCH 5000"])
+        }
+    }
+
     @Test func aFileLargerThanTheServerAllowsIsRefusedInWordsAfterOneRefusal() async throws {
         try await withDevServer({ $0.maxUploadSize = 1000 }) { server, folder in
             let path = try file(randomData(5000), in: folder)

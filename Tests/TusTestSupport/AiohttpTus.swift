@@ -53,15 +53,7 @@ public final class AiohttpTus: Sendable {
 
     /// Runs `body` with the server running, and stops it however `body` ends.
     public static func withServer<T>(_ body: (AiohttpTus) async throws -> T) async throws -> T {
-        let server = try await start()
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
+        try await withStarted(try await start(), stop: { await $0.stop() }, body)
     }
 
     /// The bytes of the finished upload whose `filename` metadata is `name`,

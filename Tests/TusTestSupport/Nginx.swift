@@ -157,15 +157,7 @@ public final class Nginx: Sendable {
     public static func withNginx<T>(
         upstream: URL, _ configuration: Configuration = .plainHTTP, _ body: (Nginx) async throws -> T
     ) async throws -> T {
-        let nginx = try await start(upstream: upstream, configuration)
-        do {
-            let result = try await body(nginx)
-            await nginx.stop()
-            return result
-        } catch {
-            await nginx.stop()
-            throw error
-        }
+        try await withStarted(try await start(upstream: upstream, configuration), stop: { await $0.stop() }, body)
     }
 
     /// `path` on nginx: `<scheme>://127.0.0.1:<port><path>`.

@@ -108,15 +108,7 @@ public final class Relay: Sendable {
     public static func withRelay<T>(
         to host: String, port: Int, _ behaviour: Behaviour = .passThrough, _ body: (Relay) async throws -> T
     ) async throws -> T {
-        let relay = try await start(to: host, port: port, behaviour)
-        do {
-            let result = try await body(relay)
-            await relay.shutdown()
-            return result
-        } catch {
-            await relay.shutdown()
-            throw error
-        }
+        try await withStarted(try await start(to: host, port: port, behaviour), stop: { await $0.shutdown() }, body)
     }
 
     /// Runs `body` with a relay to the host and port of `upstream` (80 or

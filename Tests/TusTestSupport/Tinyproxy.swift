@@ -84,15 +84,7 @@ public final class Tinyproxy: Sendable {
 
     /// Runs `body` with tinyproxy running, and stops it however `body` ends.
     public static func withTinyproxy<T>(_ body: (Tinyproxy) async throws -> T) async throws -> T {
-        let proxy = try await start()
-        do {
-            let result = try await body(proxy)
-            await proxy.stop()
-            return result
-        } catch {
-            await proxy.stop()
-            throw error
-        }
+        try await withStarted(try await start(), stop: { await $0.stop() }, body)
     }
 
     /// tinyproxy's whole log so far (`LogLevel Info`).

@@ -210,6 +210,16 @@ struct LockedCount: @unchecked Sendable {
     func add(_ amount: Int) { box.lock.withLock { box.value += amount } }
 }
 
+/// A response head read from any thread and written from one.
+private final class LockedHead: @unchecked Sendable {
+    private let lock = NSLock()
+    private var head: HTTPResponseHead?
+    var value: HTTPResponseHead? {
+        get { lock.withLock { head } }
+        set { lock.withLock { head = newValue } }
+    }
+}
+
 /// Feeds a request's body to its connection, a piece at a time, on one
 /// event loop: at most ``limit`` pieces handed over and not yet written.
 final class PiecePump: @unchecked Sendable {
@@ -305,12 +315,11 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     private let accumulator: ResponseAccumulator
     private let pumps: PiecePumps
     private let progress: RequestProgress
-    private let lock = NSLock()
-    private var refusalHead: HTTPResponseHead?
+    private let refusalHead = LockedHead()
 
     /// The head of an answer of 400 or more, once one came: the request
     /// was refused, whatever happens to the connection afterwards.
-    var refusal: HTTPResponseHead? { lock.withLock { refusalHead } }
+    var refusal: HTTPResponseHead? { refusalHead.value }
 
     init(request: HTTPClient.Request, pumps: PiecePumps, progress: RequestProgress) {
         accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
@@ -329,7 +338,7 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         progress.received()
-        if head.status.code >= 400 { lock.withLock { refusalHead = head } }
+        if head.status.code >= 400 { refusalHead.value = head }
         return accumulator.didReceiveHead(task: task, head)
     }
 
