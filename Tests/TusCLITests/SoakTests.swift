@@ -80,14 +80,14 @@ import TusTestSupport
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server"), "scripts/test installs redis-server"))
-    func redisKilledAndRestartedUnderLoadLosesNothingAcknowledged() throws {
+    func redisKilledAndRestartedUnderLoadLosesNothingAcknowledged() async throws {
         var random = SeededGenerator.forTest("redis restarted under load")
         let folder = try TemporaryFolder()
         let port = try freeLoopbackPort()
         // Every acknowledged write is on disk before it is acknowledged.
         let arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", folder.path, "--save", "",
                          "--appendonly", "yes", "--appendfsync", "always", "--loglevel", "warning"]
-        var server = try startRedis(arguments, port: port)
+        var server = try await startRedis(arguments, port: port)
         defer { server.send(SIGKILL); _ = server.waitForExit() }
         let spec = "redis://127.0.0.1:\(port)?prefix=soak:"
         var acknowledged: [String: String] = [:]
@@ -104,7 +104,7 @@ import TusTestSupport
                 usleep(UInt32.random(in: 0...20_000, using: &random))
                 server.send(SIGKILL)
                 _ = server.waitForExit()
-                server = try startRedis(arguments, port: port)
+                server = try await startRedis(arguments, port: port)
                 restarts += 1
                 nextRestart = Date().addingTimeInterval(Self.seconds * Double.random(in: 0.3...0.6, using: &random))
             }
@@ -117,7 +117,7 @@ import TusTestSupport
         }
     }
 
-    @Test func tusServeKilledMidUploadAndRestartedFinishesTheUpload() throws {
+    @Test func tusServeKilledMidUploadAndRestartedFinishesTheUpload() async throws {
         var random = SeededGenerator.forTest("tus serve killed mid-upload")
         let folder = try TemporaryFolder()
         let directory = folder.newPath("server")
@@ -125,7 +125,8 @@ import TusTestSupport
         let serve = ["serve", "--dir", directory, "--port", String(port)]
         var server = try BackgroundProcess(tus: serve)
         defer { server.send(SIGKILL); _ = server.waitForExit() }
-        #expect(server.wait(until: { server.stdout.contains("127.0.0.1:\(port)") }), "\(server.stderr)")
+        let started = server
+        try await waitUntil("tus serve listens on \(port)") { started.stdout.contains("127.0.0.1:\(port)") }
 
         let data = random.bytes(24 << 20)
         let path = folder.newPath("upload.bin")
@@ -136,8 +137,7 @@ import TusTestSupport
         ])
         // Kill the server once a random share of the file has arrived.
         let share = Int.random(in: (data.count / 8)...(data.count / 2), using: &random)
-        let arrived = upload.wait(until: { Self.bytesStored(in: directory) >= share })
-        #expect(arrived, "\(upload.stderr)")
+        try await waitUntil("\(share) bytes reach the server") { Self.bytesStored(in: directory) >= share }
         server.send(SIGKILL)
         _ = server.waitForExit()
         server = try BackgroundProcess(tus: serve)
@@ -158,12 +158,15 @@ import TusTestSupport
     }
 
     /// A redis-server with `arguments`, once it answers on `port`.
-    func startRedis(_ arguments: [String], port: Int) throws -> BackgroundProcess {
+    func startRedis(_ arguments: [String], port: Int) async throws -> BackgroundProcess {
         let server = try BackgroundProcess("/usr/bin/redis-server", arguments)
-        let ready = server.wait(until: {
-            (try? runProcess("/usr/bin/redis-cli", ["-p", String(port), "ping"], timeout: 5).output) == "PONG"
-        })
-        guard ready else { throw TestError.missing("redis-server on port \(port): \(server.stderr)") }
+        do {
+            try await waitUntil("redis-server answers on \(port)") {
+                (try? runProcess("/usr/bin/redis-cli", ["-p", String(port), "ping"], timeout: 5).output) == "PONG"
+            }
+        } catch {
+            throw TestError.missing("redis-server on port \(port): \(server.stderr)")
+        }
         return server
     }
 }

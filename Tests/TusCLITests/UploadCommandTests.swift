@@ -78,7 +78,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
             // the kill lands mid-upload.
             server.inject(.stall(seconds: 5, method: "PATCH"))
             let first = try BackgroundProcess(tus: arguments)
-            #expect(first.wait(until: { server.pendingFaults.isEmpty }))
+            try await waitUntil("the upload's first PATCH is held") { server.pendingFaults.isEmpty }
             first.send(SIGKILL)
             #expect(first.waitForExit() == 128 + SIGKILL)
             let offset = try storedOffset(server, store: store)
@@ -100,7 +100,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
             let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "200KiB"]
             server.inject(.stall(seconds: 5, method: "PATCH"))
             let first = try BackgroundProcess(tus: arguments)
-            #expect(first.wait(until: { server.pendingFaults.isEmpty }))
+            try await waitUntil("the upload's first PATCH is held") { server.pendingFaults.isEmpty }
             first.send(signal)
             #expect(first.waitForExit() == 128 + signal)
             #expect(first.stderr.contains("interrupted with "))
@@ -185,7 +185,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         let folder = try TemporaryFolder()
         let dir = folder.newPath("uploads")
         let serve = try BackgroundProcess(tus: ["serve", "--dir", dir, "--port", "0"])
-        #expect(serve.wait(until: { serve.stdout.hasSuffix("\n") }))
+        try await waitUntil("tus serve prints its endpoint") { serve.stdout.hasSuffix("\n") }
         let endpoint = serve.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(endpoint.hasPrefix("http://127.0.0.1:"))
         let (path, _) = try randomFile(100_000, in: folder)

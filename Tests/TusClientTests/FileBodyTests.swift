@@ -119,7 +119,7 @@ private let redirector = """
 
             let proxy = try BackgroundProcess(TestPaths.python, ["-c", redirector, origin])
             defer { proxy.send(SIGKILL); proxy.waitForExit() }
-            #expect(proxy.wait(until: { proxy.stdout.contains("\n") }), "the redirector did not start: \(proxy.stderr)")
+            try await waitUntil("the redirector prints its port") { proxy.stdout.contains("\n") }
             let port = try #require(proxy.stdout.split(separator: "\n").first.flatMap { Int($0) })
             // The store holds the upload's URL as the proxy's.
             let key = try #require(first.key)

@@ -154,17 +154,6 @@ public final class BackgroundProcess: @unchecked Sendable {
         kill(process.processIdentifier, signal)
     }
 
-    /// Waits until `condition` holds, checking every 10 ms, for at most
-    /// `timeout` seconds; returns whether it held.
-    public func wait(until condition: () -> Bool, timeout: TimeInterval = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
-    }
-
     /// Waits for the process to end (killing it after `timeout`) and returns
     /// its exit status, or 128 + the signal that ended it.
     @discardableResult

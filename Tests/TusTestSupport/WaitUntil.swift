@@ -1,8 +1,7 @@
 /// Waits until `condition` holds, checking it every few milliseconds, for
 /// at most `timeout`: the one way the async tests wait for a state they can
 /// only observe (a file's size, a server's log, a key's expiry), never a
-/// fixed sleep. (Tests without `async` wait on a process with
-/// ``BackgroundProcess/wait(until:timeout:)``.)
+/// fixed sleep.
 ///
 /// - Throws: ``TestError/timedOut(_:)`` naming `what` when it never held.
 public func waitUntil(
