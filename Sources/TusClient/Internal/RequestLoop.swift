@@ -266,7 +266,7 @@ extension TusUploader {
             throw SendSmaller()
         case 413:
             throw TusError(.invalidArgument, "cannot upload \(name) to \(endpoint): the server \(answer.statusDescription) (too large)")
-        case 400, 415 where unasked:
+        case 400 where unasked, 415 where unasked:
             // A server that refuses a body with POST: create without one.
             logger.debug("the server refused bytes with POST (\(answer.code)); creating without them")
             client.rememberIgnoresBytesWithCreation()
