@@ -103,6 +103,23 @@ import TusTestSupport
         }
     }
 
+    /// A 400 to a POST that carried no bytes refuses the request, not its
+    /// bytes: the upload fails (the default policy does not retry 400)
+    /// instead of POSTing again.
+    @Test(.timeLimit(.minutes(1)))
+    func aBadRequestToAPOSTWithoutBytesEndsTheUpload() async throws {
+        try await withDevServer { server, folder in
+            for _ in 0..<3 { server.inject(.status(400, method: "POST")) }
+            var options = testOptions()
+            options.uploadsDuringCreation = false
+            let error = try await #require(throws: TusError.self) {
+                try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(randomData(5000), in: folder), options: options).upload()
+            }
+            #expect(error.message.hasPrefix("cannot create an upload at \(server.endpoint.absoluteString): POST answered 400"))
+            #expect(server.requestLog == ["POST /files/"])
+        }
+    }
+
     @Test func aFileLargerThanTheServerAllowsIsRefusedInWordsAfterOneRefusal() async throws {
         try await withDevServer({ $0.maxUploadSize = 1000 }) { server, folder in
             let path = try file(randomData(5000), in: folder)
