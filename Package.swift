@@ -212,6 +212,8 @@ let package = Package(
             dependencies: [
                 "TusClient", "TusDevServer", "TusFileStorage", "TusSQLiteStorage", "TusRedisStorage",
                 "TusFingerprints", "TusTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

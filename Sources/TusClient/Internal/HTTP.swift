@@ -64,6 +64,13 @@ struct Stalled: Error {
 }
 
 extension HTTPClient {
+    /// Whether every connection of this client runs on one event loop (one
+    /// thread), as those of ``TusClient/sharedHTTPClient`` do.
+    var hasOneEventLoop: Bool {
+        var loops = eventLoopGroup.makeIterator()
+        return loops.next() != nil && loops.next() == nil
+    }
+
     /// Sends one request and reads its whole answer (at most 1 MiB of body).
     ///
     /// A body is sent a piece at a time on `loop`, which also runs the
@@ -90,8 +97,10 @@ extension HTTPClient {
         let pumps = PiecePumps()
         var requestBody: HTTPClient.Body?
         if let body {
-            // Without TLS on the connection, a file is sent with sendfile.
-            let fromFile = url.scheme?.lowercased() == "http"
+            // Without TLS on the connection, a file is sent with sendfile,
+            // when the client has one event loop: an upload's requests share
+            // one file descriptor, which NIO lets one thread use at a time.
+            let fromFile = url.scheme?.lowercased() == "http" && hasOneEventLoop
             requestBody = .stream(contentLength: Int64(body.count)) { writer in
                 // Called again when a redirect sends the body again.
                 let pump = PiecePump(body: body, fromFile: fromFile, writer: writer, loop: loop)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import TusCore
 
 #if canImport(Glibc)
@@ -104,8 +105,11 @@ final class UploadSource: @unchecked Sendable {
     private var isClosed = false
     /// A file's own descriptor (a duplicate) for the regions connections
     /// send with `sendfile`; opened by the first region, closed by
-    /// ``close()``.
+    /// ``close()``. NIO lets one thread at a time use it: regions are only
+    /// made for connections of a client with one event loop, the loop that
+    /// asked for the first region.
     private var regionHandle: NIOFileHandle?
+    private var regionLoop: (any EventLoop)?
     private var pieceBuffers: [ByteBuffer] = []
     private var nextPieceBuffer = 0
     /// What to call the source in messages: the file's path, or a
@@ -288,6 +292,7 @@ final class UploadSource: @unchecked Sendable {
                     throw TusError(.io, "cannot read \(name)", cause: SystemError(call: "dup", errno: errno))
                 }
                 regionHandle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: copy)
+                regionLoop = MultiThreadedEventLoopGroup.currentEventLoop
             }
             return FileRegion(fileHandle: regionHandle!, readerIndex: Int(offset), endIndex: Int(end))
         }
@@ -328,15 +333,26 @@ final class UploadSource: @unchecked Sendable {
     func close() {
         lock.withLock {
             if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
-            try? regionHandle?.close()
-            regionHandle = nil
+            closeRegionHandle()
             isClosed = true
             pieceBuffers = []
         }
     }
 
+    /// Closes the descriptor of the regions. A request cut short may still
+    /// be sending a region on its loop: then the loop closes it once done.
+    private func closeRegionHandle() {
+        guard let handle = regionHandle else { return }
+        regionHandle = nil
+        do {
+            try handle.close()
+        } catch {
+            regionLoop?.execute { try? handle.close() }
+        }
+    }
+
     deinit {
         if case .file(let handle, owned: true) = backing, !isClosed { try? handle.close() }
-        try? regionHandle?.close()
+        closeRegionHandle()
     }
 }
