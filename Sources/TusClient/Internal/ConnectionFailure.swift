@@ -165,7 +165,7 @@ enum CertificateProbe {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .noHostnameVerification
         guard let context = try? NIOSSLContext(configuration: configuration) else { return nil }
-        let seen = SeenCertificate()
+        let seen = LockedValue<NIOSSLCertificate?>(nil)
         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
         // A group of another kind (Network.framework's) cannot probe.
         guard let base = ClientBootstrap(validatingGroup: group) else { return nil }
@@ -191,12 +191,4 @@ enum CertificateProbe {
         return seen.value
     }
 
-    private final class SeenCertificate: @unchecked Sendable {
-        private let lock = NSLock()
-        private var certificate: NIOSSLCertificate?
-        var value: NIOSSLCertificate? {
-            get { lock.withLock { certificate } }
-            set { lock.withLock { certificate = newValue } }
-        }
-    }
 }

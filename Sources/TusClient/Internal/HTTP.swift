@@ -94,7 +94,7 @@ extension HTTPClient {
     ) async throws -> Exchange {
         let label = "\(method.rawValue) \(url.absoluteString)"
         let progress = RequestProgress(loop: loop)
-        let pumps = PiecePumps()
+        let pumps = PiecePumps(nil)
         var requestBody: HTTPClient.Body?
         if let body {
             // Without TLS on the connection, a file is sent with sendfile,
@@ -104,7 +104,7 @@ extension HTTPClient {
             requestBody = .stream(contentLength: Int64(body.count)) { writer in
                 // Called again when a redirect sends the body again.
                 let pump = PiecePump(body: body, fromFile: fromFile, writer: writer, loop: loop)
-                pumps.current = pump
+                pumps.value = pump
                 return pump.start()
             }
         }
@@ -123,7 +123,7 @@ extension HTTPClient {
         // An answer can come before the whole body went out (a refusal):
         // then the pump stops there.
         defer {
-            pumps.current?.stop(CancellationError())
+            pumps.value?.stop(CancellationError())
             progress.stopWatching()
         }
         do {
@@ -219,16 +219,6 @@ struct LockedCount: @unchecked Sendable {
     func add(_ amount: Int) { box.lock.withLock { box.value += amount } }
 }
 
-/// A response head read from any thread and written from one.
-private final class LockedHead: @unchecked Sendable {
-    private let lock = NSLock()
-    private var head: HTTPResponseHead?
-    var value: HTTPResponseHead? {
-        get { lock.withLock { head } }
-        set { lock.withLock { head = newValue } }
-    }
-}
-
 /// Feeds a request's body to its connection, a piece at a time, on one
 /// event loop: at most ``limit`` pieces handed over and not yet written.
 final class PiecePump: @unchecked Sendable {
@@ -306,14 +296,7 @@ final class PiecePump: @unchecked Sendable {
 }
 
 /// The pump of the body being sent (a redirect sends it again).
-private final class PiecePumps: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pump: PiecePump?
-    var current: PiecePump? {
-        get { lock.withLock { pump } }
-        set { lock.withLock { pump = newValue } }
-    }
-}
+private typealias PiecePumps = LockedValue<PiecePump?>
 
 /// Collects the answer (at most 1 MiB of body) like `ResponseAccumulator`,
 /// tells the pump when a piece has been written, and the watchdog when
@@ -324,7 +307,7 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     private let accumulator: ResponseAccumulator
     private let pumps: PiecePumps
     private let progress: RequestProgress
-    private let refusalHead = LockedHead()
+    private let refusalHead = LockedValue<HTTPResponseHead?>(nil)
 
     /// The head of an answer of 400 or more, once one came: the request
     /// was refused, whatever happens to the connection afterwards.
@@ -338,7 +321,7 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
 
     func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
         progress.wrote(part.readableBytes)
-        pumps.current?.written()
+        pumps.value?.written()
     }
 
     func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {
@@ -357,7 +340,7 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     }
 
     func didReceiveError(task: HTTPClient.Task<Response>, _ error: any Error) {
-        pumps.current?.stop(error)
+        pumps.value?.stop(error)
         accumulator.didReceiveError(task: task, error)
     }
 
