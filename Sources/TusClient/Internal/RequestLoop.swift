@@ -238,7 +238,8 @@ extension TusUploader {
                 offset = 0
             }
             if unasked, answer.headers.first(name: TusHeaderName.uploadOffset) == nil {
-                // The server ignored the bytes: later uploads ask first.
+                // The server ignored the bytes: they go again with PATCH, and
+                // later uploads of this client send none with POST.
                 logger.debug("the server took no bytes with POST (no Upload-Offset); sending them with PATCH")
                 client.rememberIgnoresBytesWithCreation()
                 lock.withLock { state.createsWithoutBody = true }
