@@ -62,7 +62,7 @@ let package = Package(
         // product.
         .target(
             name: "TusProtocol",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TusCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // The tus 1.0 client.
@@ -213,6 +213,8 @@ let package = Package(
                 "TusClient", "TusDevServer", "TusFileStorage", "TusSQLiteStorage", "TusRedisStorage",
                 "TusFingerprints", "TusTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

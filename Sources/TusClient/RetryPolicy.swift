@@ -28,10 +28,22 @@ public struct RetryPolicy: Sendable {
     public var maximumDelay: Duration
 
     /// Decides whether a failure is tried again (while retries are left).
-    /// It sees every failure that leaves the upload resumable: network
-    /// errors, stalls, timeouts and the server's error answers; not an
-    /// upload the server says is gone (404, 410, 403 to a PATCH), which is
-    /// never retried. Default: ``isTransient(_:)``.
+    /// It sees every failure that leaves the upload resumable, for every
+    /// kind of request (`OPTIONS`, `POST`, `HEAD`, `PATCH`, the final
+    /// concatenation, `DELETE`): network errors, stalls, timeouts and the
+    /// server's error answers, refused credentials (401, 403, 407)
+    /// included; not an upload the server says is gone (404, 410 to a
+    /// request for it), which is never retried. Default:
+    /// ``isTransient(_:)``.
+    ///
+    /// A hook that renews a token (``UploadOptions/beforeRequest``) makes a
+    /// refused token worth another try:
+    ///
+    /// ```swift
+    /// options.retryPolicy.shouldRetry = { failure in
+    ///     failure.statusCode == 401 || RetryPolicy.isTransient(failure)
+    /// }
+    /// ```
     public var shouldRetry: @Sendable (RequestFailure) -> Bool
 
     /// Creates a policy; the defaults try 5 more times, after 0.5, 1, 2, 4
@@ -51,9 +63,10 @@ public struct RetryPolicy: Sendable {
     /// The default decision: no answer at all (the network, a stall, a
     /// timeout), a 5xx, 408, 423 (locked by another client), 429 (too many
     /// requests), 409 (offset mismatch) and 460 (checksum mismatch) are
-    /// worth another try; any other answer is not, nor a refused TLS
-    /// certificate (`.untrustedServer`) or client certificate
-    /// (`.authenticationFailed`), which no retry mends.
+    /// worth another try; any other answer is not (refused credentials,
+    /// 401, 403 and 407, among them: the upload stops and stays
+    /// resumable), nor a refused TLS certificate (`.untrustedServer`) or
+    /// client certificate (`.authenticationFailed`), which no retry mends.
     @Sendable public static func isTransient(_ failure: RequestFailure) -> Bool {
         guard let status = failure.statusCode else {
             return failure.error.code != .untrustedServer && failure.error.code != .authenticationFailed

@@ -1,3 +1,4 @@
+public import TusCore
 import TusProtocol
 
 /// What a tus server announces in its answer to OPTIONS.
@@ -29,6 +30,6 @@ public struct ServerCapabilities: Sendable, Hashable {
 
     /// Whether the server accepts checksums made with `algorithm`.
     public func supports(_ algorithm: ChecksumAlgorithm) -> Bool {
-        supports("checksum") && checksumAlgorithms.contains(algorithm.wireAlgorithm.rawValue)
+        supports("checksum") && checksumAlgorithms.contains(algorithm.rawValue)
     }
 }

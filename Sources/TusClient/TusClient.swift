@@ -108,28 +108,13 @@ public struct TusClient: Sendable {
     /// The capabilities, and how long asking took (nil when known already).
     func capabilities(options: UploadOptions?) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
         if let known = capabilitiesCache.value(for: url) { return (known, nil) }
-        let timed: TimedExchange
-        do {
-            timed = try await send(.OPTIONS, url, headers: [], options: options)
-        } catch let failure as TransportFailure {
-            throw failure.error
+        var retries = RetryLoop(options: options, logger: logger)
+        let attempt = try await perform(SentRequest(kind: .options, url: url), headers: [], options: options, retries: &retries)
+        guard case .capabilities(let capabilities) = attempt.verdict else {
+            throw TusError(.protocolViolation, "OPTIONS \(url.forMessages): no capabilities in the answer")
         }
-        let answer = timed.exchange
-        guard (200..<300).contains(answer.code) else {
-            throw TusError(.unsupported, "OPTIONS \(url.absoluteString) \(answer.statusDescription)")
-        }
-        func list(_ name: String) -> [String] {
-            answer.headers[name].flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        let capabilities = ServerCapabilities(
-            versions: list("Tus-Version"),
-            extensions: Set(list("Tus-Extension")),
-            maxSize: answer.headers.first(name: TusHeaderName.tusMaxSize).flatMap { NonNegativeInteger.parse($0.trimmingCharacters(in: .whitespaces)) },
-            checksumAlgorithms: Set(list("Tus-Checksum-Algorithm").map { $0.lowercased() })
-        )
         capabilitiesCache.set(capabilities, for: url)
-        return (capabilities, timed.seconds)
+        return (capabilities, attempt.seconds)
     }
 
     /// The capabilities an earlier OPTIONS of this client (or a copy with the
@@ -158,7 +143,7 @@ public struct TusClient: Sendable {
     /// The headers of a request: `Tus-Resumable`, the client's, the upload's,
     /// then `extra`.
     func requestHeaders(_ extra: [(String, String)], options: UploadOptions? = nil) -> [(String, String)] {
-        var result = [("Tus-Resumable", tusProtocolVersion)]
+        var result = [(TusHeaderName.tusResumable, tusProtocolVersion)]
         result += headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let options { result += options.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
         return result + extra
@@ -177,16 +162,8 @@ public struct TusClient: Sendable {
     }
 
     func terminateUpload(at url: URL, options: UploadOptions?) async throws {
-        let label = "DELETE \(url.absoluteString)"
-        let answer: Exchange
-        do {
-            answer = try await send(.DELETE, url, headers: [], options: options).exchange
-        } catch let failure as TransportFailure {
-            throw failure.error
-        }
-        guard (200..<300).contains(answer.code) || answer.code == 404 || answer.code == 410 else {
-            throw TusError(.unavailable, "cannot terminate the upload: \(label) \(answer.statusDescription)")
-        }
+        var retries = RetryLoop(options: options, logger: logger)
+        _ = try await perform(SentRequest(kind: .terminate, url: url), headers: [], options: options, retries: &retries)
     }
 
     // MARK: Uploaders

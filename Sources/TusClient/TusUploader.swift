@@ -12,29 +12,39 @@ import TusCore
 ///
 /// ## Resuming
 /// With ``UploadOptions/storage`` set, making the uploader looks up the URL
-/// stored under the file's fingerprint and sends HEAD to it:
-/// - a 2xx answer gives the server's offset, and the upload resumes there
-///   (``isResuming`` is true, ``offset`` says from where);
-/// - a 4xx answer other than 408, 423 and 429 means the upload is gone: the
-///   stored URL is removed and a new upload will be created;
-/// - an `Upload-Length` other than the file's size, an offset past it, or an
-///   `Upload-Expires` in the past make the stored URL stale: it is removed
-///   and a new upload will be created;
-/// - a 408, 423 or 429, a 5xx or a network error is thrown, and the stored
-///   URL is kept for a later try.
+/// stored under the file's fingerprint and sends HEAD to it. The stored URL
+/// is the user's progress, and is forgotten only when it is no longer this
+/// upload's:
+/// - the server answers 404 or 410 (the upload is gone);
+/// - its `Upload-Expires` is past by the server's own clock (its `Date`
+///   header; the client's clock plays no part);
+/// - it holds another file: another `Upload-Length`, more bytes than the
+///   file has, or, where the server echoes the upload's metadata, another
+///   file check (the size and a hash of the file's last 64 KiB, sent at
+///   creation under `swift-tus-file-check`), as when two files share their
+///   size and first 64 KiB and so tuspy's key.
 ///
-/// The URL of a new upload is stored as soon as the server has created it,
-/// and removed once the upload has finished, unless
+/// Then a new upload is created. Any other answer keeps the URL: 401, 403
+/// and 407 (refused credentials) stop with that said, and a run with valid
+/// credentials resumes; a 423, 5xx or network error is retried as
+/// ``UploadOptions/retryPolicy`` says, then thrown.
+///
+/// The URL of a new upload is stored as soon as the answer to its `POST`
+/// comes, which carries at most ``firstRequestCeiling`` bytes, and removed
+/// once the upload has finished, unless
 /// ``UploadOptions/keepsURLAfterSuccess`` is set.
 ///
 /// ## Failures during the upload
 /// A network error, a stalled request (``UploadOptions/stallTimeout``), a
-/// 5xx, 423 or 429 answer is retried after a growing delay, from the offset
+/// 5xx, 408 or 429 answer is retried after a growing delay, from the offset
 /// the server reports (HEAD); a 409 (offset mismatch) resynchronises the
 /// same way; a 460 (checksum mismatch) sends the chunk again; a 413 sends
-/// half as many bytes. ``UploadOptions/retryPolicy`` says how often and
-/// how soon, and may decide otherwise. After that many failures in a row the
-/// upload throws, and can be resumed later. Cancelling the task that runs
+/// half as many bytes. After a request was abandoned, a 423 (or a 503) from
+/// a server that still holds it is waited out, for up to two minutes past
+/// the stall timeout, without counting as a failure.
+/// ``UploadOptions/retryPolicy`` says how often and how soon, and may
+/// decide otherwise. After that many failures in a row the upload throws,
+/// and can be resumed later. Cancelling the task that runs
 /// ``upload(progress:)`` stops it at once, and the upload stays resumable.
 ///
 /// ## Request sizes
@@ -46,32 +56,30 @@ public final class TusUploader: @unchecked Sendable {
     let source: UploadSource
     let options: UploadOptions
     let metadataHeader: String?
+    /// The file check sent in the metadata (see ``FileCheck``), nil for a
+    /// stream or without a store.
+    let fileCheck: String?
     /// The event loop that sends the chunks, one for the whole upload so
     /// that its requests share a connection.
     let eventLoop: any EventLoop
     var logger: Logger { client.logger }
 
     let lock = NSLock()
-    var state: State
-
-    struct State {
-        var url: URL?
-        var offset: Int64 = 0
-        var expires: Date?
-        var lengthDeferred = false
-        var isRunning = false
-        var capabilities: ServerCapabilities?
-        var sizer: ChunkSizer
-        /// A proxy refused even the smallest body in a POST, or the server
-        /// ignored or refused bytes sent with it: create without any.
-        var createsWithoutBody = false
-        /// The OPTIONS sent alongside a POST that carries bytes unasked.
-        var askingAlongside: Task<Void, Never>?
-    }
+    /// The upload's state (see ``UploadState``), touched under ``lock``.
+    var state: UploadState
+    private var isRunning = false
+    /// The OPTIONS sent alongside a POST that carries bytes unasked.
+    var askingAlongside: Task<Void, Never>?
 
     /// The most bytes of a stream one request carries, when the options
     /// set no ceiling: they are kept in memory until the server has them.
     static let streamCeiling = 16 << 20
+
+    /// The most bytes the first request (the `POST` that creates the
+    /// upload) carries, whatever ``UploadOptions/chunkSize`` says: the URL
+    /// is stored once its answer comes, so a crash before that loses at
+    /// most this much. 4 MiB.
+    public static let firstRequestCeiling = 4 << 20
 
     /// The key the upload URL is stored under, or `nil` without a store (or
     /// for a stream, which cannot be resumed).
@@ -81,12 +89,17 @@ public final class TusUploader: @unchecked Sendable {
     /// upload goes on.
     public let isResuming: Bool
 
-    /// The upload's URL on the server, once created or resumed.
+    /// The upload's URL on the server, once created or resumed. For an
+    /// upload in parts, the final upload's, once the parts are joined.
     public var url: URL? { lock.withLock { state.url } }
 
     /// How many bytes the server holds: where the next chunk starts. Before
-    /// ``upload(progress:)``, it is where a resumed upload goes on.
-    public var offset: Int64 { lock.withLock { state.offset } }
+    /// ``upload(progress:)``, it is where a resumed upload goes on. For an
+    /// upload in parts, the bytes of every part together.
+    public var offset: Int64 {
+        if let parallel, lock.withLock({ state.url == nil }) { return parallel.confirmed }
+        return lock.withLock { state.offset }
+    }
 
     /// The size of what is uploaded, or `nil` for a stream whose end has not
     /// been reached.
@@ -115,7 +128,7 @@ public final class TusUploader: @unchecked Sendable {
     }
 
     /// The parallel upload this uploader runs, if it runs one.
-    var parallel: ParallelUpload?
+    let parallel: ParallelUpload?
 
     /// What a request sends for up to `count` bytes from `offset` of the
     /// upload (of the part, for a part).
@@ -129,25 +142,23 @@ public final class TusUploader: @unchecked Sendable {
     /// stream (standard input, a pipe), whose bytes cannot be read again.
     public var isResumable: Bool { source.isSeekable }
 
-    /// The most bytes the next request carries.
-    var chunkSize: Int { lock.withLock { state.sizer.size } }
-
     init(
-        client: TusClient, source: UploadSource, options: UploadOptions, metadataHeader: String?, key: String?, resumed: Resumed?,
-        part: Part? = nil, resumesParts: Bool = false
+        client: TusClient, source: UploadSource, options: UploadOptions, metadataHeader: String?, fileCheck: String?,
+        key: String?, resumed: Resumed?, part: Part? = nil, parallel: ParallelUpload? = nil
     ) {
         self.part = part
         self.client = client
         self.source = source
         self.options = options
         self.metadataHeader = metadataHeader
+        self.fileCheck = fileCheck
         self.eventLoop = client.eventLoopGroup.next()
         self.key = key
-        self.isResuming = resumed != nil || resumesParts
+        self.isResuming = resumed != nil || parallel?.isResuming == true
+        self.parallel = parallel
         let ceiling = options.chunkSize ?? (source.isSeekable ? Int(Int32.max) : Self.streamCeiling)
-        self.parallel = nil
         // A size the user chose is where requests start, too.
-        state = State(sizer: ChunkSizer(ceiling: ceiling, start: options.chunkSize ?? ChunkSizer.start))
+        state = UploadState(sizer: ChunkSizer(ceiling: ceiling, start: options.chunkSize ?? ChunkSizer.start))
         if let resumed {
             state.url = resumed.url
             state.offset = resumed.offset
@@ -175,57 +186,69 @@ public final class TusUploader: @unchecked Sendable {
         guard options.parallelUploads >= 1 else {
             throw TusError(.invalidArgument, "the number of parallel uploads must be at least 1, not \(options.parallelUploads)")
         }
-        let metadataHeader = try UploadMetadata.header(options.metadata)
+        var metadata = options.metadata
         var key: String?
         var resumed: Resumed?
+        var fileCheck: String?
         if let storage = options.storage, source.isSeekable {
             key = try await source.fingerprint(options.fingerprint)
+            fileCheck = try await FileCheck.value(of: source)
+            metadata[FileCheck.metadataKey] = fileCheck
             if let key, let stored = try await storage.url(forKey: key) {
-                resumed = try await resumePoint(client: client, storage: storage, key: key, stored: stored, size: source.size, options: options)
+                resumed = try await resumePoint(client: client, storage: storage, key: key, stored: stored, size: source.size, fileCheck: fileCheck, options: options)
+                // The URL of a whole upload: a parts entry beside it is
+                // left from a run that stopped between storing the final
+                // upload and removing its parts.
+                try await ParallelUpload.removeLeftoverParts(of: key, in: storage)
             }
         }
+        let metadataHeader = try UploadMetadata.header(metadata)
         // In parts, unless the store holds the URL of a whole upload (an
         // earlier single upload, or the parts' final upload).
         if resumed == nil, let size = source.size, let parallel = try await ParallelUpload.plan(
-            client: client, source: source, size: size, options: options, key: key) {
-            let uploader = TusUploader(
-                client: client, source: source, options: options, metadataHeader: metadataHeader, key: key, resumed: nil,
-                resumesParts: parallel.isResuming)
-            uploader.parallel = parallel
-            uploader.lock.withLock { uploader.state.offset = parallel.confirmed }
-            return uploader
+            client: client, source: source, size: size, options: options, key: key, fileCheck: fileCheck) {
+            return TusUploader(
+                client: client, source: source, options: options, metadataHeader: metadataHeader, fileCheck: fileCheck,
+                key: key, resumed: nil, parallel: parallel)
         }
-        return TusUploader(client: client, source: source, options: options, metadataHeader: metadataHeader, key: key, resumed: resumed)
+        return TusUploader(
+            client: client, source: source, options: options, metadataHeader: metadataHeader, fileCheck: fileCheck,
+            key: key, resumed: resumed)
     }
 
     /// Asks the server about a stored URL: where to resume, or nil when the
-    /// URL is stale and was removed.
+    /// URL is not this upload's any more and was removed.
     private static func resumePoint(
-        client: TusClient, storage: any Storage, key: String, stored: String, size: Int64?, options: UploadOptions
+        client: TusClient, storage: any Storage, key: String, stored: String, size: Int64?, fileCheck: String?,
+        options: UploadOptions
     ) async throws -> Resumed? {
         func forget(_ reason: String) async throws -> Resumed? {
-            client.logger.debug("forgetting the stored upload URL", metadata: ["url": "\(stored)", "reason": "\(reason)"])
+            client.logger.debug("forgetting the stored upload URL", metadata: ["url": "\(URL(string: stored)?.forMessages ?? "")", "reason": "\(reason)"])
             try await storage.removeURL(forKey: key)
+            options.onEvent?(.storedUploadForgotten(url: URL(string: stored)?.forMessages ?? stored, reason: reason))
             return nil
         }
         guard let url = URL(string: stored), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             return try await forget("it is not an http(s) URL")
         }
-        let timed: TimedExchange
+        let sent = SentRequest(kind: .resume, url: url, size: size, fileCheck: fileCheck)
+        var retries = RetryLoop(options: options, logger: client.logger)
+        let attempt: Attempt
         do {
-            timed = try await client.send(.HEAD, url, headers: [], options: options)
-        } catch let failure as TransportFailure {
-            throw TusError(failure.error.code, "cannot resume the upload at \(stored): \(failure.error.message); the stored URL is kept", cause: failure.error)
+            attempt = try await client.perform(sent, headers: [], options: options, retries: &retries)
         } catch let error as TusError {
-            throw TusError(error.code, "cannot resume the upload at \(stored): \(error.message); the stored URL is kept", cause: error)
+            let how = error.code == .authenticationFailed
+                ? "the stored URL is kept, and a run with valid credentials resumes the upload"
+                : "the stored URL is kept"
+            throw TusError(error.code, "cannot resume the upload at \(url.forMessages): \(error.message); \(how)", cause: error)
         }
-        switch try ResumeDecision.decide(timed.exchange, stored: stored, size: size) {
-        case .resume(let offset, let lengthDeferred):
-            return Resumed(url: url, offset: offset, lengthDeferred: lengthDeferred, seconds: timed.seconds)
+        switch attempt.verdict {
+        case .resumable(let offset, let lengthDeferred):
+            return Resumed(url: url, offset: offset, lengthDeferred: lengthDeferred, seconds: attempt.seconds)
         case .forget(let reason):
             return try await forget(reason)
-        case .keep(let code, let message):
-            throw TusError(code, message)
+        default:
+            throw TusError(.protocolViolation, "cannot resume the upload at \(url.forMessages): HEAD gave no offset; the stored URL is kept")
         }
     }
 
@@ -239,26 +262,30 @@ public final class TusUploader: @unchecked Sendable {
     ///   HTTP client): keep it short, and hand longer work to a task of your
     ///   own.
     /// - Throws: `TusError` when the upload cannot go on (retries
-    ///   exhausted, the upload gone, a refused request), `CancellationError`
+    ///   exhausted, the upload gone, refused credentials), `CancellationError`
     ///   when the task is cancelled. The upload stays resumable either way,
-    ///   unless the server said it is gone.
+    ///   unless the server said it is gone or another file's.
     @discardableResult
     public func upload(progress: (@Sendable (UploadProgress) -> Void)? = nil) async throws -> URL {
         try lock.withLock {
-            if state.isRunning { throw TusError(.invalidArgument, "the upload of \(source.name) is already running") }
-            state.isRunning = true
+            if isRunning { throw TusError(.invalidArgument, "the upload of \(source.name) is already running") }
+            isRunning = true
         }
-        defer { lock.withLock { state.isRunning = false } }
+        defer { lock.withLock { isRunning = false } }
 
         progress?(UploadProgress(bytesUploaded: offset, totalBytes: size))
-        if source.isFile, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
-            // Each answer resumes the upload on the thread that read it,
-            // which sends the next chunk (see EventLoopExecutor).
-            try await withTaskExecutorPreference(EventLoopExecutor(eventLoop)) {
-                try await self.sendEverything(progress: progress)
+        do {
+            if source.isFile, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
+                // Each answer resumes the upload on the thread that read it,
+                // which sends the next chunk (see EventLoopExecutor).
+                try await withTaskExecutorPreference(EventLoopExecutor(eventLoop)) {
+                    try await self.sendEverything(progress: progress)
+                }
+            } else {
+                try await sendEverything(progress: progress)
             }
-        } else {
-            try await sendEverything(progress: progress)
+        } catch let error as TusError where error.code == .authenticationFailed && key != nil && options.storage != nil && url != nil {
+            throw TusError(error.code, "\(error.message); the upload stays resumable: run again with valid credentials", cause: error)
         }
         guard let finished = url else {
             throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
@@ -273,7 +300,13 @@ public final class TusUploader: @unchecked Sendable {
     /// Sends the upload in parts when it is planned so and the server can
     /// join them, else whole.
     private func sendEverything(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
-        if let parallel, try await parallel.run(self, progress: progress) { return }
+        if let parallel, let joined = try await parallel.run(self, progress: progress) {
+            lock.withLock {
+                state.url = joined
+                state.offset = size ?? state.offset
+            }
+            return
+        }
         try await sendAll(progress: progress)
     }
 
@@ -292,7 +325,7 @@ public final class TusUploader: @unchecked Sendable {
     /// - Throws: `TusError` when the server refuses, for example
     ///   because it does not support termination.
     public func terminate() async throws {
-        let (url, running) = lock.withLock { (state.url, state.isRunning) }
+        let (url, running) = lock.withLock { (state.url, isRunning) }
         if running {
             throw TusError(.invalidArgument, "cannot terminate the upload of \(source.name) while it runs: cancel its task first")
         }

@@ -43,11 +43,18 @@ public struct UploadOptions: Sendable {
     /// stop moving is caught much sooner by ``stallTimeout``.
     public var requestTimeout: Duration = .seconds(3600)
 
-    /// How long a request may go without sending a byte or receiving one
-    /// before it is abandoned as stalled. The upload then goes on from the
-    /// server's offset on a new connection, and the stall counts as a
-    /// failure for ``retryPolicy``. nil never abandons a request for this.
-    /// Default: 30 s.
+    /// How long a request may go without the connection accepting a byte of
+    /// its body or receiving one of the answer before it is abandoned as
+    /// stalled. The upload then goes on from the server's offset on a new
+    /// connection, and the stall counts as a failure for ``retryPolicy``.
+    /// nil never abandons a request for this. Default: 30 s.
+    ///
+    /// A body goes out in pieces sized so that a link, however slow, takes
+    /// each well within this time while it moves. Once the whole body is
+    /// out, waiting for the answer is not a stall (the bytes may still be
+    /// crossing a slow link from the system's buffers): ``requestTimeout``
+    /// bounds that wait. A server that still holds an abandoned request
+    /// (423, or 503) is waited out for up to two minutes past this time.
     public var stallTimeout: Duration? = .seconds(30)
 
     /// Called before each request is sent, with the request to change: a

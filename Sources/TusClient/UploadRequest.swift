@@ -66,6 +66,18 @@ public enum UploadEvent: Sendable {
     case chunkSizeReduced(from: Int, to: Int, reason: ChunkSizeReason)
     /// A request failed and is tried again after `delay`.
     case retrying(RequestFailure, delay: Duration)
+    /// After a request of this upload was abandoned (it stalled, or its
+    /// connection broke with bytes on their way), the server still holds
+    /// the upload for it (423, or 503) and the upload waits `delay` for the
+    /// server to let go. Such waits do not count as failures, for up to two
+    /// minutes past ``UploadOptions/stallTimeout``.
+    case waitingForRelease(RequestFailure, delay: Duration)
+    /// The URL stored under the file's key was not this upload's any more,
+    /// and was removed before a new upload starts: the server says it is
+    /// gone, its clock says it expired, or it holds another file (another
+    /// length, or, where the server echoes metadata, another end of the
+    /// file). `url` is as stored, any password in it masked.
+    case storedUploadForgotten(url: String, reason: String)
     /// Parallel uploads were asked for, but the server does not announce
     /// concatenation: the file goes up in one upload.
     case parallelUploadsUnsupported

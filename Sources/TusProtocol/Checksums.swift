@@ -1,28 +1,20 @@
 import Crypto
-public import Foundation
+package import Foundation
+package import TusCore
 
 /// An `Upload-Checksum` value: an algorithm and the digest of one request's
 /// body, sent as the algorithm's name, a space and the base64 digest
 /// (`sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=`).
 ///
 /// Part of `TusProtocol`, the wire format shared by `TusClient` and
-/// `TusDevServer`: public only so those modules can use it, not a product and
-/// not the package's API.
-public struct UploadChecksum: Sendable, Hashable {
-    /// The algorithms both sides know, named as in `Upload-Checksum` and
-    /// `Tus-Checksum-Algorithm`.
-    public enum Algorithm: String, CaseIterable, Sendable {
-        /// SHA-1, which every server announcing the checksum extension must
-        /// support.
-        case sha1
-        /// SHA-256.
-        case sha256
-        /// MD5.
-        case md5
-    }
+/// `TusDevServer`, with `package` access: seen by this package's modules
+/// only, never by its users.
+package struct UploadChecksum: Sendable, Hashable {
+    /// The algorithms both sides know: ``TusCore/ChecksumAlgorithm``.
+    package typealias Algorithm = ChecksumAlgorithm
 
     /// Why a header value was refused.
-    public enum ParseError: Error, Sendable, Equatable {
+    package enum ParseError: Error, Sendable, Equatable {
         /// Not two words.
         case malformed
         /// An algorithm unknown or not among those accepted; its name,
@@ -33,12 +25,12 @@ public struct UploadChecksum: Sendable, Hashable {
     }
 
     /// The algorithm.
-    public var algorithm: Algorithm
+    package var algorithm: Algorithm
     /// The digest's bytes.
-    public var digest: Data
+    package var digest: Data
 
     /// A checksum made with `algorithm`.
-    public init(algorithm: Algorithm, digest: Data) {
+    package init(algorithm: Algorithm, digest: Data) {
         self.algorithm = algorithm
         self.digest = digest
     }
@@ -50,7 +42,7 @@ public struct UploadChecksum: Sendable, Hashable {
     ///   ``ParseError/unsupportedAlgorithm(_:)``.
     /// - Throws: ``ParseError``, checked in that order: the shape, the
     ///   algorithm, the digest.
-    public init(headerValue: String, accepting accepted: [Algorithm] = Algorithm.allCases) throws(ParseError) {
+    package init(headerValue: String, accepting accepted: [Algorithm] = Algorithm.allCases) throws(ParseError) {
         let parts = headerValue.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 2 else { throw .malformed }
         let name = parts[0].lowercased()
@@ -62,7 +54,7 @@ public struct UploadChecksum: Sendable, Hashable {
     }
 
     /// The header value: the algorithm's name, a space, the base64 digest.
-    public var headerValue: String {
+    package var headerValue: String {
         "\(algorithm.rawValue) \(digest.base64EncodedString())"
     }
 
@@ -73,7 +65,7 @@ public struct UploadChecksum: Sendable, Hashable {
     /// for piece in pieces { piece.withUnsafeBytes { hasher.update($0) } }
     /// let header = hasher.finalize().headerValue
     /// ```
-    public struct Hasher {
+    package struct Hasher {
         private enum State {
             case sha1(Insecure.SHA1)
             case sha256(SHA256)
@@ -81,11 +73,11 @@ public struct UploadChecksum: Sendable, Hashable {
         }
 
         /// The algorithm it computes.
-        public let algorithm: Algorithm
+        package let algorithm: Algorithm
         private var state: State
 
         /// A hasher that has seen no bytes.
-        public init(_ algorithm: Algorithm) {
+        package init(_ algorithm: Algorithm) {
             self.algorithm = algorithm
             state =
                 switch algorithm {
@@ -96,7 +88,7 @@ public struct UploadChecksum: Sendable, Hashable {
         }
 
         /// Adds `bytes` to the digest.
-        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        package mutating func update(_ bytes: UnsafeRawBufferPointer) {
             switch state {
             case .sha1(var hash):
                 hash.update(bufferPointer: bytes)
@@ -111,7 +103,7 @@ public struct UploadChecksum: Sendable, Hashable {
         }
 
         /// The checksum of the bytes given so far.
-        public func finalize() -> UploadChecksum {
+        package func finalize() -> UploadChecksum {
             let digest =
                 switch state {
                 case .sha1(let hash): Data(hash.finalize())

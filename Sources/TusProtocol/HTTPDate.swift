@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -12,9 +12,9 @@ import Darwin
 /// IMF-fixdate, read in that form and the two obsolete ones.
 ///
 /// Part of `TusProtocol`, the wire format shared by `TusClient` and
-/// `TusDevServer`: public only so those modules can use it, not a product and
-/// not the package's API.
-public enum HTTPDate {
+/// `TusDevServer`, with `package` access: seen by this package's modules
+/// only, never by its users.
+package enum HTTPDate {
     /// What `parse` tries when the fast path fails: IMF-fixdate again (a
     /// date formatter is more lenient), then the obsolete forms.
     private static let formats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
@@ -24,7 +24,7 @@ public enum HTTPDate {
     /// `date` as IMF-fixdate, such as `Sun, 06 Nov 1994 08:49:37 GMT`,
     /// fractions of a second dropped; dates outside the years 1 to 9999 are
     /// moved to the nearest end.
-    public static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         let interval = date.timeIntervalSince1970
         let bounded = interval.isFinite ? min(max(interval, -62_135_596_800), 253_402_300_799) : 0
         var seconds = time_t(bounded.rounded(.down))
@@ -41,7 +41,7 @@ public enum HTTPDate {
     /// The date `text` names, in any of the three forms
     /// (`Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37 GMT`,
     /// `Sun Nov  6 08:49:37 1994`), or `nil`.
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         // Servers send IMF-fixdate; reading it by hand spares making date
         // formatters for every answer.
         if let date = parseIMFFixdate(text) { return date }
@@ -62,7 +62,7 @@ public enum HTTPDate {
 
     /// `Sun, 06 Nov 1994 08:49:37 GMT` exactly (the day's name is not
     /// checked), or `nil`.
-    public static func parseIMFFixdate(_ text: String) -> Date? {
+    package static func parseIMFFixdate(_ text: String) -> Date? {
         // ASCII digits only: `Int(_:)` also takes a sign (`+3`, `-999`).
         func number(_ digits: Substring) -> Int? {
             digits.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ? Int(digits) : nil

@@ -2,9 +2,9 @@
 /// `Tus-Resumable` and `Tus-Version`.
 ///
 /// Part of `TusProtocol`, the wire format shared by `TusClient` and
-/// `TusDevServer`: public only so those modules can use it, not a product and
-/// not the package's API.
-public let tusProtocolVersion = "1.0.0"
+/// `TusDevServer`, with `package` access: seen by this package's modules
+/// only, never by its users.
+package let tusProtocolVersion = "1.0.0"
 
 /// The names of the tus 1.0 headers, spelled as the protocol spells them.
 ///
@@ -12,33 +12,33 @@ public let tusProtocolVersion = "1.0.0"
 /// `HTTPHeaders` does too), so these serve for reading as well as writing.
 ///
 /// Part of `TusProtocol`, the wire format shared by `TusClient` and
-/// `TusDevServer`: public only so those modules can use it, not a product and
-/// not the package's API.
-public enum TusHeaderName {
+/// `TusDevServer`, with `package` access: seen by this package's modules
+/// only, never by its users.
+package enum TusHeaderName {
     /// `Tus-Resumable`: the version a request or response speaks.
-    public static let tusResumable = "Tus-Resumable"
+    package static let tusResumable = "Tus-Resumable"
     /// `Tus-Version`: the versions a server speaks, preferred first.
-    public static let tusVersion = "Tus-Version"
+    package static let tusVersion = "Tus-Version"
     /// `Tus-Extension`: the extensions a server supports.
-    public static let tusExtension = "Tus-Extension"
+    package static let tusExtension = "Tus-Extension"
     /// `Tus-Max-Size`: the largest upload a server accepts, in bytes.
-    public static let tusMaxSize = "Tus-Max-Size"
+    package static let tusMaxSize = "Tus-Max-Size"
     /// `Tus-Checksum-Algorithm`: the checksum algorithms a server accepts.
-    public static let tusChecksumAlgorithm = "Tus-Checksum-Algorithm"
+    package static let tusChecksumAlgorithm = "Tus-Checksum-Algorithm"
     /// `Upload-Offset`: how many bytes of an upload the server holds, or
     /// where a `PATCH` body starts.
-    public static let uploadOffset = "Upload-Offset"
+    package static let uploadOffset = "Upload-Offset"
     /// `Upload-Length`: the size of a whole upload, in bytes.
-    public static let uploadLength = "Upload-Length"
+    package static let uploadLength = "Upload-Length"
     /// `Upload-Defer-Length`: `1` when the size is given later.
-    public static let uploadDeferLength = "Upload-Defer-Length"
+    package static let uploadDeferLength = "Upload-Defer-Length"
     /// `Upload-Metadata`: see ``UploadMetadataCodec``.
-    public static let uploadMetadata = "Upload-Metadata"
+    package static let uploadMetadata = "Upload-Metadata"
     /// `Upload-Checksum`: see ``UploadChecksum``.
-    public static let uploadChecksum = "Upload-Checksum"
+    package static let uploadChecksum = "Upload-Checksum"
     /// `Upload-Expires`: when an unfinished upload may be removed, an HTTP
     /// date (see ``HTTPDate``).
-    public static let uploadExpires = "Upload-Expires"
+    package static let uploadExpires = "Upload-Expires"
     /// `Upload-Concat`: `partial`, or `final;` and the parts' URLs.
-    public static let uploadConcat = "Upload-Concat"
+    package static let uploadConcat = "Upload-Concat"
 }

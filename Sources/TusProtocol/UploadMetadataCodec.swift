@@ -7,16 +7,16 @@ import Foundation
 /// appears once; a value is any string, sent as the base64 of its UTF-8.
 ///
 /// Part of `TusProtocol`, the wire format shared by `TusClient` and
-/// `TusDevServer`: public only so those modules can use it, not a product and
-/// not the package's API.
-public enum UploadMetadataCodec {
+/// `TusDevServer`, with `package` access: seen by this package's modules
+/// only, never by its users.
+package enum UploadMetadataCodec {
     /// A key that tus cannot carry, and why, in words for people.
-    public struct InvalidKey: Error, Sendable, Equatable {
+    package struct InvalidKey: Error, Sendable, Equatable {
         /// The key as given.
-        public var key: String
+        package var key: String
         /// What is wrong with it, such as `metadata key "a b" contains a
         /// space or a comma, which tus does not allow`.
-        public var message: String
+        package var message: String
     }
 
     /// The header value for `metadata`, keys sorted so it is the same on
@@ -24,7 +24,7 @@ public enum UploadMetadataCodec {
     ///
     /// - Throws: ``InvalidKey`` for the first key (in no particular order)
     ///   tus cannot carry.
-    public static func encode(_ metadata: [String: String]) throws(InvalidKey) -> String? {
+    package static func encode(_ metadata: [String: String]) throws(InvalidKey) -> String? {
         if metadata.isEmpty { return nil }
         for key in metadata.keys {
             try validate(key: key)
@@ -37,7 +37,7 @@ public enum UploadMetadataCodec {
 
     /// Throws unless `key` is non-empty printable ASCII with no space or
     /// comma.
-    public static func validate(key: String) throws(InvalidKey) {
+    package static func validate(key: String) throws(InvalidKey) {
         if key.isEmpty {
             throw InvalidKey(key: key, message: "a metadata key is empty")
         }
@@ -55,7 +55,7 @@ public enum UploadMetadataCodec {
     /// twice, a value that is not base64. Whitespace around a pair is
     /// tolerated; an empty (or blank) header is no metadata. A value's bytes
     /// are read as UTF-8, invalid sequences replaced.
-    public static func decode(_ header: String) -> [String: String]? {
+    package static func decode(_ header: String) -> [String: String]? {
         var result: [String: String] = [:]
         let trimmedHeader = header.trimmingCharacters(in: .whitespaces)
         if trimmedHeader.isEmpty { return [:] }

@@ -173,8 +173,10 @@ extension StoreCommand {
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
-            abstract: "Remove the entries stored longer ago than a duration, and print how many.",
+            abstract: "Remove orphaned parts entries, and with --older-than the entries stored longer ago than a duration; print how many.",
             discussion: """
+                A parts entry (KEY#partials) is orphaned when KEY also holds a URL (the parts were joined \
+                and a run stopped before removing them) or when it holds no list of parts. \
                 DURATION is a whole number followed by s, m, h or d: 90s, 30m, 12h, 7d. Entries whose \
                 stored time is unknown (written by tuspy) are kept.
                 """
@@ -182,20 +184,28 @@ extension StoreCommand {
 
         @OptionGroup var options: StoreOptions
 
-        @Option(help: ArgumentHelp("Remove entries older than this: 90s, 30m, 12h, 7d.", valueName: "duration"))
-        var olderThan: DurationArgument
+        @Option(help: ArgumentHelp("Also remove entries older than this: 90s, 30m, 12h, 7d.", valueName: "duration"))
+        var olderThan: DurationArgument?
 
         func run() async throws {
-            let seconds = olderThan.seconds
-            let (removed, spec) = try await options.withStore { store, spec in
-                (try await store.removeEntries(olderThan: seconds), spec.description)
+            let (old, orphans, spec) = try await options.withStore { store, spec in
+                let old = if let olderThan { try await store.removeEntries(olderThan: olderThan.seconds) } else { 0 }
+                let orphans = PartsEntry.orphanedKeys(in: try await store.entries())
+                for key in orphans { try await store.removeURL(forKey: key) }
+                return (old, orphans.count, spec.description)
             }
-            print("removed \(countOfEntries(removed)) older than \(olderThan.text) from \(spec)")
+            if let olderThan {
+                print("removed \(countOfEntries(old)) older than \(olderThan.text) from \(spec)")
+            }
+            if olderThan == nil || orphans > 0 {
+                print("removed \(countOfEntries(orphans, kind: "orphaned parts")) from \(spec)")
+            }
         }
     }
 }
 
 /// "1 entry", "2 entries".
-private func countOfEntries(_ count: Int) -> String {
-    count == 1 ? "1 entry" : "\(count) entries"
+private func countOfEntries(_ count: Int, kind: String? = nil) -> String {
+    let noun = count == 1 ? "entry" : "entries"
+    return "\(count) \(kind.map { "\($0) " } ?? "")\(noun)"
 }

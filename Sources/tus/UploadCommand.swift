@@ -60,7 +60,7 @@ struct UploadCommand: AsyncParsableCommand {
     var retries: Int = 5
 
     @Option(help: "Send a checksum of each chunk when the server supports it: sha1, sha256 or md5.")
-    var checksum: ChecksumChoice?
+    var checksum: ChecksumAlgorithm?
 
     @Flag(help: "Keep the upload URL in the store after the upload has finished.")
     var keepURL = false
@@ -132,7 +132,7 @@ struct UploadCommand: AsyncParsableCommand {
         options.parallelUploads = parallel
         options.retryPolicy.retries = retries
         options.stallTimeout = stallTimeout.seconds > 0 ? stallTimeout.duration : nil
-        options.checksum = checksum?.algorithm
+        options.checksum = checksum
         options.keepsURLAfterSuccess = keepURL
         options.fingerprint = switch fingerprint {
         case .md5: MD5Fingerprint()
@@ -210,19 +210,6 @@ struct UploadCommand: AsyncParsableCommand {
         } catch {
             reporter.finish()
             throw error
-        }
-    }
-}
-
-/// The `--checksum` choices.
-enum ChecksumChoice: String, ExpressibleByArgument, CaseIterable {
-    case sha1, sha256, md5
-
-    var algorithm: ChecksumAlgorithm {
-        switch self {
-        case .sha1: .sha1
-        case .sha256: .sha256
-        case .md5: .md5
         }
     }
 }

@@ -37,6 +37,10 @@ final class UploadNotices: @unchecked Sendable {
             "part \(index + 1) is gone from the server: uploading it again from its start"
         case .retrying(let failure, let delay):
             "\(failure.error.message); retrying in \(seconds(delay))"
+        case .waitingForRelease(let failure, let delay):
+            "\(failure.error.message), most likely the request this upload abandoned; waiting \(seconds(delay)) for the server to let go of it"
+        case .storedUploadForgotten(let url, let reason):
+            "the stored upload \(url) is not resumed: \(reason); starting a new upload"
         }
     }
 

@@ -50,40 +50,6 @@ import TusTestSupport
     }
 }
 
-@Suite struct HTTPDateTests {
-    private func formatterDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
-    }
-
-    @Test(arguments: [
-        "Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 01 Jan 1970 00:00:00 GMT", "Tue, 29 Feb 2000 23:59:59 GMT",
-        "Wed, 31 Dec 2025 12:00:01 GMT", "Mon, 01 Mar 2100 06:07:08 GMT", "Fri, 28 Feb 1969 10:11:12 GMT",
-    ])
-    func imfFixdatesReadAsADateFormatterReadsThem(text: String) throws {
-        let expected = try #require(formatterDate(text))
-        #expect(HTTPDate.parse(text) == expected)
-        #expect(HTTPDate.parseIMFFixdate(text) == expected)
-    }
-
-    @Test func theObsoleteFormsStillParse() {
-        let expected = Date(timeIntervalSince1970: 784_111_777)
-        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == expected)
-        #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994") == expected)
-    }
-
-    @Test(arguments: [
-        "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nev 1994 08:49:37 GMT",
-        "Sun, 06 Nov 1994 24:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT", "tomorrow",
-    ])
-    func malformedDatesAreNotIMFFixdates(text: String) {
-        #expect(HTTPDate.parseIMFFixdate(text) == nil)
-    }
-}
-
 /// Answers every request with 307 Temporary Redirect to the same path on
 /// another origin, after reading its body, as a proxy in front of a tus
 /// server might; prints its port, then one line per redirected request.

@@ -79,4 +79,22 @@ import TusProtocol
     func whatIsNoDateIsNil(text: String) {
         #expect(HTTPDate.parse(text) == nil)
     }
+
+    private func formatterDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+
+    @Test(arguments: [
+        "Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 01 Jan 1970 00:00:00 GMT", "Tue, 29 Feb 2000 23:59:59 GMT",
+        "Wed, 31 Dec 2025 12:00:01 GMT", "Mon, 01 Mar 2100 06:07:08 GMT", "Fri, 28 Feb 1969 10:11:12 GMT",
+    ])
+    func imfFixdatesReadAsADateFormatterReadsThem(text: String) throws {
+        let expected = try #require(formatterDate(text))
+        #expect(HTTPDate.parse(text) == expected)
+        #expect(HTTPDate.parseIMFFixdate(text) == expected)
+    }
 }

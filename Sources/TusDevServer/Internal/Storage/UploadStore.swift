@@ -1,3 +1,4 @@
+import TusProtocol
 import Foundation
 import Logging
 import TusCore

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import TusCore
+import TusProtocol
 
 /// A file uploaded in parts at once, each a partial upload on its own
 /// connection, then joined on the server with a final upload (the
@@ -89,7 +90,7 @@ final class ParallelUpload: @unchecked Sendable {
     /// the parts stored by an earlier run, each with the offset the server
     /// reports, or a new split.
     static func plan(
-        client: TusClient, source: UploadSource, size: Int64, options: UploadOptions, key: String?
+        client: TusClient, source: UploadSource, size: Int64, options: UploadOptions, key: String?, fileCheck: String?
     ) async throws -> ParallelUpload? {
         guard source.isSeekable else { return nil }
         // Parts an earlier run stored go on, however many parts are asked
@@ -111,22 +112,24 @@ final class ParallelUpload: @unchecked Sendable {
                         parts[index].url = nil
                         continue
                     }
-                    let answer: Exchange
+                    let sent = SentRequest(kind: .resume, url: url, size: part.length, fileCheck: fileCheck)
+                    var retries = RetryLoop(options: options, logger: client.logger)
+                    let attempt: Attempt
                     do {
-                        answer = try await client.send(.HEAD, url, headers: [], options: options).exchange
-                    } catch let failure as TransportFailure {
-                        throw TusError(failure.error.code, "cannot resume part \(index + 1) at \(text): \(failure.error.message); the stored parts are kept", cause: failure.error)
+                        attempt = try await client.perform(sent, headers: [], options: options, retries: &retries)
+                    } catch let error as TusError {
+                        throw TusError(error.code, "cannot resume part \(index + 1) at \(url.forMessages): \(error.message); the stored parts are kept", cause: error)
                     }
-                    switch try ResumeDecision.decide(answer, stored: text, size: part.length) {
-                    case .resume(let offset, _):
+                    switch attempt.verdict {
+                    case .resumable(let offset, _):
                         offsets[index] = offset
                         isResuming = true
                     case .forget(let reason):
-                        client.logger.debug("creating a part again", metadata: ["url": "\(text)", "reason": "\(reason)"])
+                        client.logger.debug("creating a part again", metadata: ["url": "\(url.forMessages)", "reason": "\(reason)"])
                         parts[index].url = nil
                         recreated.insert(index)
-                    case .keep(let code, let message):
-                        throw TusError(code, message)
+                    default:
+                        throw TusError(.protocolViolation, "cannot resume part \(index + 1) at \(url.forMessages): HEAD gave no offset; the stored parts are kept")
                     }
                 }
             } else {
@@ -138,14 +141,29 @@ final class ParallelUpload: @unchecked Sendable {
         return ParallelUpload(parts: parts, offsets: offsets, recreated: recreated, isResuming: isResuming, key: key, size: size)
     }
 
-    /// Sends every part at once and joins them. Returns false, having sent
-    /// nothing, when the server does not announce concatenation.
-    func run(_ upload: TusUploader, progress: (@Sendable (UploadProgress) -> Void)?) async throws -> Bool {
+    /// Removes the parts entry of the file `key` if there is one: called
+    /// when the store holds a URL of the whole upload under `key`, which
+    /// makes the parts' entry a leftover of a run that stopped between
+    /// storing the final upload and removing the parts.
+    static func removeLeftoverParts(of key: String, in storage: any Storage) async throws {
+        if try await storage.url(forKey: partsKey(for: key)) != nil {
+            try await storage.removeURL(forKey: partsKey(for: key))
+        }
+    }
+
+    /// Sends every part at once and joins them, returning the final
+    /// upload's URL. Returns nil, having sent nothing, when the server does
+    /// not announce concatenation.
+    ///
+    /// Each part is an upload of its own (a ``TusUploader`` over its range,
+    /// with its own state and retries); the parent only reads their
+    /// progress.
+    func run(_ upload: TusUploader, progress: (@Sendable (UploadProgress) -> Void)?) async throws -> URL? {
         let options = upload.options
         guard try await upload.capabilities().supports("concatenation") else {
             upload.logger.debug("the server does not announce concatenation; uploading in one part")
             options.onEvent?(.parallelUploadsUnsupported)
-            return false
+            return nil
         }
         var partOptions = options
         partOptions.storage = nil
@@ -161,7 +179,7 @@ final class ParallelUpload: @unchecked Sendable {
                 created: { [self] url in try await self.record(url, forPart: index, options: options) })
             return TusUploader(
                 client: upload.client, source: upload.source, options: partOptions, metadataHeader: upload.metadataHeader,
-                key: nil, resumed: resumed, part: range)
+                fileCheck: upload.fileCheck, key: nil, resumed: resumed, part: range)
         }
         for index in recreated.sorted() { options.onEvent?(.partCreatedAgain(index: index)) }
 
@@ -173,7 +191,6 @@ final class ParallelUpload: @unchecked Sendable {
                             self.offsets[index] = partProgress.bytesUploaded
                             return self.offsets.reduce(0, +)
                         }
-                        upload.lock.withLock { upload.state.offset = total }
                         progress?(UploadProgress(bytesUploaded: total, totalBytes: self.size))
                     }
                 }
@@ -183,17 +200,13 @@ final class ParallelUpload: @unchecked Sendable {
         try await lastWrite?.value
 
         let finalURL = try await createFinal(upload, partURLs: uploaders.map { $0.url! })
-        upload.lock.withLock {
-            upload.state.url = finalURL
-            upload.state.offset = size
-        }
         if let key, let storage = options.storage {
             try await offLoop {
                 try await storage.setURL(finalURL.absoluteString, forKey: key)
                 try await storage.removeURL(forKey: Self.partsKey(for: key))
             }
         }
-        return true
+        return finalURL
     }
 
     /// Keeps the URL of a part the server has just created.
@@ -213,40 +226,19 @@ final class ParallelUpload: @unchecked Sendable {
         try await write.value
     }
 
-    /// POSTs the final upload that joins the parts, trying again as the
-    /// retry policy allows.
+    /// POSTs the final upload that joins the parts, through the same retry
+    /// loop as every other request.
     private func createFinal(_ upload: TusUploader, partURLs: [URL]) async throws -> URL {
-        let endpoint = upload.client.url
-        var headers = [("Upload-Concat", "final;" + partURLs.map(\.absoluteString).joined(separator: " "))]
-        if let metadata = upload.metadataHeader { headers.append(("Upload-Metadata", metadata)) }
-        let policy = upload.options.retryPolicy
-        var failures = 0
-        while true {
-            let failure: RequestFailure
-            do {
-                let answer = try await upload.client.send(.POST, endpoint, headers: headers, options: upload.options, on: upload.eventLoop).exchange
-                if (200..<300).contains(answer.code) {
-                    guard let location = answer.headers.first(name: "Location"),
-                          let url = URL(string: location, relativeTo: endpoint)?.absoluteURL
-                    else {
-                        throw TusError(.protocolViolation, "POST \(endpoint.absoluteString) answered \(answer.code) to the final upload with no usable Location header")
-                    }
-                    return url
-                }
-                failures += 1
-                failure = RequestFailure(
-                    method: "POST", statusCode: answer.code,
-                    error: TusError(.unavailable, "cannot join the parts of \(upload.source.name) at \(endpoint.absoluteString): POST \(answer.statusDescription)"),
-                    attempt: failures)
-            } catch let transport as TransportFailure {
-                failures += 1
-                failure = RequestFailure(method: "POST", statusCode: nil, error: transport.error, attempt: failures)
-            }
-            guard failures <= policy.retries, policy.shouldRetry(failure) else { throw failure.error }
-            let delay = policy.delay(beforeRetry: failures)
-            upload.options.onEvent?(.retrying(failure, delay: delay))
-            try await Task.sleep(for: delay)
+        var headers = [(TusHeaderName.uploadConcat, UploadConcat.final(partURLs.map(\.absoluteString)).headerValue)]
+        if let metadata = upload.metadataHeader { headers.append((TusHeaderName.uploadMetadata, metadata)) }
+        var retries = RetryLoop(options: upload.options, logger: upload.logger)
+        let attempt = try await upload.client.perform(
+            SentRequest(kind: .concatenate, url: upload.client.url), headers: headers, options: upload.options, retries: &retries,
+            on: upload.eventLoop)
+        guard case .joined(let url) = attempt.verdict else {
+            throw TusError(.protocolViolation, "cannot join the parts of \(upload.source.name): the final POST created no upload")
         }
+        return url
     }
 }
 

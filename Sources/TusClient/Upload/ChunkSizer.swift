@@ -15,8 +15,10 @@
 ///   that cuts every few megabytes still moves the offset.
 /// - It never goes below ``floor`` nor above the ceiling.
 struct ChunkSizer {
-    /// The first size, when the ceiling allows: 5 MiB, tuspy's and
-    /// tus-js-client's habit, small enough to fail fast on a bad link.
+    /// The first size, when the ceiling allows: 5 MiB, small enough to fail
+    /// fast on a bad link, and grown from there on a good one. (tuspy and
+    /// tus-js-client send a whole file in one PATCH unless told a chunk
+    /// size.)
     static let start = 5 << 20
     /// The smallest size halving reaches.
     static let floor = 64 << 10

@@ -4,9 +4,10 @@ import Foundation
 /// or `final;` followed by the parts' URLs, absolute or paths, in order,
 /// separated by spaces.
 ///
-/// Only the server reads it today, so it lives here; if the client learns
-/// concatenation, it belongs in `TusProtocol`.
-enum UploadConcat: Equatable, Sendable {
+/// Part of `TusProtocol`, the wire format shared by `TusClient` and
+/// `TusDevServer`, with `package` access: seen by this package's modules
+/// only, never by its users.
+package enum UploadConcat: Equatable, Sendable {
     /// `partial`: an upload meant to be joined into a final one.
     case partial
     /// `final;<url> <url> …`: the parts' URLs as the client wrote them.
@@ -15,7 +16,7 @@ enum UploadConcat: Equatable, Sendable {
     /// Reads a header value; `nil` if it is neither `partial` nor `final;`
     /// with at least one URL. Whitespace around the value and runs of spaces
     /// between URLs are tolerated.
-    init?(headerValue: String) {
+    package init?(headerValue: String) {
         let value = headerValue.trimmingCharacters(in: .whitespaces)
         if value == "partial" {
             self = .partial
@@ -33,7 +34,7 @@ enum UploadConcat: Equatable, Sendable {
     }
 
     /// The header value: `partial`, or `final;` and the URLs.
-    var headerValue: String {
+    package var headerValue: String {
         switch self {
         case .partial: "partial"
         case .final(let urls): "final;" + urls.joined(separator: " ")

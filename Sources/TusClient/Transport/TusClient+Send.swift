@@ -6,7 +6,7 @@ import TusCore
 
 /// A request that got no answer, in words, with what the uploader needs to
 /// adapt: how many body bytes had gone out, and whether it stalled.
-struct TransportFailure: Error {
+struct TransportFailure: Error, Sendable {
     var error: TusError
     var bytesSent: Int
     var stalled: Bool
@@ -22,10 +22,10 @@ extension TusClient {
     /// Sends one request: the protocol's and the user's headers, the hooks
     /// of `options`, the route (proxy, TLS) to `url`, and failures in words.
     ///
-    /// - Throws: ``TransportFailure`` when no answer came; `TusError` for a
-    ///   route that cannot be used, a file that cannot be read, a request
-    ///   that ran out of time, and a server that wants a client certificate;
-    ///   whatever a hook throws; `CancellationError`.
+    /// - Throws: ``TransportFailure`` when no answer came (the network, a
+    ///   stall, the request's deadline); `TusError` for a route that cannot
+    ///   be used and a file that cannot be read; whatever a hook throws;
+    ///   `CancellationError`.
     func send(
         _ method: HTTPMethod, _ url: URL, headers extra: [(String, String)], body: RequestBody? = nil,
         options: UploadOptions?, on loop: (any EventLoop)? = nil
@@ -42,8 +42,11 @@ extension TusClient {
                 tls: route.tlsConfiguration, on: loop ?? route.httpClient.eventLoopGroup.next(),
                 timeout: options?.requestTimeout ?? .seconds(60),
                 stallTimeout: options == nil ? .seconds(60) : options!.stallTimeout)
+        } catch let error as TusError where error.code == .timeout {
+            // The request's deadline: bytes may have been on their way.
+            throw TransportFailure(error: error, bytesSent: body?.count ?? 0, stalled: true)
         } catch let failure as NoAnswer {
-            let label = "\(method.rawValue) \(url.absoluteString)"
+            let label = "\(method.rawValue) \(url.forMessages)"
             if let stall = failure.error as? Stalled {
                 let error = TusError(.timeout, "\(label): nothing moved for \(Self.seconds(stall.seconds)); the request was abandoned", cause: stall)
                 throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: true)
@@ -53,18 +56,6 @@ extension TusClient {
             throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false)
         }
         let elapsed = ContinuousClock.now - started
-        if exchange.code == 400 {
-            // nginx finishes the handshake without a client certificate it
-            // requires, then answers every request 400.
-            let text = String(decoding: exchange.body.readableBytesView, as: UTF8.self)
-            let server = ConnectionFailure.address(of: url)
-            if text.contains("No required SSL certificate was sent") {
-                throw TusError(.authenticationFailed, "\(server) requires a client certificate; give one (--cert FILE --key FILE)")
-            }
-            if text.contains("The SSL certificate error") {
-                throw TusError(.authenticationFailed, "\(server) refused the client certificate; check that its authority is one the server trusts")
-            }
-        }
         if let hook = options?.afterResponse {
             try await hook(UploadResponse(
                 request: request, statusCode: exchange.code,

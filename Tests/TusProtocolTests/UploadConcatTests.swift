@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TusDevServer
+import TusProtocol
 
 @Suite struct UploadConcatTests {
     @Test func partialAndFinalAreRead() {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import TusCore
+import TusProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -22,8 +23,8 @@ struct FileRange: Sendable {
     ///
     /// - Throws: ``TusCore/TusError`` when the file cannot be read or has
     ///   become shorter than the range.
-    func piece(after sent: Int) throws -> ByteBuffer {
-        let piece = try source.readPiece(at: offset + Int64(sent), count: count - sent)
+    func piece(after sent: Int, limit: Int = UploadSource.pieceSize) throws -> ByteBuffer {
+        let piece = try source.readPiece(at: offset + Int64(sent), count: min(count - sent, limit))
         guard piece.readableBytes > 0 else {
             throw TusError(.io, "\(source.name) changed while uploading: it ends at \(offset + Int64(sent)) now")
         }
@@ -36,8 +37,8 @@ struct FileRange: Sendable {
     ///
     /// - Throws: ``TusCore/TusError`` when the file cannot be read or has
     ///   become shorter than the range.
-    func region(after sent: Int) throws -> FileRegion {
-        try source.region(at: offset + Int64(sent), count: count - sent)
+    func region(after sent: Int, limit: Int = UploadSource.pieceSize) throws -> FileRegion {
+        try source.region(at: offset + Int64(sent), count: min(count - sent, limit))
     }
 }
 
@@ -56,13 +57,13 @@ enum RequestBody: Sendable {
     /// The piece that follows the first `sent` bytes: at most
     /// ``UploadSource/pieceSize`` bytes, so that a request's progress shows
     /// piece by piece.
-    func piece(after sent: Int) throws -> ByteBuffer {
+    func piece(after sent: Int, limit: Int = UploadSource.pieceSize) throws -> ByteBuffer {
         switch self {
         case .bytes(let buffer):
-            let count = min(UploadSource.pieceSize, buffer.readableBytes - sent)
+            let count = min(limit, UploadSource.pieceSize, buffer.readableBytes - sent)
             return buffer.getSlice(at: buffer.readerIndex + sent, length: count) ?? ByteBuffer()
         case .file(let range):
-            return try range.piece(after: sent)
+            return try range.piece(after: sent, limit: limit)
         }
     }
 
@@ -70,9 +71,9 @@ enum RequestBody: Sendable {
     /// `fromFile` (a connection without TLS), a file range's piece is a
     /// region of the file, which the kernel sends from its page cache with
     /// `sendfile`: no copy passes through this process.
-    func piece(after sent: Int, fromFile: Bool) throws -> IOData {
-        if fromFile, case .file(let range) = self { return .fileRegion(try range.region(after: sent)) }
-        return .byteBuffer(try piece(after: sent))
+    func piece(after sent: Int, fromFile: Bool, limit: Int = UploadSource.pieceSize) throws -> IOData {
+        if fromFile, case .file(let range) = self { return .fileRegion(try range.region(after: sent, limit: limit)) }
+        return .byteBuffer(try piece(after: sent, limit: limit))
     }
 }
 
@@ -301,19 +302,19 @@ final class UploadSource: @unchecked Sendable {
     /// The `Upload-Checksum` header value for `body`; a file range is read a
     /// piece at a time.
     func checksum(_ algorithm: ChecksumAlgorithm, of body: RequestBody) throws -> String {
+        var hasher = UploadChecksum.Hasher(algorithm)
         switch body {
         case .bytes(let buffer):
-            return algorithm.headerValue(for: buffer)
+            buffer.withUnsafeReadableBytes { hasher.update($0) }
         case .file(let range):
-            var hasher = algorithm.hasher()
             var done = 0
             while done < range.count {
                 let piece = try range.piece(after: done)
                 piece.withUnsafeReadableBytes { hasher.update($0) }
                 done += piece.readableBytes
             }
-            return hasher.headerValue()
         }
+        return hasher.finalize().headerValue
     }
 
     /// The key of the content, for a source that can be read again. A

@@ -8,48 +8,6 @@ import TusCore
 import TusProtocol
 
 
-/// One request's answer, its body read whole (answers to tus requests are
-/// small).
-struct Exchange: Sendable {
-    var status: HTTPResponseStatus
-    var headers: HTTPHeaders
-    var body: ByteBuffer
-
-    var code: Int { Int(status.code) }
-
-    /// The server's `Upload-Offset`, if present and valid.
-    func offset(_ request: String) throws -> Int64 {
-        guard let text = headers.first(name: TusHeaderName.uploadOffset) else {
-            throw TusError(.protocolViolation, "\(request): the answer has no Upload-Offset header")
-        }
-        guard let offset = NonNegativeInteger.parse(text.trimmingCharacters(in: .whitespaces)) else {
-            throw TusError(.protocolViolation, "\(request): the answer's Upload-Offset \"\(text)\" is not a byte count")
-        }
-        return offset
-    }
-
-    /// The server's `Upload-Length`, if present and valid.
-    var length: Int64? {
-        headers.first(name: TusHeaderName.uploadLength).flatMap { NonNegativeInteger.parse($0.trimmingCharacters(in: .whitespaces)) }
-    }
-
-    /// The server's `Upload-Expires`, if present and a valid HTTP date.
-    var expires: Date? {
-        headers.first(name: "Upload-Expires").flatMap(HTTPDate.parse)
-    }
-
-    /// The start of the body, for error messages.
-    var bodySnippet: String {
-        let text = String(decoding: body.readableBytesView.prefix(200), as: UTF8.self)
-            .split(whereSeparator: \.isNewline).joined(separator: " ")
-            .trimmingCharacters(in: .whitespaces)
-        return text.isEmpty ? "" : ": \(text)"
-    }
-
-    /// "answered 404 Not Found: …"
-    var statusDescription: String { "answered \(status.code) \(status.reasonPhrase)\(bodySnippet)" }
-}
-
 /// A request that got no answer.
 struct NoAnswer: Error {
     /// What AsyncHTTPClient or the network reported.
@@ -103,7 +61,7 @@ extension HTTPClient {
             let fromFile = url.scheme?.lowercased() == "http" && hasOneEventLoop
             requestBody = .stream(contentLength: Int64(body.count)) { writer in
                 // Called again when a redirect sends the body again.
-                let pump = PiecePump(body: body, fromFile: fromFile, writer: writer, loop: loop)
+                let pump = PiecePump(body: body, fromFile: fromFile, writer: writer, loop: loop, stallTimeout: stallTimeout)
                 pumps.value = pump
                 return pump.start()
             }
@@ -159,12 +117,20 @@ extension HTTPClient {
 
 /// What a request has moved, and the watchdog that abandons it once nothing
 /// moves for its stall timeout. Touched on the request's loop only.
+///
+/// Moving means the connection accepted body bytes (each piece the pump
+/// hands over is small enough to be accepted well within the timeout, see
+/// ``PiecePump``) or part of the answer arrived. Once a request's whole
+/// body is out, waiting for its answer is not a stall, however long: the
+/// bytes may still be crossing a slow link from the system's buffers, and
+/// the server may still be writing them; the request's deadline bounds
+/// that wait. A request without a body is watched until its answer ends.
 final class RequestProgress: @unchecked Sendable {
     private let loop: any EventLoop
     private var lastMove = NIODeadline.now()
-    private var written = 0
     private var check: RepeatedTask?
     private var sentBytes = LockedCount()
+    private var bodyIsOut = false
 
     init(loop: any EventLoop) {
         self.loop = loop
@@ -179,6 +145,13 @@ final class RequestProgress: @unchecked Sendable {
         sentBytes.add(bytes)
     }
 
+    /// The whole request went out; with `hadBody`, its answer is awaited
+    /// without a stall timeout.
+    func sentEverything(hadBody: Bool) {
+        lastMove = .now()
+        if hadBody { bodyIsOut = true }
+    }
+
     /// Part of the answer arrived.
     func received() {
         lastMove = .now()
@@ -186,15 +159,20 @@ final class RequestProgress: @unchecked Sendable {
 
     /// Fails `task` once nothing has moved for `stallTimeout`.
     func watch<Response>(_ task: HTTPClient.Task<Response>, stallTimeout: Duration?) {
+        watch(stallTimeout: stallTimeout) { task.fail(reason: Stalled(seconds: stallTimeout ?? .zero)) }
+    }
+
+    /// Calls `onStall` once nothing has moved for `stallTimeout`.
+    func watch(stallTimeout: Duration?, onStall: @escaping @Sendable () -> Void) {
         guard let stallTimeout, stallTimeout > .zero else { return }
         let limit = TimeAmount(stallTimeout)
         let every = TimeAmount.nanoseconds(max(limit.nanoseconds / 8, 1_000_000))
         loop.execute { [self] in
             lastMove = .now()
             check = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { [self] repeated in
-                if NIODeadline.now() - lastMove >= limit {
+                if !bodyIsOut, NIODeadline.now() - lastMove >= limit {
                     repeated.cancel()
-                    task.fail(reason: Stalled(seconds: stallTimeout))
+                    onStall()
                 }
             }
         }
@@ -235,13 +213,32 @@ final class PiecePump: @unchecked Sendable {
     private var onTheirWay = 0
     private var isFinished = false
 
+    /// How long the connection may take to accept one piece before pieces
+    /// get smaller: a quarter of the stall timeout, so that a slow link
+    /// still shows progress several times within it.
+    private let slowPiece: TimeAmount
+    /// How quickly a piece must be accepted for pieces to grow.
+    private let fastPiece: TimeAmount
+    private var pieceLimit = PiecePump.firstPiece
+    private var lastWritten = NIODeadline.now()
+
+    /// The size of the first piece, which grows to ``UploadSource/pieceSize``
+    /// on a link that accepts pieces quickly.
+    static let firstPiece = 64 << 10
+    /// The smallest piece, on the slowest link.
+    static let smallestPiece = 4 << 10
+
     /// Sends `body` through `writer`; with `fromFile`, a file's pieces are
-    /// regions of the file (for a connection without TLS).
-    init(body: RequestBody, fromFile: Bool, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop) {
+    /// regions of the file (for a connection without TLS). Pieces are sized
+    /// so that the connection accepts one well within `stallTimeout`.
+    init(body: RequestBody, fromFile: Bool, writer: HTTPClient.Body.StreamWriter, loop: any EventLoop, stallTimeout: Duration?) {
         self.body = body
         self.fromFile = fromFile
         self.writer = writer
         self.loop = loop
+        let limit = TimeAmount(stallTimeout ?? .seconds(3600))
+        slowPiece = .nanoseconds(max(limit.nanoseconds / 4, 1_000_000))
+        fastPiece = .nanoseconds(max(limit.nanoseconds / 32, 100_000))
         done = loop.makePromise()
     }
 
@@ -255,7 +252,22 @@ final class PiecePump: @unchecked Sendable {
     func written() {
         onLoop { pump in
             pump.onTheirWay = max(0, pump.onTheirWay - 1)
+            pump.adaptPieces()
             pump.pump()
+        }
+    }
+
+    /// Pieces double while the connection accepts each quickly, and halve
+    /// when one took long: on a slow link each piece still goes out well
+    /// within the stall timeout, so a steady link is never a stall.
+    private func adaptPieces() {
+        let now = NIODeadline.now()
+        let took = now - lastWritten
+        lastWritten = now
+        if took > slowPiece {
+            pieceLimit = max(Self.smallestPiece, pieceLimit / 2)
+        } else if took < fastPiece {
+            pieceLimit = min(UploadSource.pieceSize, pieceLimit * 2)
         }
     }
 
@@ -273,10 +285,11 @@ final class PiecePump: @unchecked Sendable {
     }
 
     private func pump() {
+        if sent == 0 && onTheirWay == 0 { lastWritten = .now() }
         while !isFinished, sent < body.count, onTheirWay < Self.limit {
             let piece: IOData
             do {
-                piece = try body.piece(after: sent, fromFile: fromFile)
+                piece = try body.piece(after: sent, fromFile: fromFile, limit: pieceLimit)
             } catch {
                 finish(.failure(error))
                 return
@@ -322,6 +335,10 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     func didSendRequestPart(task: HTTPClient.Task<Response>, _ part: IOData) {
         progress.wrote(part.readableBytes)
         pumps.value?.written()
+    }
+
+    func didSendRequest(task: HTTPClient.Task<Response>) {
+        progress.sentEverything(hadBody: pumps.value != nil)
     }
 
     func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {

@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TusCore
+
+/// One request sent and judged: the step every request of an upload takes.
+struct Attempt: Sendable {
+    var sent: SentRequest
+    var outcome: Outcome
+    var verdict: Verdict
+    /// How long the answer took, when one came.
+    var seconds: Double?
+}
+
+extension TusClient {
+    /// Sends the request `sent` describes and judges its outcome
+    /// (``Verdict/decide(_:_:)``).
+    ///
+    /// - Throws: what ``send(_:_:headers:body:options:on:)`` throws besides a
+    ///   request that got no answer, which is an outcome like an answer.
+    func attempt(
+        _ sent: SentRequest, headers: [(String, String)], body: RequestBody? = nil,
+        options: UploadOptions?, on loop: (any EventLoop)? = nil
+    ) async throws -> Attempt {
+        let outcome: Outcome
+        var seconds: Double?
+        do {
+            let timed = try await send(
+                HTTPMethod(rawValue: sent.kind.method), sent.url, headers: headers, body: body, options: options, on: loop)
+            outcome = .answer(timed.exchange)
+            seconds = timed.seconds
+        } catch let failure as TransportFailure {
+            outcome = .noAnswer(failure)
+        }
+        return Attempt(sent: sent, outcome: outcome, verdict: Verdict.decide(sent, outcome), seconds: seconds)
+    }
+
+    /// Sends the request until its verdict is one to act on, through the
+    /// retry loop `retries`: for requests that stand alone (`OPTIONS`, a
+    /// stored URL's `HEAD`, the final concatenation, `DELETE`).
+    ///
+    /// - Throws: `TusError` when the retry loop gives up or the verdict is
+    ///   to stop; `CancellationError`.
+    func perform(
+        _ sent: SentRequest, headers: [(String, String)], options: UploadOptions?, retries: inout RetryLoop,
+        on loop: (any EventLoop)? = nil
+    ) async throws -> Attempt {
+        while true {
+            try Task.checkCancellation()
+            var sent = sent
+            sent.afterAbandoned = retries.afterAbandoned
+            let attempt = try await attempt(sent, headers: headers, options: options, on: loop)
+            switch try await retries.handle(attempt.verdict, of: sent, outcome: attempt.outcome) {
+            case .act: return attempt
+            case .again: continue
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TusCore
+import TusProtocol
+
+/// The loop that carries an upload's state machine out: it asks
+/// ``UploadState`` for the next step, sends that request, has the
+/// ``RetryLoop`` carry out failures, and feeds every other verdict back to
+/// the state, then does what the state says (store the URL, report
+/// progress, forget the URL).
+extension TusUploader {
+    /// Creates the upload if needed and sends every byte.
+    func sendAll(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
+        do {
+            try await run(progress: progress)
+        } catch {
+            await stopAskingAlongside()
+            throw error
+        }
+        await stopAskingAlongside()
+    }
+
+    private func run(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
+        var retries = RetryLoop(options: options, logger: logger)
+        while true {
+            try Task.checkCancellation()
+            let step = lock.withLock { state.nextStep(size: size) }
+            let attempt: Attempt
+            switch step {
+            case .finished:
+                return
+            case .create:
+                attempt = try await create(afterAbandoned: retries.afterAbandoned)
+            case .append:
+                attempt = try await append(afterAbandoned: retries.afterAbandoned)
+            case .askOffset:
+                let url = lock.withLock { state.url! }
+                attempt = try await client.attempt(
+                    SentRequest(kind: .offset, url: url, size: size, afterAbandoned: retries.afterAbandoned),
+                    headers: [], options: options, on: eventLoop)
+            }
+            if case .answer = attempt.outcome, attempt.sent.bodyCount == 0, let seconds = attempt.seconds {
+                // A request without a body times a round trip.
+                lock.withLock { state.sizer.measuredRoundTrip(seconds) }
+            }
+            let effects: [UploadState.Effect]
+            switch try await retries.handle(attempt.verdict, of: attempt.sent, outcome: attempt.outcome) {
+            case .again(let resync):
+                effects = lock.withLock { state.willRetry(after: attempt, resync: resync) }
+            case .act:
+                effects = lock.withLock { state.apply(attempt) }
+            }
+            for effect in effects {
+                try await carryOut(effect, retries: &retries, progress: progress)
+            }
+        }
+    }
+
+    /// Does what the state machine says besides changing its state.
+    private func carryOut(
+        _ effect: UploadState.Effect, retries: inout RetryLoop, progress: (@Sendable (UploadProgress) -> Void)?
+    ) async throws {
+        switch effect {
+        case .storeURL(let url):
+            logger.debug("created", metadata: ["url": "\(url.forMessages)"])
+            if let key, let storage = options.storage {
+                try await offLoop { try await storage.setURL(url.absoluteString, forKey: key) }
+            }
+            if let part { try await offLoop { try await part.created(url) } }
+        case .serverTakesNoBytesWithCreation:
+            logger.debug("the server takes no bytes with POST; sending them with PATCH")
+            client.rememberIgnoresBytesWithCreation()
+        case .checkSizeLimit:
+            try refuseIfLargerThanAllowed(by: try await capabilitiesAfterAskingAlongside())
+        case .shrunk(let from, let to, let reason):
+            options.onEvent?(.chunkSizeReduced(from: from, to: to, reason: reason))
+        case .progressed:
+            retries.progressed()
+            progress?(UploadProgress(bytesUploaded: offset, totalBytes: size))
+        case .forget(let reason):
+            let url = self.url
+            try await forgetStoredURL()
+            throw TusError(.notFound, "the upload at \(url?.forMessages ?? client.url.forMessages) cannot go on: \(reason); start it again")
+        case .fail(let error):
+            throw error
+        }
+    }
+
+    // MARK: Requests
+
+    /// POSTs a new upload, with its first bytes when the server allows.
+    private func create(afterAbandoned: Bool) async throws -> Attempt {
+        let chunkSize = min(self.chunkSize, Self.firstRequestCeiling)
+        // For a stream, the first chunk tells whether its length is known.
+        if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
+        let size = self.size
+        var headers: [(String, String)] = []
+        if part != nil { headers.append((TusHeaderName.uploadConcat, UploadConcat.partial.headerValue)) }
+        if let size {
+            headers.append((TusHeaderName.uploadLength, String(size)))
+        } else {
+            headers.append((TusHeaderName.uploadDeferLength, "1"))
+        }
+        if let metadataHeader { headers.append((TusHeaderName.uploadMetadata, metadataHeader)) }
+
+        var body: RequestBody?
+        // Without a checksum to agree on, and with nothing known of the
+        // server yet, the first bytes go with the POST unasked: a server
+        // with creation-with-upload takes them, one without ignores them
+        // (its answer has no Upload-Offset), and the OPTIONS round trip is
+        // saved.
+        let withBody = lock.withLock { !state.createsWithoutBody } && !client.ignoresBytesWithCreation
+        let known = lock.withLock { state.capabilities } ?? client.knownCapabilities
+        let unasked = options.uploadsDuringCreation && options.checksum == nil && known == nil && withBody && size != 0
+        if unasked {
+            body = try self.body(at: 0, count: chunkSize)
+            headers.append(("Content-Type", "application/offset+octet-stream"))
+            if lock.withLock({ askingAlongside == nil }) { askAlongside() }
+        } else if (options.uploadsDuringCreation && withBody) || options.checksum != nil {
+            let capabilities = try await capabilities()
+            try refuseIfLargerThanAllowed(by: capabilities)
+            if options.uploadsDuringCreation, withBody, capabilities.supports("creation-with-upload"), size != 0 {
+                let chunk = try self.body(at: 0, count: chunkSize)
+                headers.append(("Content-Type", "application/offset+octet-stream"))
+                if let checksum = try await checksumHeader(of: chunk) {
+                    headers.append((TusHeaderName.uploadChecksum, checksum))
+                }
+                body = chunk
+            }
+        }
+        let sent = SentRequest(
+            kind: .create, url: client.url, bodyCount: body?.count ?? 0, unasked: unasked, size: size, afterAbandoned: afterAbandoned)
+        return try await client.attempt(sent, headers: headers, body: body, options: options, on: eventLoop)
+    }
+
+    /// PATCHes the next bytes.
+    private func append(afterAbandoned: Bool) async throws -> Attempt {
+        let (url, offset, lengthDeferred, chunkSize) = lock.withLock {
+            (state.url!, state.offset, state.lengthDeferred, state.sizer.size)
+        }
+        let chunk = try body(at: offset, count: chunkSize)
+        if let size, !lengthDeferred, Int64(chunk.count) < min(Int64(chunkSize), size - offset) {
+            throw TusError(.io, "\(source.name) changed while uploading: it has fewer than its \(size) bytes now")
+        }
+        var headers: [(String, String)] = [
+            (TusHeaderName.uploadOffset, String(offset)),
+            ("Content-Type", "application/offset+octet-stream"),
+        ]
+        let tellsLength = lengthDeferred && size != nil
+        if tellsLength, let size { headers.append((TusHeaderName.uploadLength, String(size))) }
+        if let checksum = try await checksumHeader(of: chunk) {
+            headers.append((TusHeaderName.uploadChecksum, checksum))
+        }
+        // The size goes in only when known to the server after this
+        // request: a stream's length is told once its end is read.
+        let sent = SentRequest(
+            kind: .append, url: url, offset: offset, bodyCount: chunk.count, size: lengthDeferred && !tellsLength ? nil : size,
+            afterAbandoned: afterAbandoned)
+        return try await client.attempt(sent, headers: headers, body: chunk, options: options, on: eventLoop)
+    }
+
+    /// The most bytes the next request carries.
+    var chunkSize: Int { lock.withLock { state.sizer.size } }
+
+    /// Refuses a file larger than the server's announced limit, in words.
+    private func refuseIfLargerThanAllowed(by capabilities: ServerCapabilities) throws {
+        if let maxSize = capabilities.maxSize, let size, size > maxSize {
+            throw TusError(.invalidArgument, "cannot upload \(name) to \(client.url.forMessages): its \(size) bytes are more than the server's limit of \(maxSize)")
+        }
+    }
+
+    // MARK: The server's capabilities
+
+    /// The server's capabilities, asked once per upload when needed.
+    func capabilities() async throws -> ServerCapabilities {
+        if let known = lock.withLock({ state.capabilities }) { return known }
+        let (capabilities, seconds) = try await client.capabilitiesOrAssumed(options: options)
+        lock.withLock {
+            state.capabilities = capabilities
+            if let seconds { state.sizer.measuredRoundTrip(seconds) }
+        }
+        if let algorithm = options.checksum, !capabilities.supports(algorithm) {
+            logger.debug("the server does not announce \(algorithm.rawValue) checksums; sending none")
+        }
+        return capabilities
+    }
+
+    /// Sends OPTIONS alongside a POST that carries bytes without asking:
+    /// no request waits for it, and its answer times a round trip for the
+    /// ``ChunkSizer`` and tells the server's limits.
+    private func askAlongside() {
+        let task = Task { _ = try? await self.capabilities() }
+        lock.withLock { askingAlongside = task }
+    }
+
+    /// The capabilities, once the OPTIONS sent alongside has its answer.
+    private func capabilitiesAfterAskingAlongside() async throws -> ServerCapabilities {
+        await lock.withLock { askingAlongside }?.value
+        return try await capabilities()
+    }
+
+    /// Ends the OPTIONS sent alongside, answered or not: the upload no
+    /// longer needs it.
+    private func stopAskingAlongside() async {
+        guard let task = lock.withLock({ askingAlongside }) else { return }
+        task.cancel()
+        await task.value
+        lock.withLock { askingAlongside = nil }
+    }
+
+    // MARK: Checksums
+
+    /// The checksum algorithm to use, if any.
+    private func checksumAlgorithm() async throws -> ChecksumAlgorithm? {
+        guard let algorithm = options.checksum else { return nil }
+        return try await capabilities().supports(algorithm) ? algorithm : nil
+    }
+
+    /// The `Upload-Checksum` value for `chunk`, or nil when no checksum is
+    /// sent. The chunk is read and hashed off the event loop.
+    private func checksumHeader(of chunk: RequestBody) async throws -> String? {
+        guard let algorithm = try await checksumAlgorithm() else { return nil }
+        let source = source
+        return try await offLoop { try source.checksum(algorithm, of: chunk) }
+    }
+}
