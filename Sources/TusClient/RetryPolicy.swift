@@ -40,6 +40,7 @@ public struct RetryPolicy: Sendable {
     /// refused token worth another try:
     ///
     /// ```swift
+    /// var options = UploadOptions()
     /// options.retryPolicy.shouldRetry = { failure in
     ///     failure.statusCode == 401 || RetryPolicy.isTransient(failure)
     /// }

@@ -78,8 +78,9 @@ public final class TusUploader: @unchecked Sendable {
     /// The most bytes the first request (the `POST` that creates the
     /// upload) carries, whatever ``UploadOptions/chunkSize`` says: the URL
     /// is stored once its answer comes, so a crash before that loses at
-    /// most this much. 4 MiB.
-    public static let firstRequestCeiling = 4 << 20
+    /// most this much. 5 MiB, where requests start when the uploader
+    /// chooses their size.
+    public static let firstRequestCeiling = ChunkSizer.start
 
     /// The key the upload URL is stored under, or `nil` without a store (or
     /// for a stream, which cannot be resumed).

@@ -48,10 +48,11 @@ extension HTTPClient {
         tls: TLSConfiguration?,
         on loop: any EventLoop,
         timeout: Duration,
-        stallTimeout: Duration?
+        stallTimeout: Duration?,
+        peerPort: Int? = nil
     ) async throws -> Exchange {
-        let label = "\(method.rawValue) \(url.absoluteString)"
-        let progress = RequestProgress(loop: loop)
+        let label = "\(method.rawValue) \(url.forMessages)"
+        let progress = RequestProgress(loop: loop, peerPort: peerPort)
         let pumps = PiecePumps(nil)
         var requestBody: HTTPClient.Body?
         if let body {
@@ -118,22 +119,27 @@ extension HTTPClient {
 /// What a request has moved, and the watchdog that abandons it once nothing
 /// moves for its stall timeout. Touched on the request's loop only.
 ///
-/// Moving means the connection accepted body bytes (each piece the pump
-/// hands over is small enough to be accepted well within the timeout, see
-/// ``PiecePump``) or part of the answer arrived. Once a request's whole
-/// body is out, waiting for its answer is not a stall, however long: the
-/// bytes may still be crossing a slow link from the system's buffers, and
-/// the server may still be writing them; the request's deadline bounds
-/// that wait. A request without a body is watched until its answer ends.
+/// Moving is any of: the connection accepted body bytes (each piece the
+/// pump hands over is small enough to be accepted well within the timeout,
+/// see ``PiecePump``), the system's send queue to the server shrank (bytes
+/// handed over earlier crossed the link, see ``SendQueue``), part of the
+/// answer arrived. Once the whole body is out and the system holds none of
+/// it (the server has every byte), waiting for the answer is not a stall:
+/// the request's deadline bounds that wait. Where the send queue cannot be
+/// read, waiting once the body is out is not a stall either.
 final class RequestProgress: @unchecked Sendable {
     private let loop: any EventLoop
+    /// The port the connection goes to (the server's, or the proxy's).
+    private let peerPort: Int?
     private var lastMove = NIODeadline.now()
+    private var lastQueue: Int?
     private var check: RepeatedTask?
     private var sentBytes = LockedCount()
     private var bodyIsOut = false
 
-    init(loop: any EventLoop) {
+    init(loop: any EventLoop, peerPort: Int?) {
         self.loop = loop
+        self.peerPort = peerPort
     }
 
     /// How many body bytes the connection has written.
@@ -145,8 +151,8 @@ final class RequestProgress: @unchecked Sendable {
         sentBytes.add(bytes)
     }
 
-    /// The whole request went out; with `hadBody`, its answer is awaited
-    /// without a stall timeout.
+    /// The whole request went out to the system; with `hadBody`, a queue
+    /// that the link has emptied no longer counts as a stall.
     func sentEverything(hadBody: Bool) {
         lastMove = .now()
         if hadBody { bodyIsOut = true }
@@ -170,12 +176,27 @@ final class RequestProgress: @unchecked Sendable {
         loop.execute { [self] in
             lastMove = .now()
             check = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { [self] repeated in
-                if !bodyIsOut, NIODeadline.now() - lastMove >= limit {
+                lookAtTheSendQueue()
+                if NIODeadline.now() - lastMove >= limit {
                     repeated.cancel()
                     onStall()
                 }
             }
         }
+    }
+
+    /// Counts a send queue that changed as a move, and once the body is
+    /// out, an empty queue (or one that cannot be read) too.
+    private func lookAtTheSendQueue() {
+        guard let peerPort, let queue = SendQueue.bytes(toPort: peerPort) else {
+            if bodyIsOut { lastMove = .now() }
+            return
+        }
+        if queue != lastQueue {
+            if lastQueue != nil { lastMove = .now() }
+            lastQueue = queue
+        }
+        if bodyIsOut && queue == 0 { lastMove = .now() }
     }
 
     func stopWatching() {

@@ -44,6 +44,18 @@ struct Route {
     /// The proxy the request goes through, for messages.
     var proxy: URL?
     var tlsConfiguration: TLSConfiguration?
+
+    /// The port the connection for `url` goes to: the proxy's, or the
+    /// server's (its scheme's default when the URL names none); nil for an
+    /// HTTP client of the user's, whose proxies are its own.
+    func peerPort(for url: URL) -> Int? {
+        if let proxy { return proxy.port ?? 1080 }
+        if isCustom { return nil }
+        return url.port ?? (url.scheme?.lowercased() == "https" ? 443 : 80)
+    }
+
+    /// The route goes through an HTTP client the user gave.
+    var isCustom = false
 }
 
 extension TusClient {
@@ -55,7 +67,7 @@ extension TusClient {
         let isHTTPS = url.scheme?.lowercased() == "https"
         let tlsConfiguration = isHTTPS ? try TLSConfigurations.configuration(for: tls) : nil
         if let httpClient = customHTTPClient {
-            return Route(httpClient: httpClient, proxy: nil, tlsConfiguration: tlsConfiguration)
+            return Route(httpClient: httpClient, proxy: nil, tlsConfiguration: tlsConfiguration, isCustom: true)
         }
         guard let proxyURL = proxy.proxy(for: url) else {
             return Route(httpClient: TusClient.sharedHTTPClient, proxy: nil, tlsConfiguration: tlsConfiguration)

@@ -41,7 +41,8 @@ extension TusClient {
                 method, url, headers: request.headers.map { ($0.name, $0.value) }, body: body,
                 tls: route.tlsConfiguration, on: loop ?? route.httpClient.eventLoopGroup.next(),
                 timeout: options?.requestTimeout ?? .seconds(60),
-                stallTimeout: options == nil ? .seconds(60) : options!.stallTimeout)
+                stallTimeout: options == nil ? .seconds(60) : options!.stallTimeout,
+                peerPort: route.peerPort(for: url))
         } catch let error as TusError where error.code == .timeout {
             // The request's deadline: bytes may have been on their way.
             throw TransportFailure(error: error, bytesSent: body?.count ?? 0, stalled: true)

@@ -114,10 +114,9 @@ struct UploadState: Sendable {
             }
             return to > before ? [.progressed] : []
         case .sendSmaller:
-            let before = sizer.size
             var effects: [Effect] = sent.kind == .create && sent.unasked ? [.checkSizeLimit] : []
             if sizer.refusedAsTooLarge(bytes: sent.bodyCount) {
-                effects.append(.shrunk(from: max(before, sent.bodyCount), to: sizer.size, reason: .bodyTooLarge))
+                effects.append(.shrunk(from: sent.bodyCount, to: sizer.size, reason: .bodyTooLarge))
             } else if sent.kind == .create {
                 // Not even the smallest body passes: create without one.
                 createsWithoutBody = true

@@ -140,7 +140,8 @@ extension Verdict {
         case 412:
             return .stop(versionRefusal(answer, sent: sent))
         default:
-            return .retry(Failure(statusCode: code, error: TusError(.unavailable, "\(sent.label) \(answer.statusDescription)")), resync: false)
+            let error = TusError(.unavailable, "cannot create an upload at \(sent.url.forMessages): POST \(answer.statusDescription)")
+            return .retry(Failure(statusCode: code, error: error), resync: false)
         }
     }
 
