@@ -179,9 +179,9 @@ import TusTestSupport
         #expect(options.status == 204 || options.status == 200, "\(options.stderr)")
         #expect(options["tus-version"]?.contains("1.0.0") == true, "\(options.headers)")
 
-        // tuspyserver answers HEAD only for uploads with a file name.
+        // tuspyserver answers HEAD only for uploads with a file name and type.
         let created = try await curl(
-            good + tusHeaders + ["-X", "POST", "-H", "Upload-Length: 5", "-H", "Upload-Metadata: filename aGVsbG8udHh0"],
+            good + tusHeaders + ["-X", "POST", "-H", "Upload-Length: 5", "-H", "Upload-Metadata: filename aGVsbG8udHh0,filetype dGV4dC9wbGFpbg=="],
             endpoint)
         #expect(created.status == 201, "\(created.stderr) \(created.body)")
         let location = try #require(created["location"].flatMap(URL.init(string:)), "\(created.headers)")
