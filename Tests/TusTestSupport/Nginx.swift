@@ -79,7 +79,8 @@ public final class Nginx: Sendable {
         /// (which name nginx, see ``Nginx``) are guarded too.
         ///
         /// The token is made of the characters RFC 6750 allows in one
-        /// (letters, digits, `-._~+/`, then `=` padding).
+        /// (letters, digits, `-._~+/`, then `=` padding);
+        /// ``Nginx/start(upstream:_:)`` refuses any other.
         public var bearerToken: String?
 
         /// Plain HTTP unless `tls` is given, no body limit unless one is,
@@ -87,9 +88,6 @@ public final class Nginx: Sendable {
         public init(
             tls: TLS? = nil, clientMaxBodySize: String = "0", extraDirectives: [String] = [], bearerToken: String? = nil
         ) {
-            if let bearerToken {
-                precondition(Self.isBearerToken(bearerToken), "a bearer token is letters, digits and -._~+/, then = padding")
-            }
             self.tls = tls
             self.clientMaxBodySize = clientMaxBodySize
             self.extraDirectives = extraDirectives
@@ -146,10 +144,14 @@ public final class Nginx: Sendable {
     /// does it for you.
     ///
     /// - Throws: ``FixtureError`` with nginx's own message if it is not
-    ///   installed or does not start.
+    ///   installed or does not start, or if the configuration's bearer
+    ///   token has characters a token cannot have.
     public static func start(upstream: URL, _ configuration: Configuration = .plainHTTP) async throws -> Nginx {
         guard let upstreamHost = upstream.host, let upstreamPort = upstream.port else {
             throw FixtureError("nginx needs an upstream URL with a host and a port, not \(upstream)")
+        }
+        if let token = configuration.bearerToken, !Configuration.isBearerToken(token) {
+            throw FixtureError("nginx's bearer token must be letters, digits and -._~+/, then = padding")
         }
         let nginx = try Executables.find("nginx", candidates: ["/usr/sbin/nginx"])
         let folder = try TemporaryFolder()

@@ -155,6 +155,14 @@ import TusTestSupport
         }
     }
 
+    @Test func aBearerTokenThatNginxWouldHaveToQuoteIsRefusedBeforeItStarts() async throws {
+        for token in ["with space", "quote\"d", "semi;colon", "", "=="] {
+            await #expect(throws: FixtureError.self, "\(token)") {
+                try await Nginx.withNginx(upstream: URL(string: "http://127.0.0.1:9/")!, .init(bearerToken: token)) { _ in }
+            }
+        }
+    }
+
     /// Refusals on OPTIONS, POST and PATCH, and an upload of "hello" with
     /// the right token; returns its URL.
     private func checkBearerToken(nginx: Nginx, endpoint: URL) async throws -> URL {
