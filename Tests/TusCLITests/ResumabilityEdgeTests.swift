@@ -96,7 +96,11 @@ import TusTestSupport
 
     /// The relay stalls once halfway and holds the connection open for
     /// longer than the test lasts: `tus upload --stall-timeout 2s` gives up
-    /// on that request, says nothing moved, and finishes in the same run.
+    /// on that request, says nothing moved, and finishes in the same run,
+    /// with the same upload. The stalled PATCH never ends at the server
+    /// while the test runs, so the server has to let the client's next
+    /// PATCH take the upload over (`tus serve` at 21f6b09 answers 423,
+    /// busy, for as long as the stalled one holds it).
     @Test func aStallWithTheConnectionHeldOpenIsSurvivedInOneRunAgainstTusServe() async throws {
         try await aStallIsSurvivedInOneRun(.devServer, stall: nil)
     }
