@@ -99,8 +99,8 @@ import TusTestSupport
     /// on that request, says nothing moved, and finishes in the same run,
     /// with the same upload. The stalled PATCH never ends at the server
     /// while the test runs, so the server has to let the client's next
-    /// PATCH take the upload over (`tus serve` at 21f6b09 answers 423,
-    /// busy, for as long as the stalled one holds it).
+    /// PATCH take the upload over: one that answers 423 (busy) for as
+    /// long as the stalled PATCH holds the upload never lets it finish.
     @Test func aStallWithTheConnectionHeldOpenIsSurvivedInOneRunAgainstTusServe() async throws {
         try await aStallIsSurvivedInOneRun(.devServer, stall: nil)
     }
