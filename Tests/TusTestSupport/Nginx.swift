@@ -1,8 +1,8 @@
 public import Foundation
 
 /// Debian's nginx (`nginx-light`) as a reverse proxy in front of a server on
-/// loopback: TLS, client certificates and body limits the way a production
-/// deployment of a tus server puts them.
+/// loopback: TLS, client certificates, body limits and a bearer token check
+/// the way a production deployment of a tus server puts them.
 ///
 /// It runs as a child of the test in the foreground (`daemon off;
 /// master_process off;`, one process) on a free loopback port, with a
@@ -66,12 +66,39 @@ public final class Nginx: Sendable {
         /// More directives for the `server` block, each a whole line with
         /// its `;` (say, `"proxy_read_timeout 5s;"`).
         public var extraDirectives: [String]
+        /// When set, nginx lets through only requests that carry
+        /// `Authorization: Bearer <bearerToken>`, as an API gateway in
+        /// front of a tus server does. A request without an
+        /// `Authorization` header is answered `401` with
+        /// `WWW-Authenticate: Bearer realm="tus"`; one with any other value
+        /// (another token, another scheme) `403`. Neither reaches the
+        /// upstream. `OPTIONS` is refused the same way: a gateway that
+        /// checks credentials checks them on every method, and a tus
+        /// client sends its credentials with every request. The check
+        /// covers every path, so the upload URLs the server hands out
+        /// (which name nginx, see ``Nginx``) are guarded too.
+        ///
+        /// The token is made of the characters RFC 6750 allows in one
+        /// (letters, digits, `-._~+/`, then `=` padding);
+        /// ``Nginx/start(upstream:_:)`` refuses any other.
+        public var bearerToken: String?
 
-        /// Plain HTTP unless `tls` is given, no body limit unless one is.
-        public init(tls: TLS? = nil, clientMaxBodySize: String = "0", extraDirectives: [String] = []) {
+        /// Plain HTTP unless `tls` is given, no body limit unless one is,
+        /// no credentials asked unless `bearerToken` is given.
+        public init(
+            tls: TLS? = nil, clientMaxBodySize: String = "0", extraDirectives: [String] = [], bearerToken: String? = nil
+        ) {
             self.tls = tls
             self.clientMaxBodySize = clientMaxBodySize
             self.extraDirectives = extraDirectives
+            self.bearerToken = bearerToken
+        }
+
+        /// Whether `token` has the form RFC 6750 gives a bearer token
+        /// (`b64token`): so it needs no quoting in nginx's configuration.
+        static func isBearerToken(_ token: String) -> Bool {
+            let body = token.reversed().drop { $0 == "=" }
+            return !body.isEmpty && body.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._~+/".contains($0)) }
         }
 
         /// Plain HTTP, no body limit.
@@ -117,10 +144,14 @@ public final class Nginx: Sendable {
     /// does it for you.
     ///
     /// - Throws: ``FixtureError`` with nginx's own message if it is not
-    ///   installed or does not start.
+    ///   installed or does not start, or if the configuration's bearer
+    ///   token has characters a token cannot have.
     public static func start(upstream: URL, _ configuration: Configuration = .plainHTTP) async throws -> Nginx {
         guard let upstreamHost = upstream.host, let upstreamPort = upstream.port else {
             throw FixtureError("nginx needs an upstream URL with a host and a port, not \(upstream)")
+        }
+        if let token = configuration.bearerToken, !Configuration.isBearerToken(token) {
+            throw FixtureError("nginx's bearer token must be letters, digits and -._~+/, then = padding")
         }
         let nginx = try Executables.find("nginx", candidates: ["/usr/sbin/nginx"])
         let folder = try TemporaryFolder()
@@ -214,6 +245,21 @@ public final class Nginx: Sendable {
         server += ["client_max_body_size \(configuration.clientMaxBodySize);"]
         server += configuration.extraDirectives
         let serverBlock = server.map { "        " + $0 }.joined(separator: "\n")
+        var check: [String] = []
+        if let token = configuration.bearerToken {
+            check = [
+                "# Every request needs the token, OPTIONS too: 401 without",
+                "# credentials, 403 with others.",
+                "if ($http_authorization = \"\") {",
+                "    add_header WWW-Authenticate 'Bearer realm=\"tus\"' always;",
+                "    return 401;",
+                "}",
+                "if ($http_authorization != \"Bearer \(token)\") {",
+                "    return 403;",
+                "}",
+            ]
+        }
+        let authorization = check.map { "            " + $0 }.joined(separator: "\n")
         return """
             # Written by TusTestSupport's Nginx fixture.
             daemon off;
@@ -238,6 +284,7 @@ public final class Nginx: Sendable {
             \(serverBlock)
 
                     location / {
+            \(authorization)
                         proxy_pass http://\(upstream);
                         proxy_http_version 1.1;
                         # Bodies stream both ways, as a tus server behind nginx needs.

@@ -15,13 +15,17 @@ extension Relay {
         public var cut: Cut?
         /// When to stall a connection, if ever.
         public var stall: Stall?
+        /// A steady cap on the bytes from the client toward the server, if
+        /// any.
+        public var rate: Rate?
 
         /// A behaviour with the given parts; with none, the relay forwards
         /// every byte at once and never interferes.
-        public init(roundTripLatency: Duration = .zero, cut: Cut? = nil, stall: Stall? = nil) {
+        public init(roundTripLatency: Duration = .zero, cut: Cut? = nil, stall: Stall? = nil, rate: Rate? = nil) {
             self.roundTripLatency = roundTripLatency
             self.cut = cut
             self.stall = stall
+            self.rate = rate
         }
 
         /// Forwards every byte at once, in order, and never interferes.
@@ -31,6 +35,55 @@ extension Relay {
         public static func latency(roundTrip: Duration) -> Behaviour {
             Behaviour(roundTripLatency: roundTrip)
         }
+
+        /// Only a steady cap of `bytesPerSecond` from the client toward the
+        /// server: a slow link that never stops.
+        public static func rate(bytesPerSecond: Int) -> Behaviour {
+            Behaviour(rate: Rate(bytesPerSecond: bytesPerSecond))
+        }
+    }
+
+    /// A slow but steady link from the client toward the server: each
+    /// connection forwards at most ``bytesPerSecond`` of the client's bytes,
+    /// evenly (a piece of `n` bytes reaches the server `n / bytesPerSecond`
+    /// after the one before it, plus the latency), for as long as it lives.
+    ///
+    /// The cap is per connection, as a link's bandwidth shared by one
+    /// transfer at a time; a test with parallel connections gets the cap on
+    /// each. Bytes from the server toward the client are not capped: in
+    /// tus they are headers of a few hundred bytes, and delaying them would
+    /// only add latency, which ``Behaviour/roundTripLatency`` gives already.
+    ///
+    /// The client's writes are paced by the cap, as on a real slow link,
+    /// not absorbed by buffers: the relay reads the client in pieces of
+    /// about a tenth of a second's worth and only once the bytes before
+    /// them have left; its socket toward the client has a small receive
+    /// buffer (``receiveBuffer``); and it announces an Ethernet-sized
+    /// segment (``maximumSegmentSize``), so the client's kernel sizes its
+    /// send buffer as it would for a network path rather than for
+    /// loopback's 64 KiB segments (which would let it take megabytes at
+    /// once). What the client has written runs ahead of what the server has
+    /// received by at most its own send buffer, a few hundred KB at most.
+    public struct Rate: Sendable {
+        /// The most client bytes forwarded per second. At least 1.
+        public var bytesPerSecond: Int
+
+        /// The receive buffer (`SO_RCVBUF`) of the relay's socket toward
+        /// the client; Linux doubles it for its own bookkeeping.
+        public static let receiveBuffer = 4096
+        /// The segment size (`TCP_MAXSEG`) the relay announces to the client.
+        public static let maximumSegmentSize = 1400
+
+        /// A cap of `bytesPerSecond` client bytes per second.
+        public init(bytesPerSecond: Int) {
+            precondition(bytesPerSecond >= 1, "a rate needs at least one byte per second")
+            self.bytesPerSecond = bytesPerSecond
+        }
+
+        /// The most bytes the relay reads from the client at once, and
+        /// holds before it reads more: about 100 ms worth, between 512 B
+        /// and 64 KiB.
+        var window: Int { min(64 << 10, max(512, bytesPerSecond / 10)) }
     }
 
     /// Cutting the link: once ``afterBytes`` bytes from the client have

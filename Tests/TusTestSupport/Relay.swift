@@ -2,8 +2,17 @@ public import Foundation
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A TCP relay on a free loopback port that forwards every connection to a
-/// server and plays a bad network on the way: latency, cuts, stalls.
+/// server and plays a bad network on the way: latency, cuts, stalls, a slow
+/// but steady rate.
 ///
 /// Point the client at the relay instead of the server (``url(for:)``
 /// rewrites a URL's host and port) and it meets the network the test asked
@@ -65,14 +74,28 @@ public final class Relay: Sendable {
         // connection's state needs no lock), and a relay is rarely the
         // bottleneck of a test.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: readsPerCycle)
-            .childChannelOption(.recvAllocator, value: readAllocator)
+        if let rate = behaviour.rate {
+            // Set on the listening socket, so that the handshake already
+            // announces the small window and segment size; accepted
+            // sockets inherit both.
+            bootstrap = bootstrap
+                .serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(Rate.receiveBuffer))
+                .serverChannelOption(
+                    ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_MAXSEG)),
+                    value: SocketOptionValue(Rate.maximumSegmentSize))
+                .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: rate.window))
+                .childChannelOption(.maxMessagesPerRead, value: 1)
+        } else {
+            bootstrap = bootstrap.childChannelOption(.recvAllocator, value: readAllocator)
+        }
+        bootstrap = bootstrap
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let connection = RelayConnection(

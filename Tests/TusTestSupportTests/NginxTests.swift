@@ -129,6 +129,90 @@ import TusTestSupport
         }
     }
 
+    /// With a bearer token, nginx answers 401 without credentials (with
+    /// `WWW-Authenticate: Bearer`), 403 with others, OPTIONS included, and
+    /// lets the right token through; the upload URL the server hands out
+    /// names nginx, so its PATCH is checked the same way, and a refused
+    /// request never reaches the server.
+    @Test func aBearerTokenIsCheckedOnEveryRequestInFrontOfTheDevServer() async throws {
+        try await withDevServer { server, _ in
+            try await Nginx.withNginx(upstream: server.endpoint, .init(bearerToken: "good")) { nginx in
+                let endpoint = nginx.url(for: server.endpoint)
+                let location = try await checkBearerToken(nginx: nginx, endpoint: endpoint)
+                #expect(server.uploadInfo(for: location)?.offset == 5)
+            }
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_URL"] != nil, "scripts/test starts tuspyserver"))
+    func aBearerTokenIsCheckedOnEveryRequestInFrontOfTuspyserver() async throws {
+        let upstream = try #require(ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_URL"].flatMap(URL.init(string:)))
+        let directory = try #require(ProcessInfo.processInfo.environment["TUS_TEST_TUSPYSERVER_DIR"])
+        try await Nginx.withNginx(upstream: upstream, .init(bearerToken: "good")) { nginx in
+            let location = try await checkBearerToken(nginx: nginx, endpoint: nginx.url(for: upstream))
+            let stored = try Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(location.lastPathComponent))
+            #expect(stored == Data("hello".utf8))
+        }
+    }
+
+    @Test func aBearerTokenThatNginxWouldHaveToQuoteIsRefusedBeforeItStarts() async throws {
+        for token in ["with space", "quote\"d", "semi;colon", "", "=="] {
+            await #expect(throws: FixtureError.self, "\(token)") {
+                try await Nginx.withNginx(upstream: URL(string: "http://127.0.0.1:9/")!, .init(bearerToken: token)) { _ in }
+            }
+        }
+    }
+
+    /// Refusals on OPTIONS, POST and PATCH, and an upload of "hello" with
+    /// the right token; returns its URL.
+    private func checkBearerToken(nginx: Nginx, endpoint: URL) async throws -> URL {
+        let refusals: [([String], Int)] = [
+            ([], 401),
+            (["-H", "Authorization: Bearer wrong"], 403),
+            (["-H", "Authorization: Basic Z29vZDpnb29k"], 403),
+            (["-H", "Authorization: Bearer good-but-longer"], 403),
+        ]
+        for (credentials, status) in refusals {
+            let options = try await curl(credentials + ["-X", "OPTIONS"], endpoint)
+            #expect(options.status == status, "OPTIONS with \(credentials): \(options.stderr)")
+            let created = try await curl(credentials + tusHeaders + ["-X", "POST", "-H", "Upload-Length: 5"], endpoint)
+            #expect(created.status == status, "POST with \(credentials): \(created.stderr)")
+            #expect(created["location"] == nil)
+            if status == 401 {
+                #expect(options["www-authenticate"] == "Bearer realm=\"tus\"", "\(options.headers)")
+            }
+        }
+        let good = ["-H", "Authorization: Bearer good"]
+        let options = try await curl(good + ["-X", "OPTIONS"], endpoint)
+        #expect(options.status == 204 || options.status == 200, "\(options.stderr)")
+        #expect(options["tus-version"]?.contains("1.0.0") == true, "\(options.headers)")
+
+        // tuspyserver answers HEAD only for uploads with a file name and type.
+        let created = try await curl(
+            good + tusHeaders + ["-X", "POST", "-H", "Upload-Length: 5", "-H", "Upload-Metadata: filename aGVsbG8udHh0,filetype dGV4dC9wbGFpbg=="],
+            endpoint)
+        #expect(created.status == 201, "\(created.stderr) \(created.body)")
+        let location = try #require(created["location"].flatMap(URL.init(string:)), "\(created.headers)")
+        #expect(location.host == "127.0.0.1" && location.port == nginx.port, "the upload URL goes through nginx: \(location)")
+
+        let patch = tusHeaders + [
+            "-X", "PATCH", "-H", "Upload-Offset: 0", "-H", "Content-Type: application/offset+octet-stream",
+            "--data-binary", "hello",
+        ]
+        let refused = try await curl(patch, location)
+        #expect(refused.status == 401)
+        let wrong = try await curl(["-H", "Authorization: Bearer wrong"] + patch, location)
+        #expect(wrong.status == 403)
+        let head = try await curl(good + tusHeaders + ["-I"], location)
+        #expect(head["upload-offset"] == "0", "the refused PATCHes never reached the server: \(head.headers)")
+
+        let patched = try await curl(good + patch, location)
+        #expect(patched.status == 204, "\(patched.stderr) \(patched.body)")
+        #expect(patched["upload-offset"] == "5")
+        #expect(nginx.accessLog().contains { $0.contains("\"PATCH \(location.path)") && $0.contains("\" 401 ") })
+        return location
+    }
+
     @Test func nginxIsGoneOnceTheClosureReturnsEvenAfterAFailure() async throws {
         struct Planned: Error {}
         var port = 0

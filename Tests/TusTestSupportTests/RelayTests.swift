@@ -195,6 +195,45 @@ import TusTestSupport
         }
     }
 
+    /// A link capped at 150 kB/s carries 600 kB in about 4 s by the relay's
+    /// own counters, never faster, and the sender feels the cap: when its
+    /// kernel has taken its last byte, all but its own send buffer has
+    /// already passed the relay (a relay whose socket took the bytes in at
+    /// once, or a sender whose kernel sized its buffer for loopback, would
+    /// let it finish with megabytes still to go), and the relay itself
+    /// holds a few windows at most.
+    @Test func aRateCapPassesTheBytesAtThatRateAndHoldsTheSenderBack() async throws {
+        var random = SeededGenerator.forTest()
+        let rate = 150_000
+        // Not a power of two: a block boundary never matches a read's.
+        let pattern = [UInt8](random.bytes(6_007))
+        let blocks = 100
+        let total = blocks * pattern.count
+        try await TCPTestServer.withServer(.sink(pattern: pattern)) { server in
+            try await Relay.withRelay(to: "127.0.0.1", port: server.port, .rate(bytesPerSecond: rate)) { relay in
+                let clock = ContinuousClock()
+                let start = clock.now
+                try await TCPTestClient.withConnection(to: relay.port) { client in
+                    let block = ByteBuffer(bytes: pattern)
+                    for _ in 0..<blocks { try await client.send(block) }
+                    let passedWhenSent = relay.counters.bytesToServer
+                    print("the sender's last write was taken with \(passedWhenSent) of \(total) B past the relay")
+                    #expect(total - passedWhenSent <= 400_000, "the sender ran \(total - passedWhenSent) B ahead of the link")
+                    _ = try await server.connections.waitUntil(timeout: .seconds(60)) { $0.first?.received == total }
+                }
+                let counters = try await relay.waitUntil { $0.bytesToServer == total }
+                let elapsed = clock.now - start
+                let expected = Double(total) / Double(rate)
+                print("\(total) B at \(rate) B/s in \(elapsed) (\(expected) s expected); \(counters)")
+                #expect(elapsed >= .seconds(0.8 * expected), "faster than the cap: \(elapsed)")
+                // An upper bound wide enough for a busy machine.
+                #expect(elapsed <= .seconds(2 * expected + 5), "far slower than the cap: \(elapsed)")
+                #expect(server.connections.value[0].mismatchAt == nil, "the bytes arrived changed or out of order")
+                #expect(counters.largestBacklog <= 64 << 10, "the relay held \(counters.largestBacklog) B")
+            }
+        }
+    }
+
     @Test func aHalfCloseCrossesTheRelayAndTheAnswerStillComesBack() async throws {
         try await TCPTestServer.withServer(.echo) { server in
             try await Relay.withRelay(to: "127.0.0.1", port: server.port, .latency(roundTrip: .milliseconds(20))) { relay in

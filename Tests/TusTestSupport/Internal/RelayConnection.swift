@@ -19,7 +19,9 @@ import Darwin
 /// (`autoRead` off): a side is read only while the connection is open and
 /// the bytes read from it and not yet written stay under ``backlogLimit``,
 /// so a fast sender meets a slow link the way it would on a network — its
-/// socket fills — and memory stays bounded.
+/// socket fills — and memory stays bounded. Under a ``Relay/Rate`` the
+/// client's side is read one window at a time, and each piece it read is
+/// written once the link, at that rate, has carried the pieces before it.
 final class RelayConnection: @unchecked Sendable {
     enum Side: Sendable {
         case client, server
@@ -75,6 +77,9 @@ final class RelayConnection: @unchecked Sendable {
     private var fromServer = Direction()
     private var stallCount = 0
     private var inactiveSides = 0
+    /// Under a rate cap, when the link has carried every client byte queued
+    /// so far.
+    private var pacedUntil = NIODeadline.uptimeNanoseconds(0)
 
     init(client: any Channel, link: RelayLink, upstreamHost: String, upstreamPort: Int, oneWay: TimeAmount) {
         self.client = client
@@ -255,13 +260,25 @@ final class RelayConnection: @unchecked Sendable {
             return direction.backlog
         }
         if let largest { link.update { $0.largestBacklog = max($0.largestBacklog, largest) } }
-        if oneWay == .zero && direction(side).queue.isEmpty {
+        let now = NIODeadline.now()
+        var deadline = now + oneWay
+        if side == .client, let rate = link.behaviour.rate {
+            // The piece leaves once the link has carried it after the
+            // pieces before it, then takes the latency like any other.
+            pacedUntil = max(now, pacedUntil) + Self.time(for: count, at: rate)
+            deadline = pacedUntil + oneWay
+        } else if oneWay == .zero && direction(side).queue.isEmpty {
             write(bytes, from: side, cutsAfter: cutsAfter)
             channel(side.other)?.flush()
             return
         }
-        modify(side) { $0.queue.append(Pending(deadline: .now() + oneWay, bytes: bytes, cutsAfter: cutsAfter)) }
+        modify(side) { $0.queue.append(Pending(deadline: deadline, bytes: bytes, cutsAfter: cutsAfter)) }
         scheduleFlush(from: side)
+    }
+
+    /// How long `count` bytes take on a link capped at `rate`.
+    private static func time(for count: Int, at rate: Relay.Rate) -> TimeAmount {
+        .nanoseconds(Int64((Double(count) * 1e9 / Double(rate.bytesPerSecond)).rounded(.up)))
     }
 
     private func scheduleFlush(from side: Side) {
@@ -302,9 +319,11 @@ final class RelayConnection: @unchecked Sendable {
     }
 
     /// Reads `side` again if the connection is open, the side has not
-    /// ended, and its backlog has room.
+    /// ended, and its backlog has room: ``backlogLimit``, or under a rate
+    /// cap one window for the client's side.
     private func readIfWanted(_ side: Side) {
-        guard phase == .open, direction(side).ended == nil, direction(side).backlog < Self.backlogLimit,
+        let limit = side == .client ? link.behaviour.rate?.window ?? Self.backlogLimit : Self.backlogLimit
+        guard phase == .open, direction(side).ended == nil, direction(side).backlog < limit,
             let channel = channel(side)
         else { return }
         channel.read()
