@@ -50,11 +50,15 @@ public struct UploadOptions: Sendable {
     /// nil never abandons a request for this. Default: 30 s.
     ///
     /// A body goes out in pieces sized so that a link, however slow, takes
-    /// each well within this time while it moves. Once the whole body is
-    /// out, waiting for the answer is not a stall (the bytes may still be
-    /// crossing a slow link from the system's buffers): ``requestTimeout``
-    /// bounds that wait. A server that still holds an abandoned request
-    /// (423, or 503) is waited out for up to two minutes past this time.
+    /// each well within this time while it moves, and bytes the system
+    /// holds count as moving while its send queue to the server shrinks (on
+    /// Linux, read from the kernel's TCP table): a steady link is never a
+    /// stall, however slow. Once every byte has crossed, an answer that
+    /// does not start within this time is one. Where the send queue cannot
+    /// be read, waiting once the body is out is not a stall, and
+    /// ``requestTimeout`` bounds it. A server that still holds an abandoned
+    /// request (423, or 503) is waited out for up to two minutes past this
+    /// time.
     public var stallTimeout: Duration? = .seconds(30)
 
     /// Called before each request is sent, with the request to change: a

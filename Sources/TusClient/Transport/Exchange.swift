@@ -11,12 +11,6 @@ struct Exchange: Sendable {
     var headers: HTTPHeaders
     var body: ByteBuffer
 
-    /// The status code. Only ``Verdict`` and the retry policy decide by it.
-    var code: Int { Int(status.code) }
-
-    /// A 2xx answer.
-    var isSuccess: Bool { (200..<300).contains(code) }
-
     /// The server's `Upload-Offset`, or an error naming `request` when it is
     /// missing or not a byte count.
     func offset(_ request: String) -> Result<Int64, TusError> {

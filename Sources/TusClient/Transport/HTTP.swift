@@ -104,11 +104,11 @@ extension HTTPClient {
             throw error
         } catch {
             if _Concurrency.Task.isCancelled { throw CancellationError() }
-            // A refusal (such as a proxy's 413) can come while the body
+            // An answer, such as a proxy's 413, can come while the body
             // still goes out; the server then closes the connection, and
             // the write that meets the closed connection fails the request.
-            // The refusal is the answer.
-            if let head = delegate.refusal {
+            // The answer is the answer.
+            if let head = delegate.answerHead {
                 return Exchange(status: head.status, headers: head.headers, body: ByteBuffer())
             }
             throw NoAnswer(error: error, bytesSent: progress.bytesSent)
@@ -123,10 +123,11 @@ extension HTTPClient {
 /// pump hands over is small enough to be accepted well within the timeout,
 /// see ``PiecePump``), the system's send queue to the server shrank (bytes
 /// handed over earlier crossed the link, see ``SendQueue``), part of the
-/// answer arrived. Once the whole body is out and the system holds none of
-/// it (the server has every byte), waiting for the answer is not a stall:
-/// the request's deadline bounds that wait. Where the send queue cannot be
-/// read, waiting once the body is out is not a stall either.
+/// answer arrived. So a body the system holds and a slow link drains is
+/// never a stall, however slow, and a link that delivered every byte but
+/// brings no answer for the stall timeout is one. Where the send queue
+/// cannot be read, waiting once the body is out is not a stall: the
+/// request's deadline bounds that wait.
 final class RequestProgress: @unchecked Sendable {
     private let loop: any EventLoop
     /// The port the connection goes to (the server's, or the proxy's).
@@ -151,8 +152,8 @@ final class RequestProgress: @unchecked Sendable {
         sentBytes.add(bytes)
     }
 
-    /// The whole request went out to the system; with `hadBody`, a queue
-    /// that the link has emptied no longer counts as a stall.
+    /// The whole request went out to the system; with `hadBody`, the
+    /// system's send queue tells from now on whether the link moves.
     func sentEverything(hadBody: Bool) {
         lastMove = .now()
         if hadBody { bodyIsOut = true }
@@ -186,7 +187,7 @@ final class RequestProgress: @unchecked Sendable {
     }
 
     /// Counts a send queue that changed as a move, and once the body is
-    /// out, an empty queue (or one that cannot be read) too.
+    /// out, a queue that cannot be read too.
     private func lookAtTheSendQueue() {
         guard let peerPort, let queue = SendQueue.bytes(toPort: peerPort) else {
             if bodyIsOut { lastMove = .now() }
@@ -196,7 +197,6 @@ final class RequestProgress: @unchecked Sendable {
             if lastQueue != nil { lastMove = .now() }
             lastQueue = queue
         }
-        if bodyIsOut && queue == 0 { lastMove = .now() }
     }
 
     func stopWatching() {
@@ -341,11 +341,12 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     private let accumulator: ResponseAccumulator
     private let pumps: PiecePumps
     private let progress: RequestProgress
-    private let refusalHead = LockedValue<HTTPResponseHead?>(nil)
+    private let head = LockedValue<HTTPResponseHead?>(nil)
 
-    /// The head of an answer of 400 or more, once one came: the request
-    /// was refused, whatever happens to the connection afterwards.
-    var refusal: HTTPResponseHead? { refusalHead.value }
+    /// The head of the answer, once one came (a redirect followed forgets
+    /// it): the server has answered, whatever happens to the connection
+    /// afterwards.
+    var answerHead: HTTPResponseHead? { head.value }
 
     init(request: HTTPClient.Request, pumps: PiecePumps, progress: RequestProgress) {
         accumulator = ResponseAccumulator(request: request, maxBodySize: 1 << 20)
@@ -363,12 +364,13 @@ private final class PiecePumpDelegate: HTTPClientResponseDelegate {
     }
 
     func didVisitURL(task: HTTPClient.Task<Response>, _ request: HTTPClient.Request, _ head: HTTPResponseHead) {
+        self.head.value = nil
         accumulator.didVisitURL(task: task, request, head)
     }
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
         progress.received()
-        if head.status.code >= 400 { refusalHead.value = head }
+        self.head.value = head
         return accumulator.didReceiveHead(task: task, head)
     }
 

@@ -59,7 +59,7 @@ extension TusClient {
         let elapsed = ContinuousClock.now - started
         if let hook = options?.afterResponse {
             try await hook(UploadResponse(
-                request: request, statusCode: exchange.code,
+                request: request, statusCode: Int(exchange.status.code),
                 headers: exchange.headers.map { (name: $0.name, value: $0.value) }))
         }
         let (whole, fraction) = elapsed.components

@@ -294,3 +294,12 @@ extension RequestKind {
         }
     }
 }
+
+private extension Exchange {
+    /// The status code: read here, and nowhere else in the client but the
+    /// retry policy's default.
+    var code: Int { Int(status.code) }
+
+    /// A 2xx answer.
+    var isSuccess: Bool { (200..<300).contains(code) }
+}
