@@ -200,6 +200,23 @@ final class RequestProgress: @unchecked Sendable {
         }
     }
 
+    /// Calls `onStall` on the loop once nothing has moved for
+    /// `stallTimeout`, for a request that is not an `HTTPClient.Task`.
+    func watch(stallTimeout: Duration?, onStall: @escaping @Sendable () -> Void) {
+        guard let stallTimeout, stallTimeout > .zero else { return }
+        let limit = TimeAmount(stallTimeout)
+        let every = TimeAmount.nanoseconds(max(limit.nanoseconds / 8, 1_000_000))
+        loop.execute { [self] in
+            lastMove = .now()
+            check = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { [self] repeated in
+                if NIODeadline.now() - lastMove >= limit {
+                    repeated.cancel()
+                    onStall()
+                }
+            }
+        }
+    }
+
     func stopWatching() {
         loop.execute { [self] in
             check?.cancel()

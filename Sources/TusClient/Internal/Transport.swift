@@ -44,6 +44,9 @@ struct Route {
     /// The proxy the request goes through, for messages.
     var proxy: URL?
     var tlsConfiguration: TLSConfiguration?
+    /// The proxy a plain `http://` request goes to in absolute form, instead
+    /// of through `httpClient`'s tunnel.
+    var absoluteFormProxy: AbsoluteFormProxy? = nil
 }
 
 extension TusClient {
@@ -61,7 +64,9 @@ extension TusClient {
             return Route(httpClient: TusClient.sharedHTTPClient, proxy: nil, tlsConfiguration: tlsConfiguration)
         }
         let proxy = try Self.proxyConfiguration(proxyURL)
-        return Route(httpClient: SharedHTTPClients.client(through: proxy), proxy: proxyURL, tlsConfiguration: tlsConfiguration)
+        return Route(
+            httpClient: SharedHTTPClients.client(through: proxy), proxy: proxyURL, tlsConfiguration: tlsConfiguration,
+            absoluteFormProxy: AbsoluteFormProxy(proxyURL, for: url))
     }
 
     /// AsyncHTTPClient's description of the proxy at `url`.
