@@ -119,6 +119,30 @@ import TusTestSupport
         }
     }
 
+    /// A body limit behind the proxy (nginx's `client_max_body_size`): its
+    /// refusals come back through the proxy, and requests shrink until
+    /// they pass.
+    @Test func aBodyLimitBehindTheProxyShrinksRequestsUntilTheyPass() async throws {
+        try await withDevServer { server, folder in
+            try await Nginx.withNginx(upstream: server.endpoint, .init(clientMaxBodySize: "1m")) { nginx in
+                try await Tinyproxy.withTinyproxy(connectPorts: [443]) { proxy in
+                    let data = randomData(3 << 20)
+                    var options = testOptions(chunkSize: 4 << 20)
+                    let reductions = Recorder<(Int, UploadEvent.ChunkSizeReason)>()
+                    options.onEvent = { event in
+                        if case .chunkSizeReduced(_, let to, let reason) = event { reductions.record((to, reason)) }
+                    }
+                    let client = TusClient(url: nginx.url(for: server.endpoint), proxy: ProxySettings(httpProxy: proxy.url))
+                    let url = try await client.uploader(forFileAtPath: try file(data, in: folder), options: options).upload()
+                    #expect(server.uploadedData(for: url) == data)
+                    #expect(!reductions.values.isEmpty)
+                    #expect(reductions.values.contains { $0.1 == .bodyTooLarge }, "\(reductions.values)")
+                    #expect(!proxy.requestLog().contains { $0.hasPrefix("CONNECT") }, "\(proxy.requestLog())")
+                }
+            }
+        }
+    }
+
     /// Cancelling the task closes the connection to the proxy at once: the
     /// proxy does not wait for the server's answer.
     @Test func cancellingClosesTheConnectionToTheProxy() async throws {
