@@ -13,8 +13,9 @@ public import Foundation
 /// bytes nor the headers of an HTTPS upload. Requests to `http://` URLs go
 /// to an `http://` proxy as curl sends them, as plain requests in absolute
 /// form (`PATCH http://host:port/files/abc HTTP/1.1`), so a proxy that
-/// tunnels to port 443 only still carries them. A proxy URL is `http://[user:password@]host[:port]` (port 1080 by default, as
-/// curl assumes) or `socks5://host[:port]`.
+/// tunnels to port 443 only still carries them. A proxy URL is
+/// `http://[user:password@]host[:port]` (port 1080 by default, as curl
+/// assumes) or `socks5://host[:port]`.
 ///
 /// ```swift
 /// let client = TusClient(
