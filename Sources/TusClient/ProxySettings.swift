@@ -8,11 +8,14 @@ public import Foundation
 /// when the other is unset, and `no_proxy` or `NO_PROXY` for the hosts that
 /// are reached directly.
 ///
-/// Requests to the server go through the proxy in a tunnel (`CONNECT`),
-/// for `http://` and `https://` URLs alike; TLS then runs end to end, so the
-/// proxy sees neither the bytes nor the headers of an HTTPS upload. A proxy
-/// URL is `http://[user:password@]host[:port]` (port 1080 by default, as
-/// curl assumes) or `socks5://host[:port]`.
+/// Requests to `https://` URLs go through the proxy in a tunnel
+/// (`CONNECT`); TLS then runs end to end, so the proxy sees neither the
+/// bytes nor the headers of an HTTPS upload. Requests to `http://` URLs go
+/// to an `http://` proxy as curl sends them, as plain requests in absolute
+/// form (`PATCH http://host:port/files/abc HTTP/1.1`), so a proxy that
+/// tunnels to port 443 only still carries them. A proxy URL is
+/// `http://[user:password@]host[:port]` (port 1080 by default, as curl
+/// assumes) or `socks5://host[:port]`.
 ///
 /// ```swift
 /// let client = TusClient(

@@ -13,11 +13,14 @@ import Darwin
 ///
 /// It runs as a child of the test in the foreground (`-d`) on a free
 /// loopback port, with its own configuration and log in a temporary
-/// folder. It accepts only 127.0.0.1, tunnels to any port (the
-/// configuration has no `ConnectPort` line, which tinyproxy reads as "all
-/// ports"; `ConnectPort 0` would forbid `CONNECT` altogether), adds no `Via`
-/// header, and logs every request so a test can check the client really
-/// went through it.
+/// folder. It accepts only 127.0.0.1, adds no `Via` header, and logs every
+/// request so a test can check the client really went through it. By
+/// default it tunnels to any port (the configuration has no `ConnectPort`
+/// line, which tinyproxy reads as "all ports"; `ConnectPort 0` would forbid
+/// `CONNECT` altogether); `connectPorts: [443]` allows tunnels to port 443
+/// only, as squid's default configuration does. With `credentials`, it
+/// serves only requests that carry them (`BasicAuth`, answered 407
+/// otherwise).
 ///
 /// ```swift
 /// try await Tinyproxy.withTinyproxy { proxy in
@@ -49,12 +52,31 @@ public final class Tinyproxy: Sendable {
         self.logPath = logPath
     }
 
+    /// A user name and password the proxy requires (`BasicAuth`). tinyproxy
+    /// reads only letters, digits, `-`, `.` and `_` in them.
+    public struct Credentials: Sendable {
+        public var user: String
+        public var password: String
+
+        /// Credentials of `user` with `password`.
+        public init(user: String, password: String) {
+            self.user = user
+            self.password = password
+        }
+    }
+
     /// Starts tinyproxy and returns once it accepts connections. Call
-    /// ``stop()`` when done; ``withTinyproxy(_:)`` does it for you.
+    /// ``stop()`` when done; ``withTinyproxy(connectPorts:credentials:_:)``
+    /// does it for you.
     ///
+    /// - Parameters:
+    ///   - connectPorts: the only ports `CONNECT` may tunnel to (one
+    ///     `ConnectPort` line each); nil, or none, for every port.
+    ///   - credentials: the user and password every request must carry
+    ///     (`Proxy-Authorization: Basic …`); nil for none.
     /// - Throws: ``FixtureError`` with tinyproxy's own message if it is not
     ///   installed or does not start.
-    public static func start() async throws -> Tinyproxy {
+    public static func start(connectPorts: [Int]? = nil, credentials: Credentials? = nil) async throws -> Tinyproxy {
         let tinyproxy = try Executables.find("tinyproxy", candidates: ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"])
         let folder = try TemporaryFolder()
         let log = "\(folder.path)/tinyproxy.log"
@@ -73,7 +95,8 @@ public final class Tinyproxy: Sendable {
                         throw FixtureError("cannot give \(log) to uid \(account.uid): \(String(cString: strerror(errno)))")
                     }
                 }
-                try Data(configurationText(port: port, log: log, account: account).utf8)
+                try Data(configurationText(
+                    port: port, log: log, account: account, connectPorts: connectPorts, credentials: credentials).utf8)
                     .write(to: URL(fileURLWithPath: file))
                 return try ChildProcess(tinyproxy, ["-d", "-c", file], outputPath: "\(folder.path)/output.log")
             },
@@ -83,8 +106,11 @@ public final class Tinyproxy: Sendable {
     }
 
     /// Runs `body` with tinyproxy running, and stops it however `body` ends.
-    public static func withTinyproxy<T>(_ body: (Tinyproxy) async throws -> T) async throws -> T {
-        try await withStarted(try await start(), stop: { await $0.stop() }, body)
+    /// The parameters are those of ``start(connectPorts:credentials:)``.
+    public static func withTinyproxy<T>(
+        connectPorts: [Int]? = nil, credentials: Credentials? = nil, _ body: (Tinyproxy) async throws -> T
+    ) async throws -> T {
+        try await withStarted(try await start(connectPorts: connectPorts, credentials: credentials), stop: { await $0.stop() }, body)
     }
 
     /// tinyproxy's whole log so far (`LogLevel Info`).
@@ -110,9 +136,11 @@ public final class Tinyproxy: Sendable {
         await process.stop()
     }
 
-    /// The whole configuration. No `ConnectPort` line: every port may be
-    /// tunnelled to.
-    static func configurationText(port: Int, log: String, account: (uid: uid_t, gid: gid_t)?) -> String {
+    /// The whole configuration. Without `connectPorts`, no `ConnectPort`
+    /// line: every port may be tunnelled to.
+    static func configurationText(
+        port: Int, log: String, account: (uid: uid_t, gid: gid_t)?, connectPorts: [Int]? = nil, credentials: Credentials? = nil
+    ) -> String {
         var lines = ["# Written by TusTestSupport's Tinyproxy fixture."]
         if let account { lines += ["User \(account.uid)", "Group \(account.gid)"] }
         lines += [
@@ -125,6 +153,8 @@ public final class Tinyproxy: Sendable {
             "Allow 127.0.0.1",
             "DisableViaHeader Yes",
         ]
+        lines += (connectPorts ?? []).map { "ConnectPort \($0)" }
+        if let credentials { lines.append("BasicAuth \(credentials.user) \(credentials.password)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -47,6 +47,32 @@ import TusTestSupport
         }
     }
 
+    @Test func connectPortsLimitTheTunnelsButNotThePlainRequests() async throws {
+        try await withDevServer { server, _ in
+            try await Tinyproxy.withTinyproxy(connectPorts: [443]) { proxy in
+                let plain = try await curl(["-x", proxy.url.absoluteString, "-X", "OPTIONS"], server.endpoint)
+                #expect(plain.status == 204, "\(plain.stderr)")
+                let tunnelled = try await curl(["-p", "-x", proxy.url.absoluteString, "-X", "OPTIONS"], server.endpoint)
+                #expect(tunnelled.exitCode != 0, "a CONNECT to port \(server.endpoint.port ?? 0) is refused")
+                #expect(proxy.log().contains("Refused CONNECT method on port \(server.endpoint.port ?? 0)"), "\(proxy.log())")
+                #expect(try String(contentsOfFile: proxy.configurationFile, encoding: .utf8).contains("\nConnectPort 443\n"))
+            }
+        }
+    }
+
+    @Test func credentialsAreRequiredOfEveryRequest() async throws {
+        try await withDevServer { server, _ in
+            try await Tinyproxy.withTinyproxy(credentials: .init(user: "tus-user", password: "pa.ss_9")) { proxy in
+                let without = try await curl(["-x", proxy.url.absoluteString, "-X", "OPTIONS"], server.endpoint)
+                #expect(without.status == 407)
+                let wrong = try await curl(["-x", "http://tus-user:other@127.0.0.1:\(proxy.port)", "-X", "OPTIONS"], server.endpoint)
+                #expect(wrong.status == 401, "tinyproxy 1.11 answers wrong credentials with 401")
+                let right = try await curl(["-x", "http://tus-user:pa.ss_9@127.0.0.1:\(proxy.port)", "-X", "OPTIONS"], server.endpoint)
+                #expect(right.status == 204, "\(right.stderr)")
+            }
+        }
+    }
+
     @Test func tinyproxyIsGoneOnceTheClosureReturns() async throws {
         let port = try await Tinyproxy.withTinyproxy { $0.port }
         let refused = try await curl(["-x", "http://127.0.0.1:\(port)"], URL(string: "http://127.0.0.1:1/")!)

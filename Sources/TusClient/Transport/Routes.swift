@@ -56,6 +56,10 @@ struct Route {
 
     /// The route goes through an HTTP client the user gave.
     var isCustom = false
+
+    /// The proxy a plain `http://` request goes to in absolute form, instead
+    /// of through `httpClient`'s tunnel.
+    var absoluteFormProxy: AbsoluteFormProxy? = nil
 }
 
 extension TusClient {
@@ -73,7 +77,9 @@ extension TusClient {
             return Route(httpClient: TusClient.sharedHTTPClient, proxy: nil, tlsConfiguration: tlsConfiguration)
         }
         let proxy = try Self.proxyConfiguration(proxyURL)
-        return Route(httpClient: SharedHTTPClients.client(through: proxy), proxy: proxyURL, tlsConfiguration: tlsConfiguration)
+        return Route(
+            httpClient: SharedHTTPClients.client(through: proxy), proxy: proxyURL, tlsConfiguration: tlsConfiguration,
+            absoluteFormProxy: AbsoluteFormProxy(proxyURL, for: url))
     }
 
     /// AsyncHTTPClient's description of the proxy at `url`.

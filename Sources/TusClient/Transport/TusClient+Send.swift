@@ -37,12 +37,19 @@ extension TusClient {
         let started = ContinuousClock.now
         let exchange: Exchange
         do {
-            exchange = try await route.httpClient.exchange(
-                method, url, headers: request.headers.map { ($0.name, $0.value) }, body: body,
-                tls: route.tlsConfiguration, on: loop ?? route.httpClient.eventLoopGroup.next(),
-                timeout: options?.requestTimeout ?? .seconds(60),
-                stallTimeout: options == nil ? .seconds(60) : options!.stallTimeout,
-                peerPort: route.peerPort(for: url))
+            let headers = request.headers.map { ($0.name, $0.value) }
+            let loop = loop ?? route.httpClient.eventLoopGroup.next()
+            let timeout = options?.requestTimeout ?? .seconds(60)
+            let stallTimeout = options == nil ? .seconds(60) : options!.stallTimeout
+            if let proxy = route.absoluteFormProxy {
+                exchange = try await proxy.exchange(
+                    method, url, headers: headers, body: body, fromFile: route.httpClient.hasOneEventLoop,
+                    on: loop, timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url))
+            } else {
+                exchange = try await route.httpClient.exchange(
+                    method, url, headers: headers, body: body, tls: route.tlsConfiguration, on: loop,
+                    timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url))
+            }
         } catch let error as TusError where error.code == .timeout {
             // The request's deadline: bytes may have been on their way.
             throw TransportFailure(error: error, bytesSent: body?.count ?? 0, stalled: true)

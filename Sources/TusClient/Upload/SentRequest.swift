@@ -52,6 +52,16 @@ struct SentRequest: Sendable {
     /// An earlier request of this upload was abandoned (stalled or cut
     /// with bytes on their way), and the server may still hold it.
     var afterAbandoned = false
+    /// The proxy the request went through, if any.
+    var proxy: Proxy?
+
+    /// A proxy, as messages name it.
+    struct Proxy: Sendable {
+        /// `host:port`.
+        var address: String
+        /// Its URL holds a user name (and password) it was sent.
+        var hasCredentials: Bool
+    }
 
     /// "PATCH http://…", for messages (no password).
     var label: String { "\(kind.method) \(url.forMessages)" }

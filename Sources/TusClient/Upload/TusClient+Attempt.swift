@@ -22,6 +22,10 @@ extension TusClient {
         _ sent: SentRequest, headers: [(String, String)], body: RequestBody? = nil,
         options: UploadOptions?, on loop: (any EventLoop)? = nil
     ) async throws -> Attempt {
+        var sent = sent
+        if let proxy = (try? route(to: sent.url))?.proxy {
+            sent.proxy = SentRequest.Proxy(address: ConnectionFailure.address(of: proxy), hasCredentials: proxy.user != nil)
+        }
         let outcome: Outcome
         var seconds: Double?
         do {

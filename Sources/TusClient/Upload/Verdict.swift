@@ -80,10 +80,7 @@ extension Verdict {
         if [401, 403, 407].contains(code) {
             // Credentials, not the upload: the stored URL is kept whatever
             // the request (a hook that renews a token may retry).
-            let whose = code == 407 ? "the proxy" : "the server"
-            let error = TusError(
-                .authenticationFailed,
-                "\(sent.label): \(whose) refused the credentials (\(answer.statusLine)); check the Authorization header or token")
+            let error = TusError(.authenticationFailed, "\(sent.label): \(credentialsRefusal(answer, sent: sent))")
             return .retry(Failure(statusCode: code, error: error), resync: sent.kind.hasURL)
         }
         if code == 423 || (code == 503 && sent.afterAbandoned && sent.kind.hasURL) {
@@ -261,6 +258,25 @@ extension Verdict {
     private static func expiredByServerClock(_ answer: Exchange) -> String? {
         guard let expires = answer.expires, let serverNow = answer.date, expires <= serverNow else { return nil }
         return "it expired at \(HTTPDate.format(expires)) by the server's clock (\(HTTPDate.format(serverNow)))"
+    }
+
+    /// Who refused which credentials, and what to check. Some proxies
+    /// (tinyproxy) refuse their own credentials with 401, which the server
+    /// behind them may as well have sent: the message names both.
+    private static func credentialsRefusal(_ answer: Exchange, sent: SentRequest) -> String {
+        let status = answer.statusLine
+        switch (answer.code, sent.proxy) {
+        case (407, let proxy?) where proxy.hasCredentials:
+            return "the proxy \(proxy.address) refused the user name and password in its URL (\(status)); check them"
+        case (407, let proxy?):
+            return "the proxy \(proxy.address) asks for credentials (\(status)); give them in its URL (http://USER:PASSWORD@HOST:PORT)"
+        case (407, nil):
+            return "the proxy refused the credentials (\(status)); check the proxy's user name and password"
+        case (401, let proxy?) where proxy.hasCredentials:
+            return "the server, or the proxy \(proxy.address) in front of it, refused the credentials (\(status)); check the user name and password in the proxy's URL, and the Authorization header"
+        default:
+            return "the server refused the credentials (\(status)); check the Authorization header or token"
+        }
     }
 
     private static func versionRefusal(_ answer: Exchange, sent: SentRequest) -> TusError {
