@@ -129,6 +129,26 @@ private func tus(_ arguments: [String]) throws -> ProcessResult {
         #expect(try await FileStorage(path: source).entries().count == 3)
     }
 
+    /// A parts entry whose file also has a URL (the parts were joined and a
+    /// run stopped before removing them) or that holds no parts is an
+    /// orphan: `tus store prune` removes it whatever its age, and keeps the
+    /// parts of an upload still going.
+    @Test(arguments: ["json", "sqlite"])
+    func pruneRemovesOrphanedPartsEntries(kind: String) throws {
+        let spec = "\(kind):" + folder.newPath("store.\(kind)")
+        let parts = #"[{"length":5,"start":0,"url":"http://x/p1"},{"length":5,"start":5,"url":null}]"#
+        _ = try tus(["store", "set", "joined", "http://x/final", "--store", spec])
+        _ = try tus(["store", "set", "joined#partials", parts, "--store", spec])
+        _ = try tus(["store", "set", "going#partials", parts, "--store", spec])
+        _ = try tus(["store", "set", "broken#partials", "not a list", "--store", spec])
+        let pruned = try tus(["store", "prune", "--store", spec])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.output == "removed 2 orphaned parts entries from \(spec)")
+        let listed = try tus(["store", "list", "--store", spec]).output.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) ?? "" }
+        #expect(Set(listed) == ["joined", "going#partials"])
+        #expect(try tus(["store", "prune", "--store", spec]).output == "removed 0 orphaned parts entries from \(spec)")
+    }
+
     @Test func aChangedURLIsCopiedAgain() throws {
         let source = "json:" + folder.newPath("a.json"), destination = "sqlite:" + folder.newPath("b.sqlite")
         _ = try tus(["store", "set", "k", "http://x/1", "--store", source])

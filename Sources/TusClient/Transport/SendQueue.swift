@@ -20,7 +20,7 @@ enum SendQueue {
         var total = 0
         var found = false
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = contents(of: table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
@@ -39,6 +39,15 @@ enum SendQueue {
     }
 
     #if os(Linux)
+    /// The whole of a file of `/proc`, whose size the system reports as 0:
+    /// read to its end (`String(contentsOfFile:)` stops after one page).
+    private static func contents(of path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// The inodes of this process's sockets, from its descriptors' links
     /// (`socket:[12345]`).
     private static func socketInodes() -> Set<String>? {
