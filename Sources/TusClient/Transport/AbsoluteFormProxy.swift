@@ -112,17 +112,8 @@ struct AbsoluteFormProxy: Sendable, Hashable {
                 outcome.fail(CancellationError())
             }
             return exchange
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as DeadlinePassed {
-            if _Concurrency.Task.isCancelled { throw CancellationError() }
-            throw TusError(.timeout, "\(label): no whole answer within \(timeout)", cause: error)
-        } catch let error as TusError {
-            // The file could not be read while the request sent it.
-            throw error
         } catch {
-            if _Concurrency.Task.isCancelled { throw CancellationError() }
-            throw NoAnswer(error: error, bytesSent: progress.bytesSent)
+            throw RequestEnd.failure(error, label: label, timeout: timeout, deadlinePassed: error is DeadlinePassed, bytesSent: progress.bytesSent)
         }
     }
 

@@ -16,6 +16,24 @@ struct NoAnswer: Error {
     var bytesSent: Int
 }
 
+/// How a request that got no whole answer ends, whichever way it was sent.
+enum RequestEnd {
+    /// What a request that failed with `error` throws: `CancellationError`
+    /// when its task was cancelled; `TusError` (`.timeout`) when its
+    /// deadline passed; a `TusError` as it is (a file that could not be
+    /// read while the request sent it); ``NoAnswer`` for the rest.
+    static func failure(_ error: any Error, label: String, timeout: Duration, deadlinePassed: Bool, bytesSent: Int) -> any Error {
+        if error is CancellationError || (error as? HTTPClientError) == .cancelled || _Concurrency.Task.isCancelled {
+            return CancellationError()
+        }
+        if deadlinePassed {
+            return TusError(.timeout, "\(label): no whole answer within \(timeout)", cause: error)
+        }
+        if let error = error as? TusError { return error }
+        return NoAnswer(error: error, bytesSent: bytesSent)
+    }
+}
+
 /// A request whose bytes stopped moving for longer than its stall timeout.
 struct Stalled: Error {
     var seconds: Duration
@@ -92,26 +110,16 @@ extension HTTPClient {
                 task.cancel()
             }
             return Exchange(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as HTTPClientError where error == .cancelled {
-            throw CancellationError()
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            if _Concurrency.Task.isCancelled { throw CancellationError() }
-            throw TusError(.timeout, "\(label): no whole answer within \(timeout)", cause: error)
-        } catch let error as TusError {
-            // The file could not be read while the request sent it.
-            throw error
         } catch {
-            if _Concurrency.Task.isCancelled { throw CancellationError() }
             // An answer, such as a proxy's 413, can come while the body
             // still goes out; the server then closes the connection, and
             // the write that meets the closed connection fails the request.
             // The answer is the answer.
-            if let head = delegate.answerHead {
+            if !(error is CancellationError), !_Concurrency.Task.isCancelled, let head = delegate.answerHead {
                 return Exchange(status: head.status, headers: head.headers, body: ByteBuffer())
             }
-            throw NoAnswer(error: error, bytesSent: progress.bytesSent)
+            let deadline = (error as? HTTPClientError).map { $0 == .deadlineExceeded || $0 == .readTimeout } ?? false
+            throw RequestEnd.failure(error, label: label, timeout: timeout, deadlinePassed: deadline, bytesSent: progress.bytesSent)
         }
     }
 }

@@ -161,18 +161,14 @@ extension Verdict {
             return .moved(to: offset)
         }
         switch code {
-        case 404, 410:
-            return .forget(reason: "the server says the upload is gone (\(sent.label) \(answer.statusDescription))")
         case 409:
             return .retry(Failure(statusCode: code, error: TusError(.protocolViolation, "\(sent.label): the server's offset is not \(sent.offset) (409)")), resync: true)
         case 460:
             return .retry(Failure(statusCode: code, error: TusError(.protocolViolation, "\(sent.label): the server found the chunk's checksum wrong (460)")), resync: false)
         case 413 where sent.bodyCount > 0:
             return .sendSmaller
-        case 412:
-            return .stop(versionRefusal(answer, sent: sent))
         default:
-            return .retry(Failure(statusCode: code, error: TusError(.unavailable, "\(sent.label) \(answer.statusDescription)")), resync: true)
+            return refused(answer, sent: sent, resync: true)
         }
     }
 
@@ -190,14 +186,7 @@ extension Verdict {
             if let reason = expiredByServerClock(answer) { return .forget(reason: reason) }
             return .moved(to: offset)
         }
-        switch code {
-        case 404, 410:
-            return .forget(reason: "the server says the upload is gone (\(sent.label) \(answer.statusDescription))")
-        case 412:
-            return .stop(versionRefusal(answer, sent: sent))
-        default:
-            return .retry(Failure(statusCode: code, error: TusError(.unavailable, "\(sent.label) \(answer.statusDescription)")), resync: true)
-        }
+        return refused(answer, sent: sent, resync: true)
     }
 
     private static func resume(_ answer: Exchange, sent: SentRequest) -> Verdict {
@@ -221,14 +210,7 @@ extension Verdict {
             if let reason = expiredByServerClock(answer) { return .forget(reason: reason) }
             return .resumable(offset: offset, lengthDeferred: answer.headers.first(name: TusHeaderName.uploadDeferLength) == "1")
         }
-        switch code {
-        case 404, 410:
-            return .forget(reason: "the server says it is gone (\(sent.label) \(answer.statusDescription))")
-        case 412:
-            return .stop(versionRefusal(answer, sent: sent))
-        default:
-            return .retry(Failure(statusCode: code, error: TusError(.unavailable, "\(sent.label) \(answer.statusDescription)")), resync: false)
-        }
+        return refused(answer, sent: sent, resync: false)
     }
 
     private static func joined(_ answer: Exchange, sent: SentRequest) -> Verdict {
@@ -250,6 +232,19 @@ extension Verdict {
     }
 
     // MARK: Rules shared by several kinds
+
+    /// An error answer to a request for the upload's own URL: gone (404,
+    /// 410), another protocol version (412), or worth another try.
+    private static func refused(_ answer: Exchange, sent: SentRequest, resync: Bool) -> Verdict {
+        switch answer.code {
+        case 404, 410:
+            return .forget(reason: "the server says the upload is gone (\(sent.label) \(answer.statusDescription))")
+        case 412:
+            return .stop(versionRefusal(answer, sent: sent))
+        default:
+            return .retry(Failure(statusCode: answer.code, error: TusError(.unavailable, "\(sent.label) \(answer.statusDescription)")), resync: resync)
+        }
+    }
 
     /// The upload's `Upload-Expires` is past by the server's own clock (its
     /// `Date` header). Without a `Date`, or with the client's clock alone,
