@@ -48,6 +48,22 @@ extension TusDevServer {
         /// server that does not know the extension: `Upload-Concat` is
         /// ignored, so a partial upload is an ordinary one. Default: on.
         public var concatenation = true
+        /// How long, at most, a request for an upload that another request
+        /// holds waits for that request to let go, in seconds.
+        ///
+        /// A newer request for an upload (`HEAD`, `PATCH`, `DELETE`, or a
+        /// final `POST` naming it as a part) asks the request writing to it
+        /// to stop, as tusd does: that request's body ends where it is, the
+        /// bytes it wrote are kept (dropped if it carries `Upload-Checksum`,
+        /// which they cannot match), it is answered and its connection
+        /// closed, and the newer request goes on, within moments. So a
+        /// client that gave up on a stalled `PATCH` resumes at once, instead
+        /// of meeting `423 Locked` until the stalled connection ends. A hold
+        /// that cannot be stopped (the parts of a final upload being joined)
+        /// is waited for; if it is not let go within this time, a `PATCH`,
+        /// `DELETE` or final `POST` is answered `423 Locked`, and a `HEAD`
+        /// with the upload as it stands. Default: 3 seconds.
+        public var takeoverTimeout: TimeInterval = 3
         /// Where the server logs: each request at `.info`, failures to read
         /// or write its files at `.error`. Quiet (`.warning`) by default; set
         /// `logger.logLevel = .info` to see every request.

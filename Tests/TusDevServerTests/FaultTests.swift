@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import TusDevServer
+import TusTestSupport
 
 @Suite struct FaultTests {
     @Test func dropConnectionDuringPatchKeepsExactlyTheAcceptedBytes() async throws {
@@ -111,6 +112,27 @@ import TusDevServer
             #expect(stalled.exitCode == 28, "curl timed out")
             #expect(try await server.headOffset(url) == 0)
             #expect(try await server.patch(url, offset: 0, Data("abc".utf8)).status == 204)
+        }
+    }
+
+    @Test func aPatchThatTakesAStalledOneOverStillMeetsItsFault() async throws {
+        try await withServer { server in
+            let url = try await server.create(length: 10)
+            let stalled = try RawConnection(port: server.port)
+            defer { stalled.close() }
+            stalled.send(
+                "PATCH \(url.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                    + "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 10\r\n\r\nabc")
+            try await waitUntil("the stalled PATCH has written 3 bytes") { server.uploadInfo(for: url)?.offset == 3 }
+
+            // Queued after the stalled PATCH was accepted: the next PATCH,
+            // which first waits for the stalled one to let go, plays it.
+            server.inject(.dropConnectionDuringPatch(afterBytes: 2))
+            let cut = try await server.patch(url, offset: 3, Data("defghij".utf8))
+            #expect(cut.status == 0, "no response")
+            #expect(server.pendingFaults.isEmpty)
+            #expect(try await server.headOffset(url) == 5)
+            #expect(server.uploadedData(for: url) == Data("abcde".utf8))
         }
     }
 

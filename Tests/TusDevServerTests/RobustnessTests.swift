@@ -4,6 +4,14 @@ import Testing
 import TusTestSupport
 import TusDevServer
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @Suite struct RobustnessTests {
     /// Runs `before` on a server keeping its uploads in a new folder (given
     /// too), shuts it down, runs `stopped`, then runs `after` on a new server
@@ -165,24 +173,138 @@ import TusDevServer
         }
     }
 
-    @Test func concurrentPatchIsLockedAndADisconnectKeepsTheBytes() async throws {
-        try await withServer { server in
+    /// A PATCH whose body stops coming while its connection stays open (a
+    /// middlebox stopped forwarding), on a server that would make a request
+    /// waiting it out wait 30 s: the client's next request, on a new
+    /// connection, takes the upload over at once. The stalled PATCH keeps
+    /// the bytes it wrote, is answered as if its body ended there, and its
+    /// connection is closed.
+    @Test(arguments: [true, false])
+    func aStalledPatchIsTakenOverByTheNextRequest(headFirst: Bool) async throws {
+        try await withServer({ $0.takeoverTimeout = 30 }) { server in
             let url = try await server.create(length: 10)
-            let connection = try RawConnection(port: server.port)
-            connection.send(
+            let stalled = try RawConnection(port: server.port)
+            defer { stalled.close() }
+            stalled.send(
                 "PATCH \(url.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
                     + "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 10\r\n\r\nabc")
-            try await waitUntil("the PATCH has written 3 bytes") { server.uploadInfo(for: url)?.offset == 3 }
+            try await waitUntil("the stalled PATCH has written 3 bytes") { server.uploadInfo(for: url)?.offset == 3 }
 
-            let second = try await server.patch(url, offset: 3, Data("defghij".utf8))
-            #expect(second.status == 423)
-            #expect(try await Curl.request("DELETE", url).status == 423)
-
-            connection.close()
-            try await waitUntil("the upload is released") {
-                try await server.patch(url, offset: 3, Data("defghij".utf8)).status == 204
+            let clock = ContinuousClock()
+            if headFirst {
+                let start = clock.now
+                let head = try await Curl.request("HEAD", url)
+                #expect(head.status == 200)
+                #expect(head["upload-offset"] == "3")
+                #expect(clock.now - start < .seconds(10), "the HEAD waited for the stalled PATCH")
             }
+            let start = clock.now
+            let rest = try await server.patch(url, offset: 3, Data("defghij".utf8))
+            #expect(rest.status == 204)
+            #expect(rest["upload-offset"] == "10")
+            #expect(clock.now - start < .seconds(10), "the PATCH waited for the stalled one")
             #expect(server.uploadedData(for: url) == Data("abcdefghij".utf8))
+
+            // Read only now: the stalled PATCH's connection stayed open on
+            // this side all along.
+            let answer = stalled.receiveAll()
+            #expect(answer.hasPrefix("HTTP/1.1 204"), "\(answer)")
+            #expect(answer.contains("Upload-Offset: 3\r\n"), "\(answer)")
+            #expect(stalled.closedByServer)
+        }
+    }
+
+    /// The same with `Upload-Checksum`: the stalled PATCH's bytes cannot
+    /// match the digest of the whole body, so they are dropped, and the
+    /// client starts again from the offset before it.
+    @Test func aStalledPatchWithAChecksumIsTakenOverAndItsBytesDropped() async throws {
+        try await withServer({ $0.takeoverTimeout = 30 }) { server in
+            let bytes = Data("abcdefghij".utf8)
+            let digest = "sha1 " + Data(Insecure.SHA1.hash(data: bytes)).base64EncodedString()
+            let url = try await server.create(length: bytes.count)
+            let stalled = try RawConnection(port: server.port)
+            defer { stalled.close() }
+            stalled.send(
+                "PATCH \(url.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\nUpload-Checksum: \(digest)\r\n"
+                    + "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 10\r\n\r\nabc")
+            let file = try #require(server.uploadedDataFile(for: url))
+            try await waitUntil("the stalled PATCH has written 3 bytes into the data file") {
+                (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) == 3
+            }
+            #expect(server.uploadInfo(for: url)?.offset == 0, "nothing counts before the checksum is checked")
+
+            let head = try await Curl.request("HEAD", url)
+            #expect(head.status == 200)
+            #expect(head["upload-offset"] == "0")
+            let whole = try await server.patch(url, offset: 0, bytes, headers: ["Upload-Checksum": digest])
+            #expect(whole.status == 204)
+            #expect(server.uploadedData(for: url) == bytes)
+
+            let answer = stalled.receiveAll()
+            #expect(answer.hasPrefix("HTTP/1.1 460"), "\(answer)")
+            #expect(stalled.closedByServer)
+        }
+    }
+
+    /// A hold that cannot be stopped: a part being copied into a final
+    /// upload. The test swaps the part's data file for a named pipe, so the
+    /// join waits for the test to write the part's bytes, as it would on a
+    /// very slow disk. Meanwhile a HEAD of the part answers at once (a join
+    /// does not change it), and a PATCH or DELETE waits out the takeover
+    /// timeout, then gets 423.
+    @Test func aJoinThatDoesNotLetGoLeavesThePartLockedAfterTheTimeout() async throws {
+        try await withServer({ $0.takeoverTimeout = 2 }) { server in
+            let created = try await Curl.request(
+                "POST", server.endpoint, headers: ["Upload-Length": "3", "Upload-Concat": "partial"])
+            let part = try #require(created["location"].flatMap(URL.init(string:)))
+            #expect(try await server.patch(part, offset: 0, Data("abc".utf8)).status == 204)
+            let path = try #require(server.uploadedDataFile(for: part)).path
+            try FileManager.default.removeItem(atPath: path)
+            try #require(mkfifo(path, 0o600) == 0)
+
+            let join = Task {
+                try await Curl.request("POST", server.endpoint, headers: ["Upload-Concat": "final;\(part.path)"])
+            }
+            var writer: Int32 = -1
+            do {
+                // Opening the pipe to write succeeds once the join opened it
+                // to read; the join then waits for bytes.
+                try await waitUntil("the join reads the part") {
+                    writer = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+                    return writer >= 0
+                }
+                let clock = ContinuousClock()
+                var start = clock.now
+                let head = try await Curl.request("HEAD", part)
+                #expect(head.status == 200)
+                #expect(head["upload-offset"] == "3")
+                #expect(clock.now - start < .seconds(2), "the HEAD waited for the join")
+
+                start = clock.now
+                let patch = try await server.patch(part, offset: 3, Data())
+                #expect(patch.status == 423)
+                #expect(clock.now - start >= .seconds(2))
+                start = clock.now
+                let delete = try await Curl.request("DELETE", part)
+                #expect(delete.status == 423)
+                #expect(clock.now - start >= .seconds(2))
+
+                #expect(Data("abc".utf8).withUnsafeBytes { write(writer, $0.baseAddress, 3) } == 3)
+                _ = close(writer)
+                writer = -1
+                let joined = try await join.value
+                #expect(joined.status == 201)
+                let finalURL = try #require(joined["location"].flatMap(URL.init(string:)))
+                #expect(server.uploadedData(for: finalURL) == Data("abc".utf8))
+                #expect(try await Curl.request("DELETE", part).status == 204)
+            } catch {
+                // Let the join end (it reads no bytes and fails), so the
+                // server can shut down.
+                if writer < 0 { writer = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) }
+                if writer >= 0 { _ = close(writer) }
+                _ = try? await join.value
+                throw error
+            }
         }
     }
 

@@ -159,6 +159,9 @@ func sampleBytes(_ count: Int, seed: UInt8 = 7) -> Data {
 /// half-sent bodies and garbage.
 final class RawConnection {
     private var fd: Int32
+    /// Whether ``receiveAll()`` saw the server close the connection (rather
+    /// than 5 s pass without data).
+    private(set) var closedByServer = false
 
     init(port: Int) throws {
         #if canImport(Glibc) || canImport(Musl)
@@ -205,6 +208,7 @@ final class RawConnection {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 || (n < 0 && errno == ECONNRESET) { closedByServer = true }
             if n <= 0 { break }
             result.append(contentsOf: buffer[0..<n])
         }

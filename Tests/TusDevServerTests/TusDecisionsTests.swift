@@ -37,8 +37,10 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
         /// The answer `decide` gives, failing the test if it is not an
         /// answer.
-        func answer(_ request: Request, sourceLocation: SourceLocation = #_sourceLocation) throws -> Response {
-            guard case .respond(let response) = decisions.decide(request) else {
+        func answer(
+            _ request: Request, mayTakeOver: Bool = true, sourceLocation: SourceLocation = #_sourceLocation
+        ) throws -> Response {
+            guard case .respond(let response) = decisions.decide(request, mayTakeOver: mayTakeOver) else {
                 Issue.record(
                     "expected an answer to \(request.method) \(request.target)", sourceLocation: sourceLocation)
                 throw CancellationError()
@@ -52,6 +54,13 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
             try #require(response.status == 201, "\(response.body ?? "")")
             let location = try #require(response.header("Location").flatMap(URL.init(string:)))
             return location.path
+        }
+
+        /// The upload `decide` would take over, or `nil` if it decides
+        /// anything else.
+        func takenOver(_ request: Request) -> String? {
+            if case .takeOver(let id) = decisions.decide(request) { return id }
+            return nil
         }
 
         /// Writes `bytes` into the upload at `path` through a PATCH's plan
@@ -131,9 +140,17 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
         #expect(plan.checksum?.algorithm.rawValue == "sha1")
         #expect(plan.createdLocation == nil)
 
-        // Held: another PATCH or a DELETE must wait.
-        #expect(try fixture.answer(fixture.request("PATCH", path, headers)).status == 423)
-        #expect(try fixture.answer(fixture.request("DELETE", path)).status == 423)
+        // Held: another PATCH, a DELETE or a HEAD takes it over (asks the
+        // holder to stop and waits for it); once that wait is over, a PATCH
+        // or DELETE gets 423 and a HEAD the upload as it stands.
+        #expect(fixture.takenOver(fixture.request("PATCH", path, headers)) == plan.uploadID)
+        #expect(fixture.takenOver(fixture.request("DELETE", path)) == plan.uploadID)
+        #expect(fixture.takenOver(fixture.request("HEAD", path)) == plan.uploadID)
+        #expect(try fixture.answer(fixture.request("PATCH", path, headers), mayTakeOver: false).status == 423)
+        #expect(try fixture.answer(fixture.request("DELETE", path), mayTakeOver: false).status == 423)
+        let head = try fixture.answer(fixture.request("HEAD", path), mayTakeOver: false)
+        #expect(head.status == 200)
+        #expect(head.header("Upload-Offset") == "0")
 
         // The sink checks the digest: all zeros is not the digest of "abcd".
         let sink = try UploadBodySink(plan: plan, server: fixture.server)
@@ -222,8 +239,12 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
         }
         #expect(plan.length == 6)
         #expect(plan.heldIDs == [String(first.dropFirst(7))])
-        // Held during the join.
-        #expect(try fixture.answer(fixture.request("DELETE", first)).status == 423)
+        // Held during the join: a DELETE waits for it (a join cannot be
+        // stopped), then gets 423; a HEAD answers at once, since a join
+        // does not change its parts.
+        #expect(fixture.takenOver(fixture.request("DELETE", first)) == plan.heldIDs.first)
+        #expect(try fixture.answer(fixture.request("DELETE", first), mayTakeOver: false).status == 423)
+        #expect(try fixture.answer(fixture.request("HEAD", first)).header("Upload-Offset") == "3")
 
         let joined = fixture.decisions.concatenate(plan)
         #expect(joined.status == 201)
@@ -260,6 +281,11 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
                 return .answered(response)
             case .wait(_, let then):
                 outcome = then()
+            case .waitForWakeUp(_, let register, let then):
+                // Nobody stops a holder here: woken only if nobody holds it.
+                let woken = Locked(false)
+                register { woken.withLock { $0 = true } }
+                outcome = then(woken.withLock { $0 })
             case .offload(let work):
                 return .answered(work())
             case .receive(let receiver):
@@ -328,5 +354,170 @@ private func patchHeaders(offset: Int) -> [(String, String)] {
 
         // Every request is in the log, faults or not.
         #expect(fixture.server.requestLog.withLock { $0 }.count == 5)
+    }
+
+    // MARK: Taking over a held upload
+
+    @Test func aFinalPostWhosePartIsBeingWrittenTakesItOverHoldingNothingMeanwhile() throws {
+        let fixture = try Fixture()
+        let first = try fixture.create([("Upload-Length", "3"), ("Upload-Concat", "partial")])
+        #expect(try fixture.patch(first, offset: 0, Data("abc".utf8)).status == 204)
+        let second = try fixture.create([("Upload-Length", "3"), ("Upload-Concat", "partial")])
+        guard case .writeBody(let writing) = fixture.decisions.decide(
+            fixture.request("PATCH", second, patchHeaders(offset: 0)))
+        else {
+            Issue.record("expected a body plan")
+            return
+        }
+        let final = fixture.request("POST", "/files/", [("Upload-Concat", "final;\(first) \(second)")])
+        #expect(fixture.takenOver(final) == writing.uploadID)
+        #expect(!fixture.server.store.isHeld(String(first.dropFirst(7))), "the first part was let go")
+        #expect(try fixture.answer(final, mayTakeOver: false).status == 423)
+
+        let sink = try UploadBodySink(plan: writing, server: fixture.server)
+        #expect(Data("def".utf8).withUnsafeBytes { sink.write($0) } == .written)
+        sink.commit()
+        guard case .concatenate(let plan) = fixture.decisions.decide(final) else {
+            Issue.record("expected a plan to join the parts")
+            return
+        }
+        #expect(fixture.decisions.concatenate(plan).status == 201)
+    }
+
+    /// What the channel handler does when a newer request asks a body to
+    /// stop: it ends the body where it is. Without a checksum the bytes are
+    /// kept; with one they cannot match the whole body's digest.
+    @Test(arguments: [false, true])
+    func aStoppedBodyEndsWhereItIsAndLetsGo(withChecksum: Bool) throws {
+        let fixture = try Fixture()
+        let responder = fixture.server.makeResponder()
+        let path = try fixture.create([("Upload-Length", "10")])
+        let id = String(path.dropFirst(7))
+        var headers = patchHeaders(offset: 0) + [("Content-Length", "10")]
+        if withChecksum {
+            let digest = Data(Insecure.SHA1.hash(data: Data("abcdefghij".utf8))).base64EncodedString()
+            headers.append(("Upload-Checksum", "sha1 \(digest)"))
+        }
+        guard case .receive(let body) = responder.respond(to: fixture.request("PATCH", path, headers)) else {
+            Issue.record("expected a body to receive")
+            return
+        }
+        let stops = Locked(0)
+        body.started(stop: { stops.withLock { $0 += 1 } })
+        guard case .more = Data("abc".utf8).withUnsafeBytes({ body.receive($0) }) else {
+            Issue.record("expected the body to go on")
+            return
+        }
+        #expect(stops.withLock { $0 } == 0)
+
+        let woken = Locked(false)
+        let held = fixture.server.store.askToLetGo(id, wake: { woken.withLock { $0 = true } })
+        #expect(held)
+        #expect(stops.withLock { $0 } == 1)
+        // Asked again: the holder is not stopped twice.
+        let stillHeld = fixture.server.store.askToLetGo(id, wake: {})
+        #expect(stillHeld)
+        #expect(stops.withLock { $0 } == 1)
+        #expect(!woken.withLock { $0 })
+
+        guard case .answer(let answer) = body.end() else {
+            Issue.record("expected an answer")
+            return
+        }
+        #expect(woken.withLock { $0 }, "letting go woke the request waiting")
+        #expect(!fixture.server.store.isHeld(id))
+        #expect(answer.status == (withChecksum ? 460 : 204))
+        #expect(answer.header("Upload-Offset") == (withChecksum ? "0" : "3"))
+        #expect(try fixture.answer(fixture.request("HEAD", path)).header("Upload-Offset") == (withChecksum ? "0" : "3"))
+    }
+
+    @Test func aRequestForAHeldUploadWaitsForTheHolderThenGoesOnWithItsFault() throws {
+        let fixture = try Fixture()
+        let responder = fixture.server.makeResponder()
+        let path = try fixture.create([("Upload-Length", "6")])
+        guard case .receive(let holder) = responder.respond(to: fixture.request("PATCH", path, patchHeaders(offset: 0)))
+        else {
+            Issue.record("expected a body to receive")
+            return
+        }
+        let stops = Locked(0)
+        holder.started(stop: { stops.withLock { $0 += 1 } })
+        _ = Data("abc".utf8).withUnsafeBytes { holder.receive($0) }
+
+        // Queued now, so only the waiting PATCH can play it, once accepted.
+        fixture.server.faults.withLock { $0 = [.dropConnectionDuringPatch(afterBytes: 1)] }
+        let next = responder.respond(to: fixture.request("PATCH", path, patchHeaders(offset: 3)))
+        guard case .waitForWakeUp(let seconds, let register, let then) = next else {
+            Issue.record("expected a wait for the holder")
+            return
+        }
+        #expect(seconds > 0 && seconds <= 3, "the default takeover timeout")
+        let woken = Locked(false)
+        register { woken.withLock { $0 = true } }
+        #expect(stops.withLock { $0 } == 1, "the holder was asked to stop")
+        #expect(!woken.withLock { $0 })
+        #expect(fixture.server.faults.withLock { $0 }.count == 1)
+
+        _ = holder.end()
+        #expect(woken.withLock { $0 })
+        guard case .receive(let taker) = then(true) else {
+            Issue.record("expected the waiting PATCH's body to be received")
+            return
+        }
+        #expect(taker is CutBody, "the fault plays after the wait")
+        #expect(fixture.server.faults.withLock { $0 }.isEmpty)
+        taker.connectionLost()
+        #expect(try fixture.answer(fixture.request("HEAD", path)).header("Upload-Offset") == "3")
+    }
+
+    @Test func aHolderThatDoesNotLetGoInTimeMeansLocked() throws {
+        let fixture = try Fixture()
+        let responder = fixture.server.makeResponder()
+        let path = try fixture.create([("Upload-Length", "6")])
+        // Never started, so never stopped: it holds the upload throughout.
+        guard case .receive(let holder) = responder.respond(to: fixture.request("PATCH", path, patchHeaders(offset: 0)))
+        else {
+            Issue.record("expected a body to receive")
+            return
+        }
+        let wakes = Locked(0)
+        for (method, status) in [("PATCH", 423), ("DELETE", 423), ("HEAD", 200)] {
+            let headers = method == "PATCH" ? patchHeaders(offset: 0) : []
+            guard case .waitForWakeUp(_, let register, let then) = responder.respond(
+                to: fixture.request(method, path, headers))
+            else {
+                Issue.record("expected a wait for the holder")
+                return
+            }
+            register { wakes.withLock { $0 += 1 } }
+            #expect(wakes.withLock { $0 } == 0)
+            guard case .respond(let answer) = then(false) else {
+                Issue.record("expected an answer once the time is up")
+                return
+            }
+            #expect(answer.status == status, "\(method)")
+        }
+        // When it lets go at last, the requests that gave up are woken too
+        // (the channel handler ignores a wake after the wait).
+        holder.connectionLost()
+        #expect(wakes.withLock { $0 } == 3)
+    }
+
+    @Test func aTakeoverTimeoutOfZeroAnswersAtOnce() throws {
+        let fixture = try Fixture { $0.takeoverTimeout = 0 }
+        let responder = fixture.server.makeResponder()
+        let path = try fixture.create([("Upload-Length", "6")])
+        guard case .receive(let holder) = responder.respond(to: fixture.request("PATCH", path, patchHeaders(offset: 0)))
+        else {
+            Issue.record("expected a body to receive")
+            return
+        }
+        guard case .respond(let locked) = responder.respond(to: fixture.request("PATCH", path, patchHeaders(offset: 0)))
+        else {
+            Issue.record("expected an answer without a wait")
+            return
+        }
+        #expect(locked.status == 423)
+        holder.connectionLost()
     }
 }

@@ -12,6 +12,10 @@ final class ServerContext: Sendable {
     let checksumAlgorithms: [UploadChecksum.Algorithm]
     /// Whether concatenation is implemented and announced.
     let concatenation: Bool
+    /// How long a request waits, at most, for another request to let an
+    /// upload go (``TusDevServer/Configuration/takeoverTimeout``), in
+    /// seconds: from none to a day (not a number reads as none).
+    let takeoverTimeout: Double
     let logger: Logger
     let faults = Locked<[Fault]>([])
     let requestLog = Locked<[String]>([])
@@ -20,8 +24,8 @@ final class ServerContext: Sendable {
 
     /// The context for a server started with `configuration`: the base path
     /// with its slashes, an expiration of a century or more read as none,
-    /// known checksum algorithms only, each once. Creates the upload
-    /// directory.
+    /// known checksum algorithms only, each once, a takeover timeout between
+    /// none and a day. Creates the upload directory.
     ///
     /// - Throws: ``TusError`` when the directory cannot be created.
     convenience init(configuration: TusDevServer.Configuration) throws {
@@ -41,15 +45,19 @@ final class ServerContext: Sendable {
             expiration: expiration,
             checksumAlgorithms: algorithms.filter { seen.insert($0).inserted },
             concatenation: configuration.concatenation,
+            takeoverTimeout: configuration.takeoverTimeout.isNaN
+                ? 0 : min(max(configuration.takeoverTimeout, 0), 86_400),
             logger: configuration.logger
         )
     }
 
     init(
         store: UploadStore, basePath: String, maxUploadSize: Int64, expiration: TimeInterval?,
-        checksumAlgorithms: [UploadChecksum.Algorithm], concatenation: Bool = true, logger: Logger
+        checksumAlgorithms: [UploadChecksum.Algorithm], concatenation: Bool = true, takeoverTimeout: Double = 3,
+        logger: Logger
     ) {
         self.concatenation = concatenation
+        self.takeoverTimeout = takeoverTimeout
         self.store = store
         self.basePath = basePath
         self.maxUploadSize = maxUploadSize

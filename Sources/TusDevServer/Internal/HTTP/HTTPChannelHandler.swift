@@ -10,11 +10,13 @@ import NIOPosix
 /// For each request it hands the head to the responder and does what the
 /// ``Outcome`` says: answer at the end of the request (its body read and
 /// dropped), stream the body into a ``RequestBody`` a buffer at a time,
-/// pause (hold reads, keep what already arrived) for a while or until work
-/// done off the event loop finishes. It answers `Expect: 100-continue`,
-/// writes responses (with `Content-Length` and the headers every response
-/// carries) and closes the connection when the client asked for it or a
-/// refused body will not follow.
+/// pause (hold reads, keep what already arrived) for a while, until woken
+/// from another thread, or until work done off the event loop finishes. A
+/// body being received can be stopped from any thread: it is ended where it
+/// is, answered, and the connection closed. It answers `Expect:
+/// 100-continue`, writes responses (with `Content-Length` and the headers
+/// every response carries) and closes the connection when the client asked
+/// for it or a refused body will not follow.
 final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -169,17 +171,38 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .receive(let body):
             mode = .receive(body)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context, body), eventLoop: loop)
+            body.started(stop: {
+                loop.execute {
+                    let (handler, context, body) = bound.value
+                    handler.stop(body, context: context)
+                }
+            })
             if request.expectsContinue {
                 context.writeAndFlush(
                     wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         case .wait(let seconds, let next):
             let number = beginPause()
-            let delay = TimeAmount.nanoseconds(Int64((seconds.isFinite ? max(seconds, 0) : 0) * 1_000_000_000))
             let bound = NIOLoopBound((self, context, next), eventLoop: context.eventLoop)
-            pauseTask = context.eventLoop.scheduleTask(in: delay) {
+            pauseTask = context.eventLoop.scheduleTask(in: Self.delay(seconds)) {
                 let (handler, context, next) = bound.value
                 handler.resume(number, context: context, with: next)
+            }
+        case .waitForWakeUp(let seconds, let register, let next):
+            let number = beginPause()
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context, next), eventLoop: loop)
+            pauseTask = loop.scheduleTask(in: Self.delay(seconds)) {
+                let (handler, context, next) = bound.value
+                handler.resume(number, context: context) { next(false) }
+            }
+            register {
+                loop.execute {
+                    let (handler, context, next) = bound.value
+                    handler.resume(number, context: context) { next(true) }
+                }
             }
         case .offload(let work):
             let number = beginPause()
@@ -200,6 +223,11 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// `seconds` as a delay: none when negative or not a number.
+    private static func delay(_ seconds: Double) -> TimeAmount {
+        .nanoseconds(Int64((seconds.isFinite ? max(seconds, 0) : 0) * 1_000_000_000))
+    }
+
     private func beginPause() -> Int {
         paused = true
         pauseNumber += 1
@@ -218,6 +246,7 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func resume(_ number: Int, context: ChannelHandlerContext, with next: () -> Outcome) {
         guard paused, number == pauseNumber else { return }
         paused = false
+        pauseTask?.cancel()
         pauseTask = nil
         proceed(with: next(), context: context)
         while !paused, !pausedParts.isEmpty {
@@ -226,6 +255,19 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if !paused, readPending {
             readPending = false
             context.read()
+        }
+    }
+
+    /// Ends `body` where it is, if it is still being received: reads no
+    /// more of it, answers as ``RequestBody/end()`` says, and closes the
+    /// connection, since the rest of the body may still come.
+    private func stop(_ body: any RequestBody, context: ChannelHandlerContext) {
+        guard case .receive(let current) = mode, current === body else { return }
+        keepAlive = false
+        mode = .dropped
+        switch body.end() {
+        case .answer(let response): send(response, context: context)
+        case .hangUp: hangUp(context: context)
         }
     }
 

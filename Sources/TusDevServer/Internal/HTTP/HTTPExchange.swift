@@ -124,6 +124,13 @@ enum Outcome {
     /// what `then` returns. If the connection closes meanwhile, `then` is
     /// never called.
     case wait(seconds: Double, then: () -> Outcome)
+    /// Read nothing more from the connection until the function given to
+    /// `register` is called (from any thread) or `seconds` pass, whichever
+    /// comes first; then go on with what `then` returns, told whether that
+    /// function was called. `register` is called once, at once. If the
+    /// connection closes meanwhile, `then` is never called.
+    case waitForWakeUp(
+        seconds: Double, register: (_ wake: @escaping @Sendable () -> Void) -> Void, then: (_ woken: Bool) -> Outcome)
     /// Run `work` off the event loop (it may take long: it reads and writes
     /// files), reading nothing more meanwhile, then answer with its
     /// response. `work` runs even if the connection closes meanwhile.
@@ -133,10 +140,17 @@ enum Outcome {
 /// Takes the body of a request a stage accepted, a buffer at a time, on the
 /// connection's event loop.
 ///
-/// Exactly one of these ends a receiver's work: a ``BodyStep/answer(_:)`` or
-/// ``BodyStep/hangUp`` from ``receive(_:)``, a call to ``end()``, or a call
-/// to ``connectionLost()``. Nothing is called after it.
+/// ``started(stop:)`` comes first. Then exactly one of these ends a
+/// receiver's work: a ``BodyStep/answer(_:)`` or ``BodyStep/hangUp`` from
+/// ``receive(_:)``, a call to ``end()``, or a call to ``connectionLost()``.
+/// Nothing is called after it.
 protocol RequestBody: AnyObject {
+    /// The body is about to be read. `stop`, which any thread may call (more
+    /// than once), ends it early: the channel handler reads no more of it,
+    /// calls ``end()`` on its event loop as if the body had ended there,
+    /// answers with what that returns, and closes the connection. Does
+    /// nothing once the body has ended.
+    func started(stop: @escaping @Sendable () -> Void)
     /// The next bytes of the body.
     func receive(_ bytes: UnsafeRawBufferPointer) -> BodyStep
     /// The body ended; the answer.
@@ -162,6 +176,23 @@ enum BodyEnd {
     case answer(Response)
     /// Close the connection without an answer.
     case hangUp
+}
+
+extension Outcome {
+    /// This outcome with `transform` applied to where it leads: to the
+    /// outcome after its waits, or to itself when it does not wait. For a
+    /// stage that wraps what the next stage decides, however long that
+    /// stage waits first.
+    func afterWaits(_ transform: @escaping (Outcome) -> Outcome) -> Outcome {
+        switch self {
+        case .wait(let seconds, let then):
+            .wait(seconds: seconds, then: { then().afterWaits(transform) })
+        case .waitForWakeUp(let seconds, let register, let then):
+            .waitForWakeUp(seconds: seconds, register: register, then: { then($0).afterWaits(transform) })
+        case .respond, .receive, .offload:
+            transform(self)
+        }
+    }
 }
 
 /// One stage a request goes through: it answers the request or hands it to

@@ -13,8 +13,11 @@ import Foundation
 ///   never sees the request.
 /// - ``Fault/dropConnectionDuringPatch(afterBytes:)`` and
 ///   ``Fault/checksumMismatch``: only a `PATCH` the next stage accepted (it
-///   answered with an ``UploadBody``) matches; its body is wrapped in a
-///   ``CutBody`` or a ``FailingChecksumBody``.
+///   answered with an ``UploadBody``, maybe after waiting for another
+///   request to let the upload go) matches; its body is wrapped in a
+///   ``CutBody`` or a ``FailingChecksumBody``. A wrapped body stopped by a
+///   newer request ends as the fault ends it: a cut one with no answer, a
+///   failing one with 460.
 struct FaultInjection: Responder {
     let server: ServerContext
     let next: any Responder
@@ -41,7 +44,11 @@ struct FaultInjection: Responder {
             return .respond(Response(status: status, body: "injected fault: status \(status)\n"))
         }
 
-        let outcome = next.respond(to: request)
+        return next.respond(to: request).afterWaits(playBodyFault)
+    }
+
+    /// Wraps the body of an accepted `PATCH` if a body fault is queued.
+    private func playBodyFault(_ outcome: Outcome) -> Outcome {
         guard case .receive(let body) = outcome, let upload = body as? UploadBody, upload.plan.createdLocation == nil
         else { return outcome }
         let hasChecksum = upload.plan.checksum != nil
@@ -76,6 +83,10 @@ final class CutBody: RequestBody {
         remaining = bytes
     }
 
+    func started(stop: @escaping @Sendable () -> Void) {
+        inner.started(stop: stop)
+    }
+
     func receive(_ bytes: UnsafeRawBufferPointer) -> BodyStep {
         let cut = bytes.count >= remaining
         let passed = UnsafeRawBufferPointer(rebasing: bytes.prefix(remaining))
@@ -103,6 +114,10 @@ final class FailingChecksumBody: RequestBody {
 
     init(_ inner: UploadBody) {
         self.inner = inner
+    }
+
+    func started(stop: @escaping @Sendable () -> Void) {
+        inner.started(stop: stop)
     }
 
     func receive(_ bytes: UnsafeRawBufferPointer) -> BodyStep {

@@ -13,7 +13,7 @@ import Darwin
 
 /// The uploads of one server: a data file (`<id>.bin`) and a JSON info file
 /// (`<id>.info`) per upload in one directory, with an in-memory cache, the
-/// set of uploads a request is writing to, and the uploads that expired.
+/// uploads a request holds (``UploadHolds``), and the uploads that expired.
 ///
 /// Every method is thread-safe. The info file holds what a `PATCH` does not
 /// change (length, metadata, creation date, the upload's part in a
@@ -76,7 +76,7 @@ final class UploadStore: Sendable {
 
     private struct State {
         var records: [String: Record] = [:]
-        var busy: Set<String> = []
+        var holds = UploadHolds()
         var expired: Set<String> = []
     }
 
@@ -157,7 +157,7 @@ final class UploadStore: Sendable {
     ///
     /// Each part's first `length` bytes are copied from its data file, a
     /// buffer at a time (no part is held in memory). The caller holds every
-    /// part (``acquire(_:now:)``) so none changes or goes away meanwhile, and
+    /// part (``acquire(_:for:now:)``) so none changes or goes away meanwhile, and
     /// lets them go afterwards. The new upload is known (and its info file
     /// written) only once its data is complete: until then no request can
     /// reach it, and a server stopped halfway leaves a data file and no
@@ -192,21 +192,51 @@ final class UploadStore: Sendable {
         return state.withLock { state in lookupLocked(id, now: now, state: &state) }
     }
 
-    /// Marks `id` as being written by one request. `.busy` if another holds it.
-    func acquire(_ id: String, now given: Date? = nil) -> Lookup {
+    /// Holds `id` for one request, to write to it or to join it into a
+    /// final upload. `.busy` if another request holds it.
+    func acquire(_ id: String, for purpose: UploadHolds.Purpose, now given: Date? = nil) -> Lookup {
         let now = given ?? clock()
         return state.withLock { state in
             let found = lookupLocked(id, now: now, state: &state)
             guard case .found = found else { return found }
-            if state.busy.contains(id) { return .busy }
-            state.busy.insert(id)
+            guard state.holds.take(id, for: purpose) else { return .busy }
             return found
         }
     }
 
-    /// Ends the hold taken by ``acquire(_:now:)``.
+    /// Ends the hold taken by ``acquire(_:for:now:)``, and wakes the
+    /// requests waiting for it.
     func release(_ id: String) {
-        _ = state.withLock { $0.busy.remove(id) }
+        let waiters = state.withLock { $0.holds.release(id) }
+        for wake in waiters { wake() }
+    }
+
+    /// Whether a request holds `id` (for `purpose`, if given).
+    func isHeld(_ id: String, for purpose: UploadHolds.Purpose? = nil) -> Bool {
+        state.withLock { $0.holds.isHeld(id, for: purpose) }
+    }
+
+    /// A newer request wants `id`: its holder is asked to stop (at once, or
+    /// as soon as it says how), and `wake` is called, on the thread that
+    /// lets go, when the hold ends. `false` if nobody holds `id`: there is
+    /// nothing to wait for, and `wake` is not called. See
+    /// ``UploadHolds/askToLetGo(_:wake:)``.
+    func askToLetGo(_ id: String, wake: @escaping UploadHolds.Callback) -> Bool {
+        switch state.withLock({ $0.holds.askToLetGo(id, wake: wake) }) {
+        case .notHeld:
+            return false
+        case .waiting(let stop):
+            stop?()
+            return true
+        }
+    }
+
+    /// The request holding `id` to write to it says how to stop it; `stop`
+    /// is called (from any thread) when a newer request asks, or now if one
+    /// asked already.
+    func onStopRequest(_ id: String, _ stop: @escaping UploadHolds.Callback) {
+        let now = state.withLock { $0.holds.onStopRequest(id, stop) }
+        now?()
     }
 
     /// Changes the cached record of `id` (no disk write).
@@ -236,7 +266,7 @@ final class UploadStore: Sendable {
         return state.withLock { state in
             let found = lookupLocked(id, now: now, state: &state)
             guard case .found = found else { return found }
-            if state.busy.contains(id) { return .busy }
+            if state.holds.isHeld(id) { return .busy }
             removeFiles(id)
             state.records[id] = nil
             return found
@@ -257,7 +287,7 @@ final class UploadStore: Sendable {
         } else {
             return .notFound
         }
-        if let expiresAt = record.expiresAt, !record.isComplete, !state.busy.contains(id), expiresAt <= now {
+        if let expiresAt = record.expiresAt, !record.isComplete, !state.holds.isHeld(id), expiresAt <= now {
             removeFiles(id)
             state.records[id] = nil
             state.expired.insert(id)

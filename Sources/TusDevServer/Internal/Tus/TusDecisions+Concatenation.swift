@@ -4,7 +4,7 @@ import TusProtocol
 /// What a final `POST` was allowed to do: join these parts, in this order,
 /// into a new upload with this metadata.
 ///
-/// Every part is complete and held (``UploadStore/acquire(_:now:)``, each
+/// Every part is complete and held (``UploadStore/acquire(_:for:now:)``, each
 /// id once however often it is named) until ``TusDecisions/concatenate(_:)``
 /// lets them go, so none changes or disappears during the join.
 struct FinalUploadPlan: Sendable {
@@ -30,8 +30,10 @@ extension TusDecisions {
     /// own, no bytes, and every part named must be an upload of this server
     /// (404 if not), be partial and complete (400 if not). The parts are
     /// checked in order and the first problem is the answer, naming the part
-    /// by its position and URL.
-    func createFinal(_ request: Request, partURLs: [String]) -> Decision {
+    /// by its position and URL. A part another request holds is
+    /// ``Decision/takeOver(_:)`` while `mayTakeOver` (the parts held so far
+    /// are let go first), else 423.
+    func createFinal(_ request: Request, partURLs: [String], mayTakeOver: Bool = true) -> Decision {
         let headers = request.headers
         if headers.contains(TusHeaderName.uploadLength) {
             return badRequest("a final upload takes no Upload-Length: its length is the sum of its parts'")
@@ -76,7 +78,7 @@ extension TusDecisions {
         for (index, id) in ids.enumerated() {
             let name = "part \(index + 1) (\(partURLs[index]))"
             if records[id] == nil {
-                switch server.store.acquire(id) {
+                switch server.store.acquire(id, for: .joining) {
                 case .found(let record):
                     held.append(id)
                     records[id] = record
@@ -85,7 +87,9 @@ extension TusDecisions {
                 case .gone:
                     return refuse(Response(status: 410, body: "\(name) expired\n"))
                 case .busy:
-                    return refuse(Response(status: 423, body: "\(name) is busy with another request\n"))
+                    // The parts held so far are let go either way.
+                    let locked = refuse(Response(status: 423, body: "\(name) is busy with another request\n"))
+                    return mayTakeOver ? .takeOver(id) : locked
                 }
             }
             let record = records[id]!

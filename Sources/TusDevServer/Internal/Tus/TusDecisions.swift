@@ -11,9 +11,15 @@ import TusProtocol
 /// ``FaultInjection``.
 ///
 /// A decision to write a body or to join parts holds the uploads concerned
-/// (``UploadStore/acquire(_:now:)``), so no other request changes them
+/// (``UploadStore/acquire(_:for:now:)``), so no other request changes them
 /// meanwhile: whoever carries the decision out lets them go (the sink, or
 /// ``concatenate(_:)``).
+///
+/// A request for an upload another request holds is not refused at once:
+/// the decision is ``Decision/takeOver(_:)``, and ``TusResponder`` asks the
+/// holder to stop, waits for it to let go, and asks again. Only once that
+/// wait is over (``decide(_:mayTakeOver:)`` with `mayTakeOver` false) is a
+/// held upload answered `423 Locked`.
 struct TusDecisions: Sendable {
     let server: ServerContext
 
@@ -26,6 +32,10 @@ struct TusDecisions: Sendable {
         /// Join partial uploads into a new final upload, then answer: see
         /// ``FinalUploadPlan`` and ``TusDecisions/concatenate(_:)``.
         case concatenate(FinalUploadPlan)
+        /// Another request holds this upload: ask it to stop, wait until it
+        /// lets go (at most ``ServerContext/takeoverTimeout`` in all), then
+        /// decide again. Nothing is held for the request meanwhile.
+        case takeOver(String)
     }
 
     /// The extensions announced in `Tus-Extension`.
@@ -38,7 +48,12 @@ struct TusDecisions: Sendable {
 
     /// The answer to the request whose head is `request`, or the body work
     /// it may do.
-    func decide(_ request: Request) -> Decision {
+    ///
+    /// - Parameter mayTakeOver: whether an upload another request holds
+    ///   gets ``Decision/takeOver(_:)``; when false (the wait for the holder
+    ///   is over) a `PATCH`, a `DELETE` or a final `POST` is answered 423,
+    ///   and a `HEAD` with the upload as it stands.
+    func decide(_ request: Request, mayTakeOver: Bool = true) -> Decision {
         let method = request.effectiveMethod
         if method == "OPTIONS" {
             return .respond(options())
@@ -59,7 +74,7 @@ struct TusDecisions: Sendable {
                 return .respond(
                     Response(status: 405, headers: [("Allow", "POST, OPTIONS")], body: "method not allowed\n"))
             }
-            return create(request)
+            return create(request, mayTakeOver: mayTakeOver)
         }
         guard path.hasPrefix(base) else {
             return .respond(Response(status: 404, body: "not found\n"))
@@ -69,9 +84,9 @@ struct TusDecisions: Sendable {
             return .respond(Response(status: 404, body: "upload not found\n"))
         }
         switch method {
-        case "HEAD": return .respond(head(id))
-        case "PATCH": return patch(request, id: id)
-        case "DELETE": return .respond(delete(id))
+        case "HEAD": return head(id, mayTakeOver: mayTakeOver)
+        case "PATCH": return patch(request, id: id, mayTakeOver: mayTakeOver)
+        case "DELETE": return delete(id, mayTakeOver: mayTakeOver)
         default:
             return .respond(
                 Response(
@@ -94,7 +109,7 @@ struct TusDecisions: Sendable {
 
     // MARK: Creation
 
-    private func create(_ request: Request) -> Decision {
+    private func create(_ request: Request, mayTakeOver: Bool) -> Decision {
         let headers = request.headers
         var partial = false
         if server.concatenation, let value = headers.first(TusHeaderName.uploadConcat) {
@@ -105,7 +120,7 @@ struct TusDecisions: Sendable {
             case .partial:
                 partial = true
             case .final(let urls):
-                return createFinal(request, partURLs: urls)
+                return createFinal(request, partURLs: urls, mayTakeOver: mayTakeOver)
             }
         }
         let lengthHeader = headers.first(TusHeaderName.uploadLength)
@@ -163,7 +178,7 @@ struct TusDecisions: Sendable {
             }
             return .respond(Response(status: 201, headers: responseHeaders))
         }
-        guard case .found = server.store.acquire(record.id) else {
+        guard case .found = server.store.acquire(record.id, for: .writing) else {
             return .respond(Response(status: 500, body: "the new upload vanished\n"))
         }
         return .writeBody(
@@ -174,9 +189,16 @@ struct TusDecisions: Sendable {
 
     // MARK: HEAD, DELETE
 
-    private func head(_ id: String) -> Response {
+    /// The upload as it stands. While a request writes to it, that request
+    /// is stopped first (its bytes kept as if its body ended there), so the
+    /// offset answered is where the next `PATCH` must start; a join, which
+    /// does not change its parts, is not waited for.
+    private func head(_ id: String, mayTakeOver: Bool) -> Decision {
         let lookup = server.store.lookup(id)
-        guard case .found(let record) = lookup else { return missing(lookup) }
+        guard case .found(let record) = lookup else { return .respond(missing(lookup)) }
+        if mayTakeOver, server.store.isHeld(id, for: .writing) {
+            return .takeOver(id)
+        }
         var headers: [(name: String, value: String)] = [
             (TusHeaderName.uploadOffset, String(record.offset)),
             ("Cache-Control", "no-store"),
@@ -192,18 +214,19 @@ struct TusDecisions: Sendable {
         if let concat = record.concat {
             headers.append((TusHeaderName.uploadConcat, concat.header.headerValue))
         }
-        return Response(status: 200, headers: headers)
+        return .respond(Response(status: 200, headers: headers))
     }
 
-    private func delete(_ id: String) -> Response {
+    private func delete(_ id: String, mayTakeOver: Bool) -> Decision {
         let result = server.store.delete(id)
-        guard case .found = result else { return missing(result) }
-        return Response(status: 204)
+        if case .busy = result, mayTakeOver { return .takeOver(id) }
+        guard case .found = result else { return .respond(missing(result)) }
+        return .respond(Response(status: 204))
     }
 
     // MARK: PATCH
 
-    private func patch(_ request: Request, id: String) -> Decision {
+    private func patch(_ request: Request, id: String, mayTakeOver: Bool) -> Decision {
         let headers = request.headers
         guard HeaderParsing.isOffsetOctetStream(headers.first("Content-Type")) else {
             return .respond(Response(status: 415, body: "Content-Type must be application/offset+octet-stream\n"))
@@ -229,7 +252,8 @@ struct TusDecisions: Sendable {
         let bodyLength = request.contentLength
         if let bodyLength, bodyLength < 0 { return badRequest("invalid Content-Length") }
 
-        let acquired = server.store.acquire(id)
+        let acquired = server.store.acquire(id, for: .writing)
+        if case .busy = acquired, mayTakeOver { return .takeOver(id) }
         guard case .found(let record) = acquired else { return .respond(missing(acquired)) }
         var keep = false
         defer { if !keep { server.store.release(id) } }
@@ -379,8 +403,9 @@ struct TusDecisions: Sendable {
 /// at most `limit - offset` bytes at `offset` for upload `uploadID`",
 /// checked against `checksum` if set.
 ///
-/// The upload is held for the request (``UploadStore/acquire(_:now:)``);
-/// the ``UploadBodySink`` that carries the plan out lets it go.
+/// The upload is held for the request (``UploadStore/acquire(_:for:now:)``);
+/// the ``UploadBodySink`` that carries the plan out lets it go, when the
+/// body ends or a newer request for the upload stops it.
 struct BodyPlan: Sendable, Equatable {
     /// The upload the bytes go to.
     var uploadID: String

@@ -4,6 +4,11 @@ import Foundation
 /// ``UploadBodySink``, the answers come from ``TusDecisions``.
 ///
 /// ``FaultInjection`` wraps it to cut the connection or fail the checksum.
+///
+/// A newer request for the upload stops it through the `stop` the channel
+/// handler gives (``started(stop:)``): the body then ends where it is, its
+/// bytes kept as for any body that ends (dropped when a checksum cannot
+/// match), and the upload is let go.
 final class UploadBody: RequestBody {
     let sink: UploadBodySink
     private let decisions: TusDecisions
@@ -15,6 +20,10 @@ final class UploadBody: RequestBody {
 
     /// The plan the body carries out.
     var plan: BodyPlan { sink.plan }
+
+    func started(stop: @escaping @Sendable () -> Void) {
+        sink.whenAskedToStop(stop)
+    }
 
     func receive(_ bytes: UnsafeRawBufferPointer) -> BodyStep {
         switch sink.write(bytes) {

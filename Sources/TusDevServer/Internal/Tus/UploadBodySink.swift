@@ -13,6 +13,10 @@ import TusProtocol
 /// ``commit()``, ``rollBack()`` or ``abandon()`` ends its work and lets the
 /// upload go; later calls do nothing.
 ///
+/// A newer request for the upload may ask it to stop
+/// (``whenAskedToStop(_:)``): the request's body then ends where it is, and
+/// the sink commits or rolls back as for any body that ended.
+///
 /// It knows files and the store, not HTTP: the answers are
 /// ``TusDecisions``'.
 final class UploadBodySink {
@@ -58,6 +62,15 @@ final class UploadBodySink {
     deinit {
         // A sink dropped without an end behaves as a cut connection.
         abandon()
+    }
+
+    /// Has `stop` called (from any thread) when a newer request for the
+    /// upload asks this one to let it go, or at once if one asked already.
+    /// `stop` should end the body where it is, so the sink commits or rolls
+    /// back and lets the upload go. Nothing happens once the sink has ended.
+    func whenAskedToStop(_ stop: @escaping @Sendable () -> Void) {
+        guard !finished else { return }
+        store.onStopRequest(plan.uploadID, stop)
     }
 
     /// Whether the bytes count as they are written (there is no checksum to
