@@ -38,7 +38,7 @@ final class UploadNotices: @unchecked Sendable {
         case .retrying(let failure, let delay):
             "\(failure.error.message); retrying in \(seconds(delay))"
         case .waitingForRelease(let failure, let delay):
-            "\(failure.error.message), most likely the request this upload abandoned; waiting \(seconds(delay)) for the server to let go of it"
+            "\(failure.error.message); the server may still hold the request this upload abandoned: waiting \(seconds(delay)) for it to let go"
         case .storedUploadForgotten(let url, let reason):
             "the stored upload \(url) is not resumed: \(reason); starting a new upload"
         }

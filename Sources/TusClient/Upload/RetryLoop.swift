@@ -15,9 +15,11 @@ import TusCore
 /// - ``Verdict/waitForRelease(_:)``: after a request of this upload was
 ///   abandoned (stalled, or cut with bytes on their way), the server may
 ///   hold the upload for it until it notices the old connection is gone.
-///   Such answers are waited out with growing delays, without counting as
-///   failures, for ``waitLimit`` past the stall timeout. Without an
-///   abandoned request, they are ordinary retries;
+///   Such answers, and requests of which not a byte moved (a server busy
+///   with the old request may not answer at all), are waited out with
+///   growing delays, without counting as failures, for ``waitLimit`` past
+///   the stall timeout. Without an abandoned request, they are ordinary
+///   retries;
 /// - ``Verdict/stop(_:)``: thrown.
 struct RetryLoop {
     let policy: RetryPolicy
@@ -69,32 +71,49 @@ struct RetryLoop {
     /// Carries out `verdict` on the request `sent`, which ended as
     /// `outcome`: waits before another try, or throws when no try is left.
     mutating func handle(_ verdict: Verdict, of sent: SentRequest, outcome: Outcome) async throws -> Step {
-        if case .noAnswer(let failure) = outcome, failure.stalled || failure.bytesSent > 0 {
-            abandonedAt = .now
+        let waitsForAnEarlierRequest = afterAbandoned
+        var busyServer = false
+        if case .noAnswer(let failure) = outcome {
+            if failure.bytesSent > 0 || (failure.stalled && sent.bodyCount > 0) {
+                abandonedAt = .now
+            } else if failure.stalled {
+                // Not a byte of this request moved: a server busy with the
+                // abandoned request may not answer at all for a while
+                // (tuspyserver's lock wait holds its whole event loop).
+                busyServer = waitsForAnEarlierRequest
+            }
         }
         switch verdict {
+        case .retry(let failure, let resync) where busyServer:
+            return try await waitForRelease(failure, of: sent, resync: resync)
         case .retry(let failure, let resync):
             try await retry(failure, of: sent)
             return .again(resync: resync)
         case .waitForRelease(let failure):
-            guard afterAbandoned else {
+            guard waitsForAnEarlierRequest else {
                 try await retry(failure, of: sent)
                 return .again(resync: true)
             }
-            waits += 1
-            let delay = policy.delay(beforeRetry: waits)
-            let request = RequestFailure(method: sent.kind.method, statusCode: failure.statusCode, error: failure.error, attempt: waits)
-            logger.debug("waiting for the server to let go of an abandoned request", metadata: [
-                "url": "\(sent.url.forMessages)", "status": "\(failure.statusCode.map(String.init) ?? "none")", "delay": "\(delay)",
-            ])
-            onEvent?(.waitingForRelease(request, delay: delay))
-            try await Task.sleep(for: delay)
-            return .again(resync: true)
+            return try await waitForRelease(failure, of: sent, resync: true)
         case .stop(let error):
             throw error
         default:
             return .act(verdict)
         }
+    }
+
+    /// Waits, without counting a failure, for the server to let go of an
+    /// abandoned request.
+    private mutating func waitForRelease(_ failure: Verdict.Failure, of sent: SentRequest, resync: Bool) async throws -> Step {
+        waits += 1
+        let delay = policy.delay(beforeRetry: waits)
+        let request = RequestFailure(method: sent.kind.method, statusCode: failure.statusCode, error: failure.error, attempt: waits)
+        logger.debug("waiting for the server to let go of an abandoned request", metadata: [
+            "url": "\(sent.url.forMessages)", "status": "\(failure.statusCode.map(String.init) ?? "none")", "delay": "\(delay)",
+        ])
+        onEvent?(.waitingForRelease(request, delay: delay))
+        try await Task.sleep(for: delay)
+        return .again(resync: resync)
     }
 
     /// Counts a failure, and waits before the next try, or throws.
