@@ -105,8 +105,8 @@ func interruptedUpload(
         }
     }
 
-    @Test(arguments: [404, 410, 403])
-    func aStoredURLAnsweredWith4xxIsForgottenAndANewUploadMade(status: Int) async throws {
+    @Test(arguments: [404, 410])
+    func aStoredURLTheServerSaysIsGoneIsForgottenAndANewUploadMade(status: Int) async throws {
         try await withDevServer { server, folder in
             let store = try FileStorage(path: folder.newPath("store.json"))
             let data = randomData(200_000)
@@ -120,6 +120,23 @@ func interruptedUpload(
             let url = try await uploader.upload()
             #expect(url != old)
             #expect(server.uploadedData(for: url) == data)
+        }
+    }
+
+    /// The stored URL's HEAD goes through the same retry loop as every
+    /// request: a transient answer is tried again, and the upload resumes.
+    @Test(arguments: [503, 423])
+    func aTransientAnswerToTheStoredURLIsRetried(status: Int) async throws {
+        try await withDevServer { server, folder in
+            let store = try FileStorage(path: folder.newPath("store.json"))
+            let path = try file(randomData(200_000), in: folder)
+            let old = try #require(try await interruptedUpload(path, server: server, storage: store).url)
+            server.clearRequestLog()
+            server.inject(.status(status, method: "HEAD"))
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: testOptions(storage: store))
+            #expect(uploader.isResuming && uploader.offset == 100_000)
+            #expect(uploader.url == old)
+            #expect(server.requestLog.filter { $0.hasPrefix("HEAD") }.count == 2)
         }
     }
 
@@ -140,15 +157,24 @@ func interruptedUpload(
         }
     }
 
-    @Test(arguments: [500, 503, 423, 408, 429])
-    func aStoredURLAnswered5xxOrWaitIsReportedAndKept(status: Int) async throws {
+    /// An answer that says nothing of the upload's existence keeps the
+    /// stored URL: with no retry left it is reported; refused credentials
+    /// say so.
+    @Test(arguments: [500, 503, 423, 408, 429, 401, 403, 400])
+    func aStoredURLAnsweredWithAnythingButGoneIsReportedAndKept(status: Int) async throws {
         try await withDevServer { server, folder in
             let store = try FileStorage(path: folder.newPath("store.json"))
             let path = try file(randomData(200_000), in: folder)
             let old = try #require(try await interruptedUpload(path, server: server, storage: store).url)
             server.inject(.status(status, method: "HEAD"))
+            var options = testOptions(storage: store)
+            options.retryPolicy.retries = 0
             let error = try await #require(throws: TusError.self) {
-                try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: testOptions(storage: store))
+                try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: options)
+            }
+            if [401, 403].contains(status) {
+                #expect(error.code == .authenticationFailed)
+                #expect(error.message.contains("refused the credentials"), "\(error.message)")
             }
             #expect(error.message.contains(old.absoluteString))
             #expect(error.message.contains("kept"))

@@ -54,6 +54,8 @@ struct SentRequest: Sendable {
     var afterAbandoned = false
     /// The proxy the request went through, if any.
     var proxy: Proxy?
+    /// What is uploaded, for messages: the file's path, and which part.
+    var name: String?
 
     /// A proxy, as messages name it.
     struct Proxy: Sendable {

@@ -129,8 +129,9 @@ extension TusUploader {
                 body = chunk
             }
         }
-        let sent = SentRequest(
+        var sent = SentRequest(
             kind: .create, url: client.url, bodyCount: body?.count ?? 0, unasked: unasked, size: size, afterAbandoned: afterAbandoned)
+        sent.name = name
         return try await client.attempt(sent, headers: headers, body: body, options: options, on: eventLoop)
     }
 

@@ -104,11 +104,10 @@ extension Verdict {
         guard answer.isSuccess else {
             return .stop(TusError(.unsupported, "\(sent.label) \(answer.statusDescription)"))
         }
+        let announced = ServerAnnouncement(reading: { answer.headers[$0] })
         return .capabilities(ServerCapabilities(
-            versions: TusHeaderList.split(answer.headers[TusHeaderName.tusVersion]),
-            extensions: Set(TusHeaderList.split(answer.headers[TusHeaderName.tusExtension])),
-            maxSize: answer.headers.first(name: TusHeaderName.tusMaxSize).flatMap(NonNegativeInteger.parseTrimmed),
-            checksumAlgorithms: Set(TusHeaderList.split(answer.headers[TusHeaderName.tusChecksumAlgorithm]).map { $0.lowercased() })))
+            versions: announced.versions, extensions: Set(announced.extensions), maxSize: announced.maxSize,
+            checksumAlgorithms: Set(announced.checksumAlgorithms)))
     }
 
     private static func created(_ answer: Exchange, sent: SentRequest) -> Verdict {
@@ -131,7 +130,8 @@ extension Verdict {
         case 413 where sent.bodyCount > 0:
             return .sendSmaller
         case 413:
-            return .stop(TusError(.invalidArgument, "\(sent.label): the server \(answer.statusDescription) (too large)"))
+            let what = sent.name.map { "cannot upload \($0) to \(sent.url.forMessages)" } ?? sent.label
+            return .stop(TusError(.invalidArgument, "\(what): the server \(answer.statusDescription) (too large)"))
         case 400 where sent.unasked, 415 where sent.unasked:
             return .createWithoutBody
         case 412:

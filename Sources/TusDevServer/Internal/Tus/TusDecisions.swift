@@ -95,16 +95,12 @@ struct TusDecisions: Sendable {
     }
 
     private func options() -> Response {
-        var headers: [(name: String, value: String)] = [
-            (TusHeaderName.tusVersion, tusProtocolVersion),
-            (TusHeaderName.tusExtension, Self.extensions.filter { server.concatenation || $0 != "concatenation" }.joined(separator: ",")),
-            (TusHeaderName.tusMaxSize, String(server.maxUploadSize)),
-        ]
-        if !server.checksumAlgorithms.isEmpty {
-            let names = server.checksumAlgorithms.map(\.rawValue).joined(separator: ",")
-            headers.append((TusHeaderName.tusChecksumAlgorithm, names))
-        }
-        return Response(status: 204, headers: headers)
+        let announcement = ServerAnnouncement(
+            versions: [tusProtocolVersion],
+            extensions: Self.extensions.filter { server.concatenation || $0 != "concatenation" },
+            maxSize: server.maxUploadSize,
+            checksumAlgorithms: server.checksumAlgorithms.map(\.rawValue))
+        return Response(status: 204, headers: announcement.headers)
     }
 
     // MARK: Creation
