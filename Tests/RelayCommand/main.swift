@@ -1,7 +1,7 @@
 // `test-relay`: the tests' TCP relay as a process, for benchmarks and for
 // trying the tool over a bad link by hand.
 //
-//     test-relay --to HOST:PORT [--round-trip-ms 40] [--cut-every BYTES] [--stall-after BYTES]
+//     test-relay --to HOST:PORT [--round-trip-ms 40] [--cut-every BYTES] [--stall-after BYTES] [--rate BYTES_PER_SECOND]
 //
 // It prints the port it listens on (127.0.0.1) as one line on standard
 // output, then relays until it is killed.
@@ -33,6 +33,9 @@ while let argument = arguments.popFirst() {
     case "--stall-after":
         guard let bytes = Int(value), bytes > 0 else { fail("--stall-after \(value) is not a byte count") }
         behaviour.stall = .once(afterBytes: bytes)
+    case "--rate":
+        guard let bytes = Int(value), bytes > 0 else { fail("--rate \(value) is not a byte count per second") }
+        behaviour.rate = .init(bytesPerSecond: bytes)
     default:
         fail("unknown option \(argument); see the comment at the top of Tests/RelayCommand/main.swift")
     }
