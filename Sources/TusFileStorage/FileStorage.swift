@@ -34,6 +34,12 @@ public import TusCore
 ///   `fsync`s it, renames it over the store and `fsync`s the folder. A crash
 ///   or `kill -9` at any instant leaves the old file or the new one, never a
 ///   torn one, and a change that returned is on disk.
+/// - **Safe in a shared folder.** The temporary file is new for each change,
+///   `.<name>.<16 random hex digits>.tmp` in the store's folder, created
+///   with `O_CREAT | O_EXCL | O_NOFOLLOW`: a file or symbolic link planted
+///   under any name is never opened, followed or overwritten. One left by a
+///   killed writer is removed by a later change once it is an hour old;
+///   only regular files of that pattern are removed, never a link.
 /// - **Safe across processes.** Every read-modify-write holds an exclusive
 ///   `flock` on a sibling lock file, `<path>.lock`, which survives the rename;
 ///   a change waits up to `lockTimeout` for another holder.
@@ -90,7 +96,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     public let path: String
 
     private let lockPath: String
-    private let temporaryPath: String
+    private let temporaryFiles: TemporaryFiles
     private let lockTimeout: TimeInterval
     // Runs the changes, one at a time (an flock does not exclude two threads
     // that share one descriptor); only its thread touches `lockDescriptor`.
@@ -120,7 +126,7 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         let absolute = try FilePaths.storePath(path, kind: "a JSON store")
         self.path = absolute
         self.lockPath = absolute + ".lock"
-        self.temporaryPath = absolute + ".tmp"
+        self.temporaryFiles = TemporaryFiles(storePath: absolute)
         self.lockTimeout = lockTimeout
     }
 
@@ -242,11 +248,11 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     /// The error for a system call that failed while doing `operation`:
     /// one that says so when the disk is full or read-only.
-    private func failure(_ operation: String, _ error: SystemError, _ detail: String = "") -> TusError {
+    private func failure(_ operation: String, _ error: SystemError, _ detail: String = "", advice: String = "") -> TusError {
         if let problem = UnwritableDisk(errno: error.errno) {
             return TusError(.io, "cannot \(operation) in \(path): \(problem.explanation); the store was left unchanged", cause: error)
         }
-        return TusError(.io, "cannot \(operation) in \(path): \(detail)\(error.reason)", cause: error)
+        return TusError(.io, "cannot \(operation) in \(path): \(detail)\(error.reason)\(advice)", cause: error)
     }
 
     /// Stores `url` with `date` kept to the millisecond.
@@ -355,6 +361,31 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         return result
     }
 
+    /// A new temporary file beside the store, or the error that says why
+    /// there is none and what to do.
+    func createTemporaryFile(_ operation: String, using random: inout some RandomNumberGenerator) throws -> TemporaryFiles.Created {
+        do throws(TemporaryFiles.Failure) {
+            return try temporaryFiles.create(using: &random)
+        } catch {
+            switch error {
+            case .namesTaken(let last):
+                throw TusError(
+                    .io,
+                    "cannot \(operation) in \(path): cannot create a temporary file in \(temporaryFiles.folder): "
+                        + "the \(TemporaryFiles.attempts) random names tried, such as \(last), were all taken; "
+                        + "remove the files named \(temporaryFiles.pattern) there and try again; the store was left unchanged",
+                    cause: SystemError(call: "open", errno: EEXIST)
+                )
+            case .system(let cause, let temporary):
+                let advice = cause.errno == EACCES || cause.errno == EPERM
+                    ? "; a change needs to create files in \(temporaryFiles.folder), so make it writable for this user"
+                        + " or move the store; the store was left unchanged"
+                    : ""
+                throw failure(operation, cause, "cannot create the temporary file \(temporary): ", advice: advice)
+            }
+        }
+    }
+
     /// The lock file's descriptor, opened (and created) on first use.
     private func lockFile(_ operation: String) throws -> Int32 {
         if lockDescriptor != -1 { return lockDescriptor }
@@ -372,30 +403,28 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         return lockDescriptor
     }
 
-    /// Replaces the store file with `bytes`: temporary file, fsync, rename,
-    /// fsync of the folder. Returns the new file's signature.
+    /// Replaces the store file with `bytes`: a new temporary file (see
+    /// `TemporaryFiles`), fsync, rename, fsync of the folder. Returns the
+    /// new file's signature. Removes stale temporary files first.
     private func write(_ bytes: [UInt8], _ operation: String) throws -> FileSignature {
         let mode = FilePaths.mode(ofFileAt: path) ?? 0o600
+        temporaryFiles.removeStale()
+        var random = SystemRandomNumberGenerator()
+        let temporary = try createTemporaryFile(operation, using: &random)
+        let fd = temporary.descriptor
+        defer { _ = Foundation.close(fd) }
         let signature: FileSignature
-        do {
-            let fd = try POSIX.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            do {
-                if fchmod(fd, mode) == -1 { throw SystemError(call: "fchmod", errno: errno) }
-                try POSIX.writeAll(fd, bytes)
-                try POSIX.fsync(fd)
-                try POSIX.rename(temporaryPath, path)
-                signature = FileSignature(try POSIX.status(fd))
-                _ = Foundation.close(fd)
-            } catch {
-                _ = Foundation.close(fd)
-                throw error
-            }
-        } catch let error as SystemError {
-            unlink(temporaryPath)
-            throw failure(operation, error)
+        do throws(SystemError) {
+            if fchmod(fd, mode) == -1 { throw SystemError(call: "fchmod", errno: errno) }
+            try POSIX.writeAll(fd, bytes)
+            try POSIX.fsync(fd)
+            try POSIX.rename(temporary.path, path)
+            signature = FileSignature(try POSIX.status(fd))
         } catch {
-            unlink(temporaryPath)
-            throw TusError(.io, "cannot \(operation) in \(path): \(error)", cause: error)
+            // The file was created by this change, under a name no one else
+            // could know; unlink never follows a link.
+            unlink(temporary.path)
+            throw failure(operation, error)
         }
         // The rename is durable once the folder is synced. Some file systems
         // cannot fsync a folder; the data itself is already on disk then.

@@ -72,7 +72,11 @@ struct FullAndReadOnlyDiskTests {
         let error = await #expect(throws: TusError.self) { try await store.removeURL(forKey: entries[0].key) }
         #expect((error?.cause as? SystemError)?.errno == ENOSPC)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-        #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
+        // The temporary file of the refused change is removed.
+        let temporary = try FileManager.default.contentsOfDirectory(atPath: disk.path).filter {
+            $0.hasPrefix(".uploads.json.") && $0.hasSuffix(".tmp")
+        }
+        #expect(temporary.isEmpty, "left behind: \(temporary)")
         try await expectEveryEntry(in: store, spec: "json:" + path)
         try await store.close()
         try await expectEveryEntry(in: try FileStorage(path: path), spec: "json:" + path)
