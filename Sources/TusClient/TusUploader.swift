@@ -241,7 +241,9 @@ public final class TusUploader: @unchecked Sendable {
             let how = error.code == .authenticationFailed
                 ? "the stored URL is kept, and a run with valid credentials resumes the upload"
                 : "the stored URL is kept"
-            throw TusError(error.code, "cannot resume the upload at \(url.forMessages): \(error.message); \(how)", cause: error)
+            // "HEAD URL: …" says the URL a second time.
+            let what = error.message.hasPrefix(sent.label + ": ") ? String(error.message.dropFirst(sent.label.count + 2)) : error.message
+            throw TusError(error.code, "cannot resume the upload at \(url.forMessages): \(what); \(how)", cause: error)
         }
         switch attempt.verdict {
         case .resumable(let offset, let lengthDeferred):

@@ -146,7 +146,9 @@ struct UploadCommand: AsyncParsableCommand {
         }
         for item in header {
             guard let colon = item.firstIndex(of: ":"), !item[..<colon].trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw CommandFailure(message: "--header \(item.debugDescription) is not 'Name: value'")
+                // A header may hold a secret: only its first word is shown.
+                let name = item.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+                throw CommandFailure(message: "--header \(name.debugDescription)… is not 'Name: value' (a colon after the name); the rest is not shown, as it may hold a secret")
             }
             options.headers[item[..<colon].trimmingCharacters(in: .whitespaces)] =
                 item[item.index(after: colon)...].trimmingCharacters(in: .whitespaces)

@@ -165,6 +165,18 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         #expect(result.stderr == "tus: --endpoint \(endpoint.debugDescription) is not an http:// or https:// URL\n")
     }
 
+    /// A header without a colon may still hold a secret (a forgotten colon
+    /// after `Authorization`): the message shows its first word only.
+    @Test func aMalformedHeaderIsOneLineWithoutItsValue() throws {
+        let folder = try TemporaryFolder()
+        let (path, _) = try randomFile(10, in: folder)
+        let result = try runTus(["upload", path, "--endpoint", "http://127.0.0.1:9/files/", "--no-store", "--header", "Authorization Bearer topsecret123"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("tus: --header \"Authorization\"… is not 'Name: value'"), "\(result.stderr)")
+        #expect(!result.stderr.contains("topsecret123"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func aServerThatRefusesIsOneLine() async throws {
         try await withDevServer({ $0.maxUploadSize = 100 }) { server, folder in
             let (path, _) = try randomFile(1000, in: folder)

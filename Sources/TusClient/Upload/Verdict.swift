@@ -205,7 +205,7 @@ extension Verdict {
             }
             if let expected = sent.fileCheck, let metadata = answer.metadata,
                let found = metadata[FileCheck.metadataKey], found != expected {
-                return .forget(reason: "it is another file's: the upload's end is not this file's end (same size and start, other content)")
+                return .forget(reason: "it is another file's: one with the same size and first 64 KiB, but another end")
             }
             if let reason = expiredByServerClock(answer) { return .forget(reason: reason) }
             return .resumable(offset: offset, lengthDeferred: answer.headers.first(name: TusHeaderName.uploadDeferLength) == "1")
