@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TusClient
+import TusCore
 
 /// The proxy settings read the environment as curl does.
 @Suite struct ProxySettingsTests {
@@ -42,5 +43,15 @@ import TusClient
     @Test func anEmptyEnvironmentMeansNoProxy() {
         #expect(ProxySettings.environment([:]) == .none)
         #expect(ProxySettings.environment(["https_proxy": "  "]).proxy(for: https) == nil)
+    }
+
+    /// A proxy the client cannot use is one error that names it, its
+    /// password masked.
+    @Test(arguments: ["https://user:s3cret@proxy:3128", "ftp://user:s3cret@proxy:21"])
+    func anUnusableProxyIsNamedWithoutItsPassword(proxy: String) async throws {
+        let client = TusClient(url: http, proxy: ProxySettings(httpProxy: URL(string: proxy)))
+        let error = try await #require(throws: TusError.self) { try await client.capabilities() }
+        #expect(error.message.contains("the proxy https://user:***@proxy:3128") || error.message.contains("the proxy ftp://user:***@proxy:21"), "\(error.message)")
+        #expect(!error.message.contains("s3cret"))
     }
 }

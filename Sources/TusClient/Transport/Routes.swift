@@ -86,7 +86,7 @@ extension TusClient {
     static func proxyConfiguration(_ url: URL) throws -> HTTPClient.Configuration.Proxy {
         let scheme = url.scheme?.lowercased() ?? "http"
         guard let host = url.host, !host.isEmpty else {
-            throw TusError(.invalidArgument, "the proxy \(url.absoluteString) names no host; write it as http://HOST:PORT")
+            throw TusError(.invalidArgument, "the proxy \(url.forMessages) names no host; write it as http://HOST:PORT")
         }
         switch scheme {
         case "http":
@@ -100,9 +100,9 @@ extension TusClient {
         case "socks5", "socks5h":
             return .socksServer(host: host, port: url.port ?? 1080)
         case "https":
-            throw TusError(.unsupported, "the proxy \(url.absoluteString) is reached over TLS, which this client does not support; use its http:// address (HTTPS uploads still run TLS end to end through it)")
+            throw TusError(.unsupported, "the proxy \(url.forMessages) is reached over TLS, which this client does not support; use its http:// address (HTTPS uploads still run TLS end to end through it)")
         default:
-            throw TusError(.invalidArgument, "the proxy \(url.absoluteString) is not an http:// or socks5:// URL")
+            throw TusError(.invalidArgument, "the proxy \(url.forMessages) is not an http:// or socks5:// URL")
         }
     }
 }
