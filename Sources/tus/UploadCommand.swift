@@ -186,7 +186,7 @@ struct UploadCommand: AsyncParsableCommand {
             reporter.say("standard input is a stream: a later run cannot resume this upload")
         }
         if uploader.isResuming, let url = uploader.url {
-            reporter.say("resuming \(url.absoluteString) from offset \(uploader.offset)")
+            reporter.say("resuming \(url.shown) from offset \(uploader.offset)")
         } else if uploader.isResuming {
             reporter.say("resuming the upload's parts with \(uploader.offset) bytes confirmed by the server")
         }

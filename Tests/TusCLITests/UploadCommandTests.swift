@@ -96,6 +96,34 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         }
     }
 
+    /// A stored URL that holds a password (written by another tool, say)
+    /// resumes, and the line that says so masks the password.
+    @Test func theResumingLineMasksAPasswordInTheStoredURL() async throws {
+        try await withDevServer { server, folder in
+            let (path, data) = try randomFile(1_000_000, in: folder)
+            let store = "json:" + folder.newPath("store.json")
+            let arguments = ["upload", path, "--endpoint", server.endpoint.absoluteString, "--store", store, "--chunk-size", "200KiB"]
+            server.inject(.stall(seconds: 5, method: "PATCH"))
+            let first = try BackgroundProcess(tus: arguments)
+            try await waitUntil("the upload's first PATCH is held") { server.pendingFaults.isEmpty }
+            first.send(SIGKILL)
+            #expect(first.waitForExit() == 128 + SIGKILL)
+            let line = try #require(try runTus(["store", "list", "--store", store]).stdout.split(separator: "\n").first)
+            let fields = line.split(separator: "\t").map(String.init)
+            let key = try #require(fields.first), stored = try #require(fields.last.flatMap(URLComponents.init(string:)))
+            var withPassword = stored
+            withPassword.user = "user"
+            withPassword.password = "s3cret"
+            _ = try runTus(["store", "set", key, try #require(withPassword.string), "--store", store])
+
+            let second = try runTus(arguments)
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stderr.contains("resuming http://user:***@"), "\(second.stderr)")
+            #expect(!second.stderr.contains("s3cret"))
+            #expect(server.uploadedData(for: try #require(URL(string: second.output))) == data)
+        }
+    }
+
     @Test(arguments: [SIGINT, SIGTERM])
     func aSignalStopsTheUploadResumably(signal: Int32) async throws {
         try await withDevServer { server, folder in

@@ -16,6 +16,8 @@ struct TransportFailure: Error, Sendable {
 struct TimedExchange {
     var exchange: Exchange
     var seconds: Double
+    /// The proxy the request went through, if any.
+    var proxy: URL?
 }
 
 extension TusClient {
@@ -70,7 +72,7 @@ extension TusClient {
                 headers: exchange.headers.map { (name: $0.name, value: $0.value) }))
         }
         let (whole, fraction) = elapsed.components
-        return TimedExchange(exchange: exchange, seconds: Double(whole) + Double(fraction) / 1e18)
+        return TimedExchange(exchange: exchange, seconds: Double(whole) + Double(fraction) / 1e18, proxy: route.proxy)
     }
 
     /// `30 s`, `1.5 s`.

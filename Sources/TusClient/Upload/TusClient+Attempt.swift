@@ -23,9 +23,6 @@ extension TusClient {
         options: UploadOptions?, on loop: (any EventLoop)? = nil
     ) async throws -> Attempt {
         var sent = sent
-        if let proxy = (try? route(to: sent.url))?.proxy {
-            sent.proxy = SentRequest.Proxy(address: ConnectionFailure.address(of: proxy), hasCredentials: proxy.user != nil)
-        }
         let outcome: Outcome
         var seconds: Double?
         do {
@@ -33,6 +30,9 @@ extension TusClient {
                 HTTPMethod(rawValue: sent.kind.method), sent.url, headers: headers, body: body, options: options, on: loop)
             outcome = .answer(timed.exchange)
             seconds = timed.seconds
+            if let proxy = timed.proxy {
+                sent.proxy = SentRequest.Proxy(address: ConnectionFailure.address(of: proxy), hasCredentials: proxy.user != nil)
+            }
         } catch let failure as TransportFailure {
             outcome = .noAnswer(failure)
         }
