@@ -34,6 +34,45 @@ import TusSQLiteStorage
         #expect(Set(entries.map { "\($0.key)=\($0.url)" }) == expected)
     }
 
+    /// A store file with the schema but in rollback-journal mode, as a
+    /// process that created it may leave it, is switched into write-ahead
+    /// logging when opened. SQLite answers that switch with "database is
+    /// locked" at once, without its busy wait, when another connection holds
+    /// the write lock: the open waits `busyTimeout` for it as every call does.
+    @Test func anOpenWaitsForAWriterBeforeSwitchingOnTheLog() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.newPath("rollback.sqlite")
+        let holder = try PythonProcess("""
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.executescript(
+                "CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL) WITHOUT ROWID;"
+                "CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);"
+                "PRAGMA user_version = 2;")
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO tus_uploads VALUES ('python', 'https://tus.example/python', 0)")
+            print("locked", flush=True)
+            sys.stdin.read()
+            db.execute("COMMIT")
+            """, [path])
+        try #require(holder.readLine() == "locked")
+
+        let busyTimeout = Duration.milliseconds(300)
+        let started = ContinuousClock.now
+        let error = try #require(throws: TusError.self) { try SQLiteStorage(path: path, busyTimeout: busyTimeout) }
+        #expect(ContinuousClock.now - started >= busyTimeout, "the open gave up before its busy timeout")
+        #expect(error.code == .unavailable)
+        #expect(error.message == "cannot open the SQLite store \(path): database is locked")
+
+        // Once the writer is done, the store opens with the writer's entry.
+        try holder.closeInput()
+        let result = try await holder.wait()
+        #expect(result.status == 0, "\(result.errors)")
+        let store = try SQLiteStorage(path: path, busyTimeout: busyTimeout)
+        #expect(try await store.url(forKey: "python") == "https://tus.example/python")
+        try await store.close()
+    }
+
     /// Inserts `count` keys `<name>-<n>` into the table in autocommit mode,
     /// each its own transaction, once a Swift writer has stored a key.
     private static let pythonWriter = """

@@ -170,6 +170,34 @@ final class SQLiteConnection {
         return (size, bytes)
     }
 
+    /// Runs `sql` as ``execute(_:)`` does, trying again while it fails with
+    /// `SQLITE_BUSY`, for up to `timeoutMilliseconds` in all.
+    ///
+    /// For statements that SQLite's busy handler does not cover. Switching a
+    /// file into write-ahead-log mode takes a read lock, then upgrades it to
+    /// a write lock; when another connection holds the write lock at that
+    /// moment, SQLite answers `SQLITE_BUSY` at once instead of waiting, since
+    /// waiting while holding a read lock could deadlock. Each try here starts
+    /// with no lock held, so waiting between tries cannot.
+    @discardableResult
+    func executeWaitingWhileBusy(_ sql: String, timeoutMilliseconds: Int32) throws(SQLiteError) -> [String] {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeoutMilliseconds))
+        var pause = Duration.milliseconds(1)
+        while true {
+            do {
+                return try execute(sql)
+            } catch where error.primaryResultCode == SQLITE_BUSY && ContinuousClock.now < deadline {
+                // A store is opened on the caller's thread, where
+                // sqlite3_busy_timeout waits too. The last try comes at the
+                // deadline.
+                let wait = min(pause, deadline - ContinuousClock.now)
+                let microseconds = wait.components.seconds * 1_000_000 + wait.components.attoseconds / 1_000_000_000_000
+                usleep(useconds_t(max(microseconds, 0)))
+                pause = min(pause * 2, .milliseconds(50))
+            }
+        }
+    }
+
     /// The number of rows the last INSERT, UPDATE or DELETE changed.
     var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -94,7 +94,9 @@ final class UploadTable {
                     cause: error
                 )
             }
-            let mode = try connection.execute("PRAGMA journal_mode = WAL").first ?? ""
+            let mode = try connection.executeWaitingWhileBusy(
+                "PRAGMA journal_mode = WAL", timeoutMilliseconds: busyTimeoutMilliseconds
+            ).first ?? ""
             guard mode.lowercased() == "wal" else {
                 throw TusError(.unsupported, "cannot use the SQLite store \(path): SQLite cannot keep a write-ahead log there (journal mode \(mode))")
             }
