@@ -187,6 +187,10 @@ public final class TusUploader: @unchecked Sendable {
         guard options.parallelUploads >= 1 else {
             throw TusError(.invalidArgument, "the number of parallel uploads must be at least 1, not \(options.parallelUploads)")
         }
+        var options = options
+        if let storage = options.storage, !options.requiresStore, source.isSeekable {
+            options.storage = OutageTolerantStore(storage, onEvent: options.onEvent, logger: client.logger)
+        }
         var metadata = options.metadata
         var key: String?
         var resumed: Resumed?
@@ -278,6 +282,24 @@ public final class TusUploader: @unchecked Sendable {
 
         progress?(UploadProgress(bytesUploaded: offset, totalBytes: size))
         do {
+            try await sendAndFinish(progress: progress)
+        } catch {
+            // Keeps the URL of an unfinished upload once an unreachable
+            // store is back.
+            await settleStore()
+            throw error
+        }
+        await settleStore()
+        guard let finished = url else {
+            throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
+        }
+        source.close()
+        return finished
+    }
+
+    /// Sends the upload, then removes its stored URL unless it is kept.
+    private func sendAndFinish(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
+        do {
             if source.isFile, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
                 // Each answer resumes the upload on the thread that read it,
                 // which sends the next chunk (see EventLoopExecutor).
@@ -290,14 +312,17 @@ public final class TusUploader: @unchecked Sendable {
         } catch let error as TusError where error.code == .authenticationFailed && key != nil && options.storage != nil && url != nil {
             throw TusError(error.code, "\(error.message); the upload stays resumable: run again with valid credentials", cause: error)
         }
-        guard let finished = url else {
-            throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
-        }
-        if let key, let storage = options.storage, !options.keepsURLAfterSuccess {
+        if url != nil, let key, let storage = options.storage, !options.keepsURLAfterSuccess {
             try await storage.removeURL(forKey: key)
         }
-        source.close()
-        return finished
+    }
+
+    /// Makes the changes an unreachable store missed (see
+    /// ``OutageTolerantStore``), trying once.
+    private func settleStore() async {
+        if let store = options.storage as? OutageTolerantStore {
+            await store.settle()
+        }
     }
 
     /// Sends the upload in parts when it is planned so and the server can
@@ -337,6 +362,7 @@ public final class TusUploader: @unchecked Sendable {
         }
         try await client.terminateUpload(at: url, options: options)
         try await forgetStoredURL()
+        await settleStore()
         lock.withLock {
             state.url = nil
             state.offset = 0

@@ -82,6 +82,17 @@ public struct UploadOptions: Sendable {
     /// `MD5Fingerprint`.
     public var fingerprint: any Fingerprint = MD5Fingerprint()
 
+    /// Make a store that cannot be reached stop the upload. By default
+    /// (`false`) an upload goes on while its store is out of reach (a
+    /// refused or broken connection, a timeout, a busy, full or read-only
+    /// disk): it is told once with ``UploadEvent/storeUnreachable(_:)``,
+    /// reads find nothing, changes wait, and the store is tried once more
+    /// when the upload ends, to keep an unfinished upload's URL or remove a
+    /// finished one's. Set it for uploads that should not run unless a later
+    /// run can resume them. Other store errors (a corrupt store, refused
+    /// credentials) stop the upload either way.
+    public var requiresStore = false
+
     /// Keep the stored URL after the upload has finished. By default it is
     /// removed, so the store does not grow forever.
     public var keepsURLAfterSuccess = false

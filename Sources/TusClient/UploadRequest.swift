@@ -1,4 +1,5 @@
 public import Foundation
+public import TusCore
 
 /// A request an upload is about to send, as
 /// ``UploadOptions/beforeRequest`` sees it and may change it.
@@ -84,6 +85,13 @@ public enum UploadEvent: Sendable {
     /// A part of a parallel upload that the server no longer has is
     /// created again, from its first byte.
     case partCreatedAgain(index: Int)
+    /// The store cannot be reached (the error says why: a refused or
+    /// broken connection, a timeout, a busy, full or read-only disk), and
+    /// the upload goes on without it: if this run is interrupted, a later
+    /// one may not be able to resume it. Told once per upload; the store
+    /// is tried once more when the upload ends. See
+    /// ``UploadOptions/requiresStore``.
+    case storeUnreachable(TusError)
 
     /// Why requests got smaller.
     public enum ChunkSizeReason: Sendable, Equatable {

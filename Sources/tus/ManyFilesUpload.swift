@@ -15,10 +15,12 @@ struct ManyFilesUpload {
 
     func run(_ files: [String]) async throws {
         var options = options
-        let storage = try store?.open()
+        let display = ManyFilesDisplay(files: files.count)
+        let storage = try store?.openForUpload(required: options.requiresStore) { error in
+            if display.tellStoreOutageOnce() { display.say(UploadNotices.storeWarning(error)) }
+        }
         options.storage = storage
         let given = Set(options.metadata.keys)
-        let display = ManyFilesDisplay(files: files.count)
 
         // Signals are caught before the uploads start, so none slips through.
         let pending = PendingCancellation()
@@ -65,6 +67,7 @@ final class ManyFilesDisplay: @unchecked Sendable {
     private var drawnLines = 0
     private var lastDraw = Date.distantPast
     private var toldBodyLimit = false
+    private var toldStoreOutage = false
 
     init(files: Int) {
         self.files = files
@@ -94,6 +97,12 @@ final class ManyFilesDisplay: @unchecked Sendable {
                 }
                 if !first { return }
             }
+            if case .storeUnreachable(let error) = event {
+                // Every file shares the store: one warning for all.
+                if !tellStoreOutageOnce() { return }
+                say(UploadNotices.storeWarning(error))
+                return
+            }
             if let text = UploadNotices.words(for: event) { say("\(path): \(text)") }
         case .finished(let result):
             lock.withLock {
@@ -112,6 +121,14 @@ final class ManyFilesDisplay: @unchecked Sendable {
                 say("tus: \(result.path): the upload failed")
             }
             redraw(force: true)
+        }
+    }
+
+    /// True the first time only: the store's outage is told once.
+    func tellStoreOutageOnce() -> Bool {
+        lock.withLock {
+            defer { toldStoreOutage = true }
+            return !toldStoreOutage
         }
     }
 

@@ -62,6 +62,9 @@ struct UploadCommand: AsyncParsableCommand {
     @Option(help: "Send a checksum of each chunk when the server supports it: sha1, sha256 or md5.")
     var checksum: ChecksumAlgorithm?
 
+    @Flag(help: "Stop when the store cannot be reached, instead of uploading without it (a later run could not resume).")
+    var requireStore = false
+
     @Flag(help: "Keep the upload URL in the store after the upload has finished.")
     var keepURL = false
 
@@ -86,6 +89,9 @@ struct UploadCommand: AsyncParsableCommand {
     func validate() throws {
         if noStore && store != nil {
             throw ValidationError("--store and --no-store cannot be used together")
+        }
+        if noStore && requireStore {
+            throw ValidationError("--require-store and --no-store cannot be used together")
         }
         if retries < 0 {
             throw ValidationError("--retries cannot be negative")
@@ -134,6 +140,7 @@ struct UploadCommand: AsyncParsableCommand {
         options.stallTimeout = stallTimeout.seconds > 0 ? stallTimeout.duration : nil
         options.checksum = checksum
         options.keepsURLAfterSuccess = keepURL
+        options.requiresStore = requireStore
         options.fingerprint = switch fingerprint {
         case .md5: MD5Fingerprint()
         case .sha256: SHA256Fingerprint()
@@ -171,11 +178,11 @@ struct UploadCommand: AsyncParsableCommand {
         if !readsStandardInput {
             options.metadata.merge(MediaType.metadata(forPath: file)) { given, _ in given }
         }
-        let storage = try spec?.open()
+        let reporter = ProgressReporter(total: nil)
+        let storage = try spec?.openForUpload(required: options.requiresStore) { reporter.say(UploadNotices.storeWarning($0)) }
         options.storage = storage
         defer { if let storage { Task { try? await storage.close() } } }
 
-        let reporter = ProgressReporter(total: nil)
         let notices = UploadNotices(reporter: reporter)
         options.onEvent = { notices.tell($0) }
         let uploader = readsStandardInput

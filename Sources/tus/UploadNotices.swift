@@ -1,5 +1,6 @@
 import Foundation
 import TusClient
+import TusCore
 
 /// Tells on standard error how the upload changes course: smaller requests
 /// (once for a body limit), and each retry with its reason, so that a
@@ -41,7 +42,14 @@ final class UploadNotices: @unchecked Sendable {
             "\(failure.error.message); the server may still hold the request this upload abandoned: waiting \(seconds(delay)) for it to let go"
         case .storedUploadForgotten(let url, let reason):
             "the stored upload \(url) is not resumed: \(reason); starting a new upload"
+        case .storeUnreachable(let error):
+            storeWarning(error)
         }
+    }
+
+    /// The one warning of an upload whose store cannot be reached.
+    static func storeWarning(_ error: TusError) -> String {
+        "warning: \(error.message); the upload goes on without the store, and a later run may not be able to resume it if this one is interrupted (--require-store makes this an error)"
     }
 
     private static func seconds(_ duration: Duration) -> String {
