@@ -26,8 +26,15 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
-        // Core: protocols and the error type, Foundation only.
-        .target(name: "TusCore"),
+        // Core: the protocols, the error type and the fingerprint API,
+        // Foundation only.
+        .target(name: "TusCore", dependencies: ["TusThreads"]),
+
+        // Plumbing, not products: the threads that run blocking work for
+        // async callers (the stores, the background fingerprints), and what
+        // the file stores share (their paths, the disk errors they explain).
+        .target(name: "TusThreads"),
+        .target(name: "TusStoreSupport", dependencies: ["TusCore"]),
 
         // Fingerprints.
         .target(
@@ -37,14 +44,14 @@ let package = Package(
 
         // The JSON file store.
         .target(name: "CTusFileLock"),
-        .target(name: "TusFileStorage", dependencies: ["TusCore", "CTusFileLock"]),
+        .target(name: "TusFileStorage", dependencies: ["TusCore", "TusStoreSupport", "TusThreads", "CTusFileLock"]),
 
         // The SQLite store, over the system's libsqlite3.
         .systemLibrary(
             name: "CTusSQLite",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
-        .target(name: "TusSQLiteStorage", dependencies: ["TusCore", "CTusSQLite"]),
+        .target(name: "TusSQLiteStorage", dependencies: ["TusCore", "TusStoreSupport", "TusThreads", "CTusSQLite"]),
 
         // The Redis store, over the system's hiredis.
         .systemLibrary(
@@ -52,7 +59,7 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
         ),
-        .target(name: "TusRedisStorage", dependencies: ["TusCore", "CTusHiredis"]),
+        .target(name: "TusRedisStorage", dependencies: ["TusCore", "TusThreads", "CTusHiredis"]),
 
         // The conformance suite any Storage runs from its own tests.
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
@@ -187,6 +194,7 @@ let package = Package(
         // The tests' relay as a process, for Benchmarks/compare.
         .executableTarget(name: "test-relay", dependencies: ["TusTestSupport"], path: "Tests/RelayCommand"),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
+        .testTarget(name: "TusThreadsTests", dependencies: ["TusThreads"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusFileStorageTests",

@@ -1,4 +1,5 @@
 public import Foundation
+import TusThreads
 
 /// The threads that read and hash files for ``Fingerprint``'s `async` entry
 /// points: as many as the machine has processors, and at least two, so that

@@ -103,7 +103,7 @@ public struct FingerprintSource {
 
     /// Opens the regular file at `path` for reading.
     init(path: String) throws {
-        let (fd, size) = try FilePaths.openRegularFile(path, "cannot fingerprint")
+        let (fd, size) = try RegularFile.openForReading(path, "cannot fingerprint")
         self.path = path
         self.backing = .descriptor(fd)
         self.size = size

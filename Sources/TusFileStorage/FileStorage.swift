@@ -1,5 +1,7 @@
 public import Foundation
 public import TusCore
+import TusStoreSupport
+import TusThreads
 
 /// The JSON-file store: upload URLs in one file, in the TinyDB format tuspy's
 /// `FileStorage` uses, so that Python and Swift processes can share it.

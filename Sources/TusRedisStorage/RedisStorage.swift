@@ -1,5 +1,6 @@
 public import Foundation
 public import TusCore
+import TusThreads
 
 /// The Redis store: upload URLs in a Redis server, shared by every process
 /// and machine that reaches it, with an optional time to live per entry.

@@ -1,5 +1,7 @@
 public import Foundation
 public import TusCore
+import TusStoreSupport
+import TusThreads
 
 /// The SQLite store: upload URLs in one SQLite database file, over the
 /// system's libsqlite3, shared safely by many processes.

@@ -127,7 +127,7 @@ final class UploadSource: @unchecked Sendable {
     private var streamEnded = false
 
     init(path: String) throws {
-        let (fd, size) = try FilePaths.openRegularFile(path, "cannot upload", hint: "; upload a pipe through a FileHandle instead")
+        let (fd, size) = try RegularFile.openForReading(path, "cannot upload", hint: "; upload a pipe through a FileHandle instead")
         knownSize = size
         backing = .file(FileHandle(fileDescriptor: fd, closeOnDealloc: true), owned: true)
         name = path

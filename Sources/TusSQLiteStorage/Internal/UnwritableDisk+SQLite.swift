@@ -1,5 +1,6 @@
 import CTusSQLite
 import TusCore
+import TusStoreSupport
 
 extension UnwritableDisk {
     /// The disk problem behind SQLite's `error` on the store at `path`, or

@@ -1,6 +1,7 @@
 import CTusSQLite
 import Foundation
 import TusCore
+import TusStoreSupport
 
 /// The store's table on one connection, with its statements prepared once.
 ///

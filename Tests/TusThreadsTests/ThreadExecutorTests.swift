@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import Testing
-import TusCore
+import TusThreads
 
 /// Values written by jobs on the executor's threads and read by the test.
 private final class Recorder<Value: Sendable>: @unchecked Sendable {
@@ -32,13 +32,18 @@ private func currentThreadName() -> String {
     Thread.current.name ?? ""
 }
 
+/// An error a job throws, handed back to its caller as it is.
+private struct JobError: Error {
+    var message: String
+}
+
 @Suite struct ThreadExecutorTests {
     @Test func jobsRunOnTheExecutorsThreadAndHandBackResultsAndErrors() async throws {
         let executor = ThreadExecutor(name: "tus-test-run")
         let name = try await executor.run({ currentThreadName() }, ifStopped: { Stopped() })
         #expect(name == "tus-test-run")
-        let error = await #expect(throws: TusError.self) {
-            try await executor.run({ throw TusError(.io, "cannot read /x: broken") }, ifStopped: { Stopped() })
+        let error = await #expect(throws: JobError.self) {
+            try await executor.run({ throw JobError(message: "cannot read /x: broken") }, ifStopped: { Stopped() })
         }
         #expect(error?.message == "cannot read /x: broken")
         _ = try await executor.finish {}
