@@ -194,7 +194,7 @@ let package = Package(
         // The tests' relay as a process, for Benchmarks/compare.
         .executableTarget(name: "test-relay", dependencies: ["TusTestSupport"], path: "Tests/RelayCommand"),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
-        .testTarget(name: "TusThreadsTests", dependencies: ["TusThreads"]),
+        .testTarget(name: "TusThreadsTests", dependencies: ["TusThreads", "TusTestSupport"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusFileStorageTests",

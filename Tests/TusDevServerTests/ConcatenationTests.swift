@@ -6,7 +6,7 @@ import TusDevServer
 /// The `concatenation` extension over real sockets, with curl.
 @Suite struct ConcatenationTests {
     @Test func threePartialsAreJoinedByteForByte() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             // Sizes that make the join copy several 1 MiB buffers and a tail.
             let a = sampleBytes(300_000, seed: 1)
             let b = sampleBytes(1_500_000, seed: 2)
@@ -85,7 +85,7 @@ import TusDevServer
     }
 
     @Test func aPartNamedTwiceIsJoinedTwice() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let bytes = Data("twice ".utf8)
             let part = try await server.createPartial(length: bytes.count)
             #expect(try await server.patch(part, offset: 0, bytes).status == 204)
@@ -100,7 +100,7 @@ import TusDevServer
     }
 
     @Test func aMissingPartGets404NamingIt() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let part = try await server.completePartial(Data("abc".utf8))
             let missing = server.endpoint.appendingPathComponent("0123456789abcdef0123456789abcdef")
             let response = try await server.createFinal("final;\(part.absoluteString) \(missing.absoluteString)")
@@ -122,7 +122,7 @@ import TusDevServer
     }
 
     @Test func anUnfinishedPartGets400NamingIt() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let done = try await server.completePartial(Data("abc".utf8))
             let unfinished = try await server.createPartial(length: 10)
             #expect(try await server.patch(unfinished, offset: 0, Data("012".utf8)).status == 204)
@@ -149,7 +149,7 @@ import TusDevServer
     }
 
     @Test func aPartThatIsNotPartialGets400NamingIt() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let part = try await server.completePartial(Data("abc".utf8))
             let ordinary = try await server.create(length: 3)
             #expect(try await server.patch(ordinary, offset: 0, Data("xyz".utf8)).status == 204)
@@ -178,7 +178,7 @@ import TusDevServer
         ["Upload-Concat": "partial"],
     ])
     func malformedConcatenationGets400(headers: [String: String]) async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let response = try await Curl.request("POST", server.endpoint, headers: headers)
             #expect(response.status == 400, "\(headers)")
             #expect(response["location"] == nil)
@@ -186,7 +186,7 @@ import TusDevServer
     }
 
     @Test func aFinalUploadRefusesPatch() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let part = try await server.completePartial(Data("abc".utf8))
             let created = try await server.createFinal("final;\(part.path)")
             let url = try #require(created["location"].flatMap(URL.init(string:)))
@@ -274,7 +274,7 @@ extension TusDevServer {
     }
 
     /// Sends a final `POST` with `Upload-Concat: <concat>`.
-    func createFinal(_ concat: String) async throws -> HTTPResult {
+    func createFinal(_ concat: String) async throws -> CurlResult {
         try await Curl.request("POST", endpoint, headers: ["Upload-Concat": concat])
     }
 }

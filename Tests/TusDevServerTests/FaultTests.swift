@@ -6,7 +6,7 @@ import TusTestSupport
 
 @Suite struct FaultTests {
     @Test func dropConnectionDuringPatchKeepsExactlyTheAcceptedBytes() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let bytes = sampleBytes(100_000)
             let url = try await server.create(length: bytes.count)
             server.inject(.dropConnectionDuringPatch(afterBytes: 30_000))
@@ -26,7 +26,7 @@ import TusTestSupport
     }
 
     @Test func dropConnectionWithAShortBodyKeepsItAllAndStillSaysNothing() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             server.inject(.dropConnectionDuringPatch(afterBytes: 50))
             let cut = try await server.patch(url, offset: 0, Data("abcd".utf8))
@@ -36,7 +36,7 @@ import TusTestSupport
     }
 
     @Test func dropConnectionWithAChecksumDiscardsTheBytes() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let bytes = sampleBytes(1000)
             let url = try await server.create(length: bytes.count)
             server.inject(.dropConnectionDuringPatch(afterBytes: 500))
@@ -48,7 +48,7 @@ import TusTestSupport
     }
 
     @Test func statusFaultAnswersOnceAndDoesNothingElse() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 6)
             server.inject(.status(500, method: "PATCH"))
             server.inject(.status(423, method: "head"))
@@ -72,7 +72,7 @@ import TusTestSupport
     }
 
     @Test func statusFaultWaitsForItsMethod() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             server.inject(.status(409, method: "PATCH"))
             let url = try await server.create(length: 3)
             #expect(try await server.headOffset(url) == 0)
@@ -83,7 +83,7 @@ import TusTestSupport
     }
 
     @Test func checksumMismatchFaultRejectsAGoodChecksumOnce() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 6)
             server.inject(.checksumMismatch)
             // A PATCH without a checksum does not consume it.
@@ -104,7 +104,7 @@ import TusTestSupport
     }
 
     @Test func stallOutlastingTheClientTimeoutHasNoEffect() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 3)
             server.inject(.stall(seconds: 30, method: "PATCH"))
             let stalled = try await server.patch(url, offset: 0, Data("abc".utf8), timeout: 1)
@@ -116,7 +116,7 @@ import TusTestSupport
     }
 
     @Test func aPatchThatTakesAStalledOneOverStillMeetsItsFault() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             let stalled = try RawConnection(port: server.port)
             defer { stalled.close() }
@@ -137,7 +137,7 @@ import TusTestSupport
     }
 
     @Test func shortStallIsThenHandledAsUsual() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let bytes = sampleBytes(200_000)
             let url = try await server.create(length: bytes.count)
             server.inject(.stall(seconds: 0.3, method: "PATCH"))

@@ -6,7 +6,7 @@ import TusDevServer
 
 @Suite struct ProtocolTests {
     @Test func optionsAnnouncesVersionExtensionsAndLimits() async throws {
-        try await withServer({ $0.maxUploadSize = 12345 }) { server in
+        try await withDevServer({ $0.maxUploadSize = 12345 }) { server, _ in
             let response = try await Curl.request("OPTIONS", server.endpoint, tus: false)
             #expect(response.status == 204)
             #expect(response["tus-resumable"] == "1.0.0")
@@ -23,7 +23,7 @@ import TusDevServer
     }
 
     @Test func createPatchInTwoChunksAndHead() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let bytes = Data("hello, tus!".utf8)
             let url = try await server.create(length: bytes.count)
             #expect(url.absoluteString.hasPrefix(server.endpoint.absoluteString))
@@ -64,7 +64,7 @@ import TusDevServer
     }
 
     @Test func requestsWithoutTusResumableGet412() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let post = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "5"], tus: false)
             #expect(post.status == 412)
             #expect(post["tus-version"] == "1.0.0")
@@ -78,7 +78,7 @@ import TusDevServer
     }
 
     @Test func wrongOffsetGets409AndChangesNothing() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             #expect(try await server.patch(url, offset: 0, Data("abc".utf8)).status == 204)
             let response = try await server.patch(url, offset: 1, Data("xyz".utf8))
@@ -89,7 +89,7 @@ import TusDevServer
     }
 
     @Test func patchWithOtherContentTypeGets415() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 3)
             let response = try await server.patch(
                 url, offset: 0, Data("abc".utf8), headers: ["Content-Type": "application/octet-stream"])
@@ -113,7 +113,7 @@ import TusDevServer
         ["Upload-Length": "10", "Upload-Concat": "partial;"],
     ])
     func malformedCreationGets400(headers: [String: String]) async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let response = try await Curl.request("POST", server.endpoint, headers: headers)
             #expect(response.status == 400, "\(headers)")
             #expect(response["location"] == nil)
@@ -121,7 +121,7 @@ import TusDevServer
     }
 
     @Test func metadataKeyWithoutValueIsAccepted() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 1, metadata: "is_confidential,filename YS50eHQ=")
             #expect(server.uploadInfo(for: url)?.metadata == ["is_confidential": "", "filename": "a.txt"])
         }
@@ -129,7 +129,7 @@ import TusDevServer
 
     @Test(arguments: ["abc", "-5", "", "1e3", " "])
     func malformedUploadOffsetGets400(offset: String) async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             let response = try await Curl.request(
                 "PATCH", url,
@@ -141,7 +141,7 @@ import TusDevServer
     }
 
     @Test func uploadsLargerThanTheMaximumGet413() async throws {
-        try await withServer({ $0.maxUploadSize = 100 }) { server in
+        try await withDevServer({ $0.maxUploadSize = 100 }) { server, _ in
             let tooBig = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "101"])
             #expect(tooBig.status == 413)
             let exact = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "100"])
@@ -161,7 +161,7 @@ import TusDevServer
     }
 
     @Test func deferredLengthIsSetOnceByAPatch() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: nil)
             let head = try await Curl.request("HEAD", url)
             #expect(head["upload-defer-length"] == "1")
@@ -184,7 +184,7 @@ import TusDevServer
     }
 
     @Test func deferredLengthSmallerThanTheOffsetGets400() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: nil)
             #expect(try await server.patch(url, offset: 0, Data("abcd".utf8)).status == 204)
             let response = try await server.patch(url, offset: 4, Data(), headers: ["Upload-Length": "2"])
@@ -194,7 +194,7 @@ import TusDevServer
     }
 
     @Test func creationWithUploadStoresTheFirstBytes() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let response = try await Curl.request(
                 "POST", server.endpoint,
                 headers: ["Upload-Length": "10", "Content-Type": "application/offset+octet-stream"],
@@ -210,7 +210,7 @@ import TusDevServer
     }
 
     @Test func creationWithUploadVerifiesItsChecksum() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let body = Data("0123".utf8)
             let wrong = Data(Insecure.SHA1.hash(data: Data("nope".utf8))).base64EncodedString()
             let response = try await Curl.request(
@@ -227,7 +227,7 @@ import TusDevServer
     }
 
     @Test func terminationDeletesTheUpload() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             #expect(try await server.patch(url, offset: 0, Data("abc".utf8)).status == 204)
             let file = try #require(server.uploadedDataFile(for: url))
@@ -242,7 +242,7 @@ import TusDevServer
     }
 
     @Test func unknownUploadsGet404() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = server.endpoint.appendingPathComponent("0123456789abcdef")
             let head = try await Curl.request("HEAD", url)
             #expect(head.status == 404)
@@ -255,7 +255,7 @@ import TusDevServer
 
     @Test(arguments: ["sha1", "sha256", "md5"])
     func matchingChecksumIsAccepted(algorithm: String) async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let bytes = sampleBytes(1000)
             let digest: Data =
                 switch algorithm {
@@ -272,7 +272,7 @@ import TusDevServer
     }
 
     @Test func mismatchingChecksumGets460AndKeepsTheOffset() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             #expect(try await server.patch(url, offset: 0, Data("abc".utf8)).status == 204)
             let wrong = Data(SHA256.hash(data: Data("something else".utf8))).base64EncodedString()
@@ -288,7 +288,7 @@ import TusDevServer
 
     @Test(arguments: ["crc32 AAAAAA==", "sha1", "sha1 !!!notbase64", "SHA512 AAAA"])
     func unsupportedOrMalformedChecksumGets400(header: String) async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 10)
             let response = try await server.patch(url, offset: 0, Data("abc".utf8), headers: ["Upload-Checksum": header])
             #expect(response.status == 400)
@@ -297,7 +297,7 @@ import TusDevServer
     }
 
     @Test func checksumAlgorithmsCanBeNarrowed() async throws {
-        try await withServer({ $0.checksumAlgorithms = ["sha256"] }) { server in
+        try await withDevServer({ $0.checksumAlgorithms = ["sha256"] }) { server, _ in
             let options = try await Curl.request("OPTIONS", server.endpoint, tus: false)
             #expect(options["tus-checksum-algorithm"] == "sha256")
             let url = try await server.create(length: 3)
@@ -310,7 +310,7 @@ import TusDevServer
     @Test func expiredUploadsGet410() async throws {
         // Long enough that the PATCH lands before expiry even on a loaded
         // machine; the wait below is bounded.
-        try await withServer({ $0.expiration = 4 }) { server in
+        try await withDevServer({ $0.expiration = 4 }) { server, _ in
             let created = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "10"])
             #expect(created.status == 201)
             let expires = try #require(created["upload-expires"])
@@ -330,7 +330,7 @@ import TusDevServer
     }
 
     @Test func withoutExpirationNoUploadExpiresIsSent() async throws {
-        try await withServer({ $0.expiration = nil }) { server in
+        try await withDevServer({ $0.expiration = nil }) { server, _ in
             let created = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "10"])
             #expect(created.status == 201)
             #expect(created["upload-expires"] == nil)
@@ -338,7 +338,7 @@ import TusDevServer
     }
 
     @Test func methodOverrideIsHonoured() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let url = try await server.create(length: 6)
             let patch = try await Curl.request(
                 "POST", url,
@@ -360,7 +360,7 @@ import TusDevServer
     }
 
     @Test func emptyUploadIsCompleteAtOnce() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let created = try await Curl.request("POST", server.endpoint, headers: ["Upload-Length": "0"])
             #expect(created.status == 201)
             #expect(created["upload-expires"] == nil)

@@ -117,7 +117,7 @@ import Darwin
     }
 
     @Test func largeUploadThroughSeveralPatchesIsByteIdentical() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let scratch = try TemporaryFolder()
             let chunk = 10 << 20
             let chunks = 5
@@ -159,7 +159,7 @@ import Darwin
     }
 
     @Test func rejectedLargeBodyWithExpectContinueIsAnswered() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let scratch = try TemporaryFolder()
             let file = scratch.url.appendingPathComponent("body")
             try sampleBytes(2 << 20).write(to: file)
@@ -181,7 +181,7 @@ import Darwin
     /// connection is closed.
     @Test(arguments: [true, false])
     func aStalledPatchIsTakenOverByTheNextRequest(headFirst: Bool) async throws {
-        try await withServer({ $0.takeoverTimeout = 30 }) { server in
+        try await withDevServer({ $0.takeoverTimeout = 30 }) { server, _ in
             let url = try await server.create(length: 10)
             let stalled = try RawConnection(port: server.port)
             defer { stalled.close() }
@@ -218,7 +218,7 @@ import Darwin
     /// match the digest of the whole body, so they are dropped, and the
     /// client starts again from the offset before it.
     @Test func aStalledPatchWithAChecksumIsTakenOverAndItsBytesDropped() async throws {
-        try await withServer({ $0.takeoverTimeout = 30 }) { server in
+        try await withDevServer({ $0.takeoverTimeout = 30 }) { server, _ in
             let bytes = Data("abcdefghij".utf8)
             let digest = "sha1 " + Data(Insecure.SHA1.hash(data: bytes)).base64EncodedString()
             let url = try await server.create(length: bytes.count)
@@ -253,7 +253,7 @@ import Darwin
     /// does not change it), and a PATCH or DELETE waits out the takeover
     /// timeout, then gets 423.
     @Test func aJoinThatDoesNotLetGoLeavesThePartLockedAfterTheTimeout() async throws {
-        try await withServer({ $0.takeoverTimeout = 2 }) { server in
+        try await withDevServer({ $0.takeoverTimeout = 2 }) { server, _ in
             let created = try await Curl.request(
                 "POST", server.endpoint, headers: ["Upload-Length": "3", "Upload-Concat": "partial"])
             let part = try #require(created["location"].flatMap(URL.init(string:)))
@@ -317,7 +317,7 @@ import Darwin
         "HEAD /files/%2e%2e%2fpasswd HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n",
     ])
     func garbageIsAnsweredAndTheServerStaysUp(request: String) async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let connection = try RawConnection(port: server.port)
             connection.send(request)
             let answer = connection.receiveAll()
@@ -336,7 +336,7 @@ import Darwin
     }
 
     @Test func startFailsOnAPortInUse() async throws {
-        try await withServer { server in
+        try await withDevServer { server, _ in
             let directory = try TemporaryFolder()
             var configuration = TusDevServer.Configuration(directory: directory.url)
             configuration.port = server.port

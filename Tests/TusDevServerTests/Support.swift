@@ -12,104 +12,6 @@ import Darwin
 #endif
 
 
-/// Runs `body` with a fresh server on a free loopback port and a fresh
-/// directory, and cleans both up.
-func withServer<T>(
-    _ configure: (inout TusDevServer.Configuration) -> Void = { _ in },
-    _ body: (TusDevServer) async throws -> T
-) async throws -> T {
-    let directory = try TemporaryFolder()
-    var configuration = TusDevServer.Configuration(directory: directory.url.appendingPathComponent("uploads"))
-    configure(&configuration)
-    return try await TusDevServer.withServer(configuration, body)
-}
-
-/// One HTTP exchange made with curl.
-struct HTTPResult: Sendable {
-    /// The final status; 0 when no response came.
-    var status: Int
-    /// Header names lowercased; the last value wins.
-    var headers: [String: String]
-    var body: Data
-    /// curl's exit code: 0, 28 (timeout), 52 (empty reply) …
-    var exitCode: Int32
-
-    subscript(_ name: String) -> String? { headers[name.lowercased()] }
-}
-
-/// A tiny HTTP client over `/usr/bin/curl`.
-enum Curl {
-    static let path = "/usr/bin/curl"
-
-    /// Sends one request. `Tus-Resumable: 1.0.0` is added unless `tus` is
-    /// false; `Expect: 100-continue` is suppressed unless `allowExpect`.
-    static func request(
-        _ method: String,
-        _ url: URL,
-        headers: [String: String] = [:],
-        body: Data? = nil,
-        bodyFile: URL? = nil,
-        tus: Bool = true,
-        allowExpect: Bool = false,
-        timeout: Double = 20
-    ) async throws -> HTTPResult {
-        let scratch = try TemporaryFolder()
-        let headerFile = scratch.url.appendingPathComponent("headers")
-        let bodyOut = scratch.url.appendingPathComponent("body")
-        var arguments = ["-s", "-D", headerFile.path, "-o", bodyOut.path, "--max-time", String(timeout)]
-        if method == "HEAD" {
-            arguments.append("-I")
-        } else {
-            arguments += ["-X", method]
-        }
-        if tus { arguments += ["-H", "Tus-Resumable: 1.0.0"] }
-        if !allowExpect { arguments += ["-H", "Expect:"] }
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
-            arguments += ["-H", value.isEmpty ? "\(name);" : "\(name): \(value)"]
-        }
-        if let body {
-            let file = scratch.url.appendingPathComponent("request")
-            try body.write(to: file)
-            arguments += ["--data-binary", "@\(file.path)"]
-        } else if let bodyFile {
-            arguments += ["--data-binary", "@\(bodyFile.path)"]
-        }
-        arguments.append(url.absoluteString)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let exitCode: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let rawHeaders = (try? String(contentsOf: headerFile, encoding: .utf8)) ?? ""
-        var status = 0
-        var parsed: [String: String] = [:]
-        // Several blocks when a `100 Continue` came first: keep the last.
-        for line in rawHeaders.components(separatedBy: "\r\n") {
-            if line.hasPrefix("HTTP/") {
-                parsed = [:]
-                let fields = line.split(separator: " ")
-                status = fields.count > 1 ? Int(fields[1]) ?? 0 : 0
-            } else if let colon = line.firstIndex(of: ":") {
-                let name = line[..<colon].lowercased()
-                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                parsed[name] = value
-            }
-        }
-        let responseBody = (try? Data(contentsOf: bodyOut)) ?? Data()
-        return HTTPResult(status: status, headers: parsed, body: responseBody, exitCode: exitCode)
-    }
-}
-
 /// Test conveniences over one server.
 extension TusDevServer {
     /// Creates an upload and returns its URL.
@@ -128,7 +30,7 @@ extension TusDevServer {
     /// Sends one PATCH.
     func patch(
         _ url: URL, offset: Int, _ bytes: Data, headers extra: [String: String] = [:], timeout: Double = 20
-    ) async throws -> HTTPResult {
+    ) async throws -> CurlResult {
         var headers = ["Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream"]
         headers.merge(extra) { $1 }
         return try await Curl.request("PATCH", url, headers: headers, body: bytes, timeout: timeout)

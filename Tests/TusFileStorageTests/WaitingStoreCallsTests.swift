@@ -133,14 +133,7 @@ private enum ProcThreads {
     /// tells no one that its thread has begun to wait (nor should it), and
     /// only `/proc` shows the thread asleep.
     static func waitUntilSleeping(named name: String, _ what: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !isSleeping(named: name) {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("\(what) did not start waiting on a thread of its own (\(name)) within 30 s")
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(2))
-        }
+        try await waitUntil("\(what) waits on a thread of its own (\(name))") { isSleeping(named: name) }
     }
 }
 
@@ -252,11 +245,7 @@ struct WaitingStoreCallsTests {
         // close() returns once the threads have run their last job and
         // left their loop; the system ends each thread a moment later, and
         // only `/proc` shows when: polled, for that moment.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !Set(storeThreads().keys).isDisjoint(with: started.keys) {
-            try #require(ContinuousClock.now < deadline, "the stores' threads still run 30 s after close()")
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        try await waitUntil("the stores' threads end after close()") { Set(storeThreads().keys).isDisjoint(with: started.keys) }
         let error = await #expect(throws: TusError.self) { try await sqlite.url(forKey: "k") }
         #expect(error?.code == .closed)
         #expect(error?.message == "the SQLite store \(sqlite.path) is closed")

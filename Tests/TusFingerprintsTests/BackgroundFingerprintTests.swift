@@ -86,11 +86,7 @@ private struct GatedFingerprint: Fingerprint {
             }
         }
         // Both are hashing (each has read its first byte) and now wait.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while log.all.count < 2 {
-            try #require(ContinuousClock.now < deadline, "the fingerprints did not start within 30 s")
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        try await waitUntil("both fingerprints start") { log.all.count >= 2 }
 
         let sum = await withTaskGroup(of: Int.self) { group in
             for index in 0..<1000 {

@@ -110,15 +110,8 @@ import TusSQLiteStorage
                     let store = try SQLiteStorage(path: path)
                     for index in 0..<keysEach {
                         if index == 10 {
-                            let deadline = ContinuousClock.now + .seconds(30)
                             for python in pythonNames {
-                                while try await store.url(forKey: "\(python)-0") == nil {
-                                    guard ContinuousClock.now < deadline else {
-                                        Issue.record("\(python) wrote nothing within 30 s")
-                                        break
-                                    }
-                                    try await Task.sleep(for: .milliseconds(5))
-                                }
+                                try await waitUntil("\(python) writes") { try await store.url(forKey: "\(python)-0") != nil }
                             }
                         }
                         try await store.setURL("https://tus.example/\(name)/\(index)", forKey: "\(name)-\(index)")

@@ -122,11 +122,9 @@ import TusStorageTesting
         for index in 0..<300 {
             try await store.setURL("https://tus.example/files/\(index)", forKey: "size:\(index)--md5:\(index)")
         }
-        let deadline = Date().addingTimeInterval(10)
-        while fileSize(path) <= initial && Date() < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("a page reaches the database file while the store is open", timeout: .seconds(10)) {
+            fileSize(path) > initial
         }
-        #expect(fileSize(path) > initial, "no page reached the database file while the store was open")
         #expect(try await store.entries().count == 300)
         try await store.close()
         // The last close copies the rest and removes the log: the file alone

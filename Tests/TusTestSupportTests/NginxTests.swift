@@ -65,7 +65,7 @@ import TusTestSupport
 
                 let without = try await curl(trust, endpoint)
                 #expect(without.status == 400)
-                #expect(without.body.contains("No required SSL certificate was sent"), "\(without.body)")
+                #expect(without.text.contains("No required SSL certificate was sent"), "\(without.text)")
 
                 // A certificate from another CA is refused too.
                 let stranger = try await curl(
@@ -191,7 +191,7 @@ import TusTestSupport
         let created = try await curl(
             good + tusHeaders + ["-X", "POST", "-H", "Upload-Length: 5", "-H", "Upload-Metadata: filename aGVsbG8udHh0,filetype dGV4dC9wbGFpbg=="],
             endpoint)
-        #expect(created.status == 201, "\(created.stderr) \(created.body)")
+        #expect(created.status == 201, "\(created.stderr) \(created.text)")
         let location = try #require(created["location"].flatMap(URL.init(string:)), "\(created.headers)")
         #expect(location.host == "127.0.0.1" && location.port == nginx.port, "the upload URL goes through nginx: \(location)")
 
@@ -207,7 +207,7 @@ import TusTestSupport
         #expect(head["upload-offset"] == "0", "the refused PATCHes never reached the server: \(head.headers)")
 
         let patched = try await curl(good + patch, location)
-        #expect(patched.status == 204, "\(patched.stderr) \(patched.body)")
+        #expect(patched.status == 204, "\(patched.stderr) \(patched.text)")
         #expect(patched["upload-offset"] == "5")
         #expect(nginx.accessLog().contains { $0.contains("\"PATCH \(location.path)") && $0.contains("\" 401 ") })
         return location

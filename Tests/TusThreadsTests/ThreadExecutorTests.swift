@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Testing
+import TusTestSupport
 import TusThreads
 
 /// Values written by jobs on the executor's threads and read by the test.
@@ -9,20 +10,6 @@ private final class Recorder<Value: Sendable>: @unchecked Sendable {
     private var storage: [Value] = []
     func append(_ value: Value) { lock.withLock { storage.append(value) } }
     var values: [Value] { lock.withLock { storage } }
-}
-
-/// Waits, yielding, until `condition` holds; fails the test after 30 s.
-private func waitUntil(
-    _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting until \(what)", sourceLocation: sourceLocation)
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(1))
-    }
 }
 
 private struct Stopped: Error {}

@@ -48,21 +48,24 @@ enum Loopback {
         } == 0
     }
 
-    /// Waits until `port` accepts connections, trying every 20 ms for at most
+    /// Waits until `port` accepts connections, trying (``waitUntil``) for at most
     /// `timeout`. A program just started needs a moment to bind; waiting for
     /// the port itself, not a fixed time, is both quicker and surer.
     /// `hasExited` stops the wait early when the program died instead.
     static func waitUntilListening(
         port: Int, timeout: Duration = .seconds(10), hasExited: () -> Bool
     ) async throws -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if isListening(port: port) { return true }
-            if hasExited() { return false }
-            try await Task.sleep(for: .milliseconds(20))
+        var exited = false
+        do {
+            try await waitUntil("port \(port) accepts connections", timeout: timeout) {
+                if isListening(port: port) { return true }
+                exited = hasExited()
+                return exited
+            }
+        } catch is TestError {
+            return isListening(port: port)
         }
-        return isListening(port: port)
+        return !exited || isListening(port: port)
     }
 
     private static func loopbackAddress(port: Int) -> sockaddr_in {
