@@ -244,23 +244,18 @@ private func mode(of path: String) throws -> Int {
         let store = try FileStorage(path: path, lockTimeout: 0.3)
         try await store.setURL("http://x/1", forKey: "a")
         // Another process holds the lock until its standard input closes.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()", path + ".lock"]
-        let input = Pipe(), output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.run()
-        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
-        #expect(output.fileHandleForReading.readData(ofLength: 6) == Data("locked".utf8))
+        let holder = try PythonProcess(
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()",
+            [path + ".lock"])
+        try #require(await holder.readLine() == "locked")
 
         let error = try await #require(throws: TusError.self) { try await store.setURL("http://x/2", forKey: "a") }
         #expect(error.code == .unavailable)
         #expect(error.message.contains(path + ".lock"))
         #expect(try await store.url(forKey: "a") == "http://x/1")
 
-        try input.fileHandleForWriting.close()
-        holder.waitUntilExit()
+        try holder.closeInput()
+        #expect(try await holder.wait().status == 0)
         try await store.setURL("http://x/2", forKey: "a")
         #expect(try await store.url(forKey: "a") == "http://x/2")
     }

@@ -17,14 +17,8 @@ private final class EventLog: @unchecked Sendable {
 /// A `python3` process that takes a lock, prints `locked`, and holds the
 /// lock until its standard input closes, or for 30 s at most, so that a
 /// store that wrongly blocks the test's threads cannot hang the run.
-private final class LockHolder: @unchecked Sendable {
-    private let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private let errors = Pipe()
-    /// Set by the process's termination handler: its end is waited on, not
-    /// polled for.
-    private let exited = Watched(false, name: "whether the lock holder has exited")
+private final class LockHolder: Sendable {
+    private let python: PythonProcess
 
     /// Holds the `flock` of the file at `path`, as another swift-tus or any
     /// other process would.
@@ -54,34 +48,14 @@ private final class LockHolder: @unchecked Sendable {
     }
 
     private init(_ script: String, _ path: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path]
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        process.terminationHandler = { [exited] _ in exited.update { $0 = true } }
-        try process.run()
+        python = try PythonProcess(script, [path])
     }
 
-    deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-
-    /// Waits until the process says it holds the lock. The pipe is read on
-    /// a Dispatch thread, not on one of the test's task threads.
+    /// Waits until the process says it holds the lock.
     func waitUntilLocked() async throws {
-        let handle = output.fileHandleForReading
-        let line = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: String(decoding: handle.readData(ofLength: 7), as: UTF8.self))
-            }
-        }
-        if line != "locked\n" {
-            let reason = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            Issue.record("the lock holder did not take its lock: \(reason)")
+        guard await python.readLine() == "locked" else {
+            let result = try await python.wait()
+            Issue.record("the lock holder did not take its lock: \(result.errors)")
             throw CancellationError()
         }
     }
@@ -89,14 +63,8 @@ private final class LockHolder: @unchecked Sendable {
     /// Lets the lock go and waits for the process to end; returns its exit
     /// status.
     func release() async throws -> Int32 {
-        try input.fileHandleForWriting.close()
-        do {
-            try await exited.waitUntil(timeout: .seconds(30)) { $0 }
-        } catch {
-            process.terminate()
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
+        try python.closeInput()
+        return try await python.wait(timeout: .seconds(30)).status
     }
 }
 

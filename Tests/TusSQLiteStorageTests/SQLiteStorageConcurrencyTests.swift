@@ -55,7 +55,7 @@ import TusSQLiteStorage
             sys.stdin.read()
             db.execute("COMMIT")
             """, [path])
-        try #require(holder.readLine() == "locked")
+        try #require(await holder.readLine() == "locked")
 
         let busyTimeout = Duration.milliseconds(300)
         let started = ContinuousClock.now
@@ -152,7 +152,7 @@ import TusSQLiteStorage
             sys.stdin.read()
             db.execute("ROLLBACK")
             """, [path])
-        try #require(holder.readLine() == "locked")
+        try #require(await holder.readLine() == "locked")
 
         let error = try await #require(throws: TusError.self) {
             try await store.setURL("https://tus.example/files/1", forKey: "k")
