@@ -39,7 +39,12 @@ public struct TusClient: Sendable {
 
     /// The HTTP client given to ``init(url:headers:tls:proxy:httpClient:logger:)``, if any.
     let customHTTPClient: HTTPClient?
-    let logger: Logger
+    /// The logger given to the initializer, if any.
+    private let givenLogger: Logger?
+    /// Where the client logs: the logger it was given, else the calling
+    /// task's (`Logger.current`, which `withLogger` sets). The client
+    /// builds none of its own.
+    var logger: Logger { givenLogger ?? Logger.current }
     private let capabilitiesCache = CapabilitiesCache()
 
     /// Creates a client of the tus endpoint at `url`.
@@ -56,21 +61,24 @@ public struct TusClient: Sendable {
     ///     (`connectionPool.retryConnectionEstablishment = false`): the
     ///     uploader retries with its own delays, and otherwise a server that
     ///     is down is only reported when the request times out.
-    ///   - logger: Where the client logs what it does, at `debug` level.
+    ///   - logger: Where the client logs what it does: a line per request
+    ///     at `debug`, its headers at `trace` (see <doc:ObservingUploads>).
+    ///     Nil (the default) logs to the calling task's logger,
+    ///     `Logger.current`, which `withLogger` sets.
     public init(
         url: URL,
         headers: [String: String] = [:],
         tls: TLSSettings = TLSSettings(),
         proxy: ProxySettings = .environment(),
         httpClient: HTTPClient? = nil,
-        logger: Logger = Logger(label: "swift-tus.client")
+        logger: Logger? = nil
     ) {
         self.url = url
         self.headers = headers
         self.tls = tls
         self.proxy = proxy
         self.customHTTPClient = httpClient
-        self.logger = logger
+        self.givenLogger = logger
     }
 
     /// The HTTP client every ``TusClient`` uses for requests that go through

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TusClient
 import TusCore
 
@@ -12,10 +13,18 @@ struct ManyFilesUpload {
     var options: UploadOptions
     var store: StoreSpec?
     var jobs: Int
+    var verbose: VerboseLog
 
     func run(_ files: [String]) async throws {
-        var options = options
         let display = ManyFilesDisplay(files: files.count)
+        guard let logger = verbose.logger(say: { display.say($0) }) else {
+            return try await run(files, display: display)
+        }
+        try await withLogger(logger) { _ in try await run(files, display: display) }
+    }
+
+    private func run(_ files: [String], display: ManyFilesDisplay) async throws {
+        var options = options
         let storage = try store?.openForUpload(required: options.requiresStore) { error in
             if display.tellStoreOutageOnce() { display.say(UploadNotices.storeWarning(error)) }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TusClient
 import TusCore
 import TusFingerprints
@@ -62,6 +63,9 @@ struct UploadCommand: AsyncParsableCommand {
     @Option(help: "Send a checksum of each chunk when the server supports it: sha1, sha256 or md5.")
     var checksum: ChecksumAlgorithm?
 
+    @Flag(name: [.customShort("v"), .long], help: "Show each request on standard error; -vv shows their headers too (secrets masked). TUS_LOG_LEVEL=debug or trace does the same.")
+    var verbose: Int
+
     @Flag(help: "Stop when the store cannot be reached, instead of uploading without it (a later run could not resume).")
     var requireStore = false
 
@@ -120,7 +124,7 @@ struct UploadCommand: AsyncParsableCommand {
         let (client, options) = try clientAndOptions()
         let spec = noStore ? nil : try StoreSpec(store)
         if files.count > 1 {
-            try await ManyFilesUpload(client: client, options: options, store: spec, jobs: jobs).run(files)
+            try await ManyFilesUpload(client: client, options: options, store: spec, jobs: jobs, verbose: VerboseLog(flags: verbose)).run(files)
         } else {
             try await uploadOne(files[0], client: client, options: options, store: spec)
         }
@@ -179,6 +183,20 @@ struct UploadCommand: AsyncParsableCommand {
             options.metadata.merge(MediaType.metadata(forPath: file)) { given, _ in given }
         }
         let reporter = ProgressReporter(total: nil)
+        guard let logger = VerboseLog(flags: verbose).logger(say: { reporter.say($0) }) else {
+            return try await uploadOne(file, client: client, options: options, store: spec, reporter: reporter)
+        }
+        try await withLogger(logger) { _ in
+            try await uploadOne(file, client: client, options: options, store: spec, reporter: reporter)
+        }
+    }
+
+    /// Uploads one file, or standard input, reporting through `reporter`.
+    private func uploadOne(
+        _ file: String, client: TusClient, options: UploadOptions, store spec: StoreSpec?, reporter: ProgressReporter
+    ) async throws {
+        var options = options
+        let readsStandardInput = file == "-"
         let storage = try spec?.openForUpload(required: options.requiresStore) { reporter.say(UploadNotices.storeWarning($0)) }
         options.storage = storage
         defer { if let storage { Task { try? await storage.close() } } }

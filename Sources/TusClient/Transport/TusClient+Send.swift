@@ -36,6 +36,8 @@ extension TusClient {
         var request = UploadRequest(
             method: method.rawValue, url: url, headers: requestHeaders(extra, options: options), bodyCount: body?.count ?? 0)
         if let hook = options?.beforeRequest { try await hook(&request) }
+        let logger = self.logger
+        RequestLog.logRequestHeaders(method.rawValue, url.forMessages, request.headers, to: logger)
         let started = ContinuousClock.now
         let exchange: Exchange
         do {
@@ -66,6 +68,7 @@ extension TusClient {
             throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false)
         }
         let elapsed = ContinuousClock.now - started
+        RequestLog.logResponseHeaders(method.rawValue, url.forMessages, status: exchange.status.code, exchange.headers, to: logger)
         if let hook = options?.afterResponse {
             try await hook(UploadResponse(
                 request: request, statusCode: Int(exchange.status.code),

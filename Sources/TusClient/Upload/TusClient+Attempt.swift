@@ -36,7 +36,9 @@ extension TusClient {
         } catch let failure as TransportFailure {
             outcome = .noAnswer(failure)
         }
-        return Attempt(sent: sent, outcome: outcome, verdict: Verdict.decide(sent, outcome), seconds: seconds)
+        let attempt = Attempt(sent: sent, outcome: outcome, verdict: Verdict.decide(sent, outcome), seconds: seconds)
+        RequestLog.log(attempt, to: logger)
+        return attempt
     }
 
     /// Sends the request until its verdict is one to act on, through the
