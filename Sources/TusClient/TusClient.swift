@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 public import Foundation
 public import Logging
+public import CoreMetrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -37,7 +38,7 @@ public struct TusClient: Sendable {
     /// Not used with an HTTP client of your own, which has its own.
     public var proxy: ProxySettings
 
-    /// The HTTP client given to ``init(url:headers:tls:proxy:httpClient:logger:)``, if any.
+    /// The HTTP client given to ``init(url:headers:tls:proxy:httpClient:logger:metricsFactory:)``, if any.
     let customHTTPClient: HTTPClient?
     /// The logger given to the initializer, if any.
     private let givenLogger: Logger?
@@ -45,6 +46,11 @@ public struct TusClient: Sendable {
     /// task's (`Logger.current`, which `withLogger` sets). The client
     /// builds none of its own.
     var logger: Logger { givenLogger ?? Logger.current }
+    /// The metrics factory given to the initializer, if any.
+    private let givenMetricsFactory: (any MetricsFactory)?
+    /// Where the client's metrics go: the factory it was given, else the
+    /// one the application bootstrapped.
+    var metrics: UploadMetrics { UploadMetrics(factory: givenMetricsFactory ?? MetricsSystem.factory) }
     private let capabilitiesCache = CapabilitiesCache()
 
     /// Creates a client of the tus endpoint at `url`.
@@ -65,13 +71,17 @@ public struct TusClient: Sendable {
     ///     at `debug`, its headers at `trace` (see <doc:ObservingUploads>).
     ///     Nil (the default) logs to the calling task's logger,
     ///     `Logger.current`, which `withLogger` sets.
+    ///   - metricsFactory: Where the client's metrics go (see
+    ///     <doc:ObservingUploads>); nil (the default) for the one the
+    ///     application bootstrapped with `MetricsSystem.bootstrap`.
     public init(
         url: URL,
         headers: [String: String] = [:],
         tls: TLSSettings = TLSSettings(),
         proxy: ProxySettings = .environment(),
         httpClient: HTTPClient? = nil,
-        logger: Logger? = nil
+        logger: Logger? = nil,
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.url = url
         self.headers = headers
@@ -79,6 +89,7 @@ public struct TusClient: Sendable {
         self.proxy = proxy
         self.customHTTPClient = httpClient
         self.givenLogger = logger
+        self.givenMetricsFactory = metricsFactory
     }
 
     /// The HTTP client every ``TusClient`` uses for requests that go through
@@ -116,7 +127,7 @@ public struct TusClient: Sendable {
     /// The capabilities, and how long asking took (nil when known already).
     func capabilities(options: UploadOptions?) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
         if let known = capabilitiesCache.value(for: url) { return (known, nil) }
-        var retries = RetryLoop(options: options, logger: logger)
+        var retries = RetryLoop(options: options, logger: logger, metrics: metrics)
         let attempt = try await perform(SentRequest(kind: .options, url: url), headers: [], options: options, retries: &retries)
         guard case .capabilities(let capabilities) = attempt.verdict else {
             throw TusError(.protocolViolation, "OPTIONS \(url.forMessages): no capabilities in the answer")
@@ -170,7 +181,7 @@ public struct TusClient: Sendable {
     }
 
     func terminateUpload(at url: URL, options: UploadOptions?) async throws {
-        var retries = RetryLoop(options: options, logger: logger)
+        var retries = RetryLoop(options: options, logger: logger, metrics: metrics)
         _ = try await perform(SentRequest(kind: .terminate, url: url), headers: [], options: options, retries: &retries)
     }
 

@@ -188,8 +188,10 @@ public final class TusUploader: @unchecked Sendable {
             throw TusError(.invalidArgument, "the number of parallel uploads must be at least 1, not \(options.parallelUploads)")
         }
         var options = options
-        if let storage = options.storage, !options.requiresStore, source.isSeekable {
-            options.storage = OutageTolerantStore(storage, onEvent: options.onEvent, logger: client.logger)
+        if let storage = options.storage, source.isSeekable {
+            options.storage = OutageTolerantStore(
+                storage, tolerates: !options.requiresStore, onEvent: options.onEvent, logger: client.logger,
+                metrics: client.metrics)
         }
         var metadata = options.metadata
         var key: String?
@@ -207,6 +209,7 @@ public final class TusUploader: @unchecked Sendable {
                 try await ParallelUpload.removeLeftoverParts(of: key, in: storage)
             }
         }
+        if resumed != nil { client.metrics.upload(.resumed) }
         let metadataHeader = try UploadMetadata.header(metadata)
         // In parts, unless the store holds the URL of a whole upload (an
         // earlier single upload, or the parts' final upload).
@@ -237,7 +240,7 @@ public final class TusUploader: @unchecked Sendable {
             return try await forget("it is not an http(s) URL")
         }
         let sent = SentRequest(kind: .resume, url: url, size: size, fileCheck: fileCheck)
-        var retries = RetryLoop(options: options, logger: client.logger)
+        var retries = RetryLoop(options: options, logger: client.logger, metrics: client.metrics)
         let attempt: Attempt
         do {
             attempt = try await client.perform(sent, headers: [], options: options, retries: &retries)
@@ -286,10 +289,13 @@ public final class TusUploader: @unchecked Sendable {
         } catch {
             // Keeps the URL of an unfinished upload once an unreachable
             // store is back.
-            await settleStore()
+            let settled = await settleStore()
+            let resumable = key != nil && options.storage != nil && url != nil && settled
+            client.metrics.upload(resumable ? .failedResumable : .failed)
             throw error
         }
         await settleStore()
+        client.metrics.upload(.finished)
         guard let finished = url else {
             throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
         }
@@ -319,10 +325,10 @@ public final class TusUploader: @unchecked Sendable {
 
     /// Makes the changes an unreachable store missed (see
     /// ``OutageTolerantStore``), trying once.
-    private func settleStore() async {
-        if let store = options.storage as? OutageTolerantStore {
-            await store.settle()
-        }
+    @discardableResult
+    private func settleStore() async -> Bool {
+        guard let store = options.storage as? OutageTolerantStore else { return true }
+        return await store.settle()
     }
 
     /// Sends the upload in parts when it is planned so and the server can

@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -30,7 +31,7 @@ import TusCore
         options.retryPolicy = RetryPolicy(retries: retries, delay: .milliseconds(1), maximumDelay: .milliseconds(1))
         options.stallTimeout = .seconds(5)
         options.onEvent = { events.record($0) }
-        return RetryLoop(options: options, logger: Logger(label: "RetryLoopTests"))
+        return RetryLoop(options: options, logger: Logger(label: "RetryLoopTests"), metrics: UploadMetrics(factory: NOOPMetricsHandler.instance))
     }
 
     func answer(_ code: Int) -> Outcome {

@@ -113,7 +113,7 @@ final class ParallelUpload: @unchecked Sendable {
                         continue
                     }
                     let sent = SentRequest(kind: .resume, url: url, size: part.length, fileCheck: fileCheck)
-                    var retries = RetryLoop(options: options, logger: client.logger)
+                    var retries = RetryLoop(options: options, logger: client.logger, metrics: client.metrics)
                     let attempt: Attempt
                     do {
                         attempt = try await client.perform(sent, headers: [], options: options, retries: &retries)
@@ -231,7 +231,7 @@ final class ParallelUpload: @unchecked Sendable {
     private func createFinal(_ upload: TusUploader, partURLs: [URL]) async throws -> URL {
         var headers = [(TusHeaderName.uploadConcat, UploadConcat.final(partURLs.map(\.absoluteString)).headerValue)]
         if let metadata = upload.metadataHeader { headers.append((TusHeaderName.uploadMetadata, metadata)) }
-        var retries = RetryLoop(options: upload.options, logger: upload.logger)
+        var retries = RetryLoop(options: upload.options, logger: upload.logger, metrics: upload.client.metrics)
         let attempt = try await upload.client.perform(
             SentRequest(kind: .concatenate, url: upload.client.url), headers: headers, options: upload.options, retries: &retries,
             on: upload.eventLoop)

@@ -19,12 +19,20 @@ public import TusCore
 /// Any other error (a corrupt store, refused credentials, a closed store)
 /// is thrown as it is: it will not pass by waiting.
 ///
-/// ``UploadOptions/requiresStore`` leaves the store unwrapped, so that
-/// every failure stops the upload.
+/// With ``UploadOptions/requiresStore``, every failure is thrown and stops
+/// the upload.
+///
+/// It also times each call (``UploadMetrics/storeOperation(_:backend:since:)``).
 final class OutageTolerantStore: Storage {
     private let base: any Storage
+    /// Whether an outage lets the upload go on (false with
+    /// ``UploadOptions/requiresStore``: every error is thrown).
+    private let tolerates: Bool
     private let onEvent: (@Sendable (UploadEvent) -> Void)?
     private let logger: Logger
+    private let metrics: UploadMetrics
+    /// How metrics name the store: its type's name, such as `RedisStorage`.
+    private let backend: String
     private let state = LockedValue(State())
 
     private struct State {
@@ -38,10 +46,20 @@ final class OutageTolerantStore: Storage {
         var unread: Set<String> = []
     }
 
-    init(_ base: any Storage, onEvent: (@Sendable (UploadEvent) -> Void)?, logger: Logger) {
+    init(_ base: any Storage, tolerates: Bool, onEvent: (@Sendable (UploadEvent) -> Void)?, logger: Logger, metrics: UploadMetrics) {
         self.base = base
+        self.tolerates = tolerates
         self.onEvent = onEvent
         self.logger = logger
+        self.metrics = metrics
+        backend = String(describing: type(of: base))
+    }
+
+    /// Runs one call of the store, timed.
+    private func timed<Result>(_ operation: String, _ body: () async throws -> Result) async throws -> Result {
+        let start = ContinuousClock.now
+        defer { metrics.storeOperation(operation, backend: backend, since: start) }
+        return try await body()
     }
 
     /// Whether `error` says the store is out of reach for now.
@@ -58,8 +76,8 @@ final class OutageTolerantStore: Storage {
             return nil
         }
         do {
-            return try await base.url(forKey: key)
-        } catch where Self.isOutage(error) {
+            return try await timed("get") { try await base.url(forKey: key) }
+        } catch where tolerates && Self.isOutage(error) {
             wentDown(error)
             state.withLock { _ = $0.unread.insert(key) }
             return nil
@@ -80,9 +98,13 @@ final class OutageTolerantStore: Storage {
     private func change(_ key: String, to url: String?) async throws {
         if !hadOutage {
             do {
-                if let url { try await base.setURL(url, forKey: key) } else { try await base.removeURL(forKey: key) }
+                if let url {
+                    try await timed("set") { try await base.setURL(url, forKey: key) }
+                } else {
+                    try await timed("remove") { try await base.removeURL(forKey: key) }
+                }
                 return
-            } catch where Self.isOutage(error) {
+            } catch where tolerates && Self.isOutage(error) {
                 wentDown(error)
             }
         }

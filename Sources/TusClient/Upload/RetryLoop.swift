@@ -27,6 +27,7 @@ struct RetryLoop {
     let stallTimeout: Duration?
     let onEvent: (@Sendable (UploadEvent) -> Void)?
     let logger: Logger
+    let metrics: UploadMetrics
 
     /// How long past the stall timeout a server may hold an abandoned
     /// request before its answers count as failures again.
@@ -39,11 +40,12 @@ struct RetryLoop {
     /// When the last request with bytes on their way was abandoned.
     private var abandonedAt: ContinuousClock.Instant?
 
-    init(options: UploadOptions?, logger: Logger) {
+    init(options: UploadOptions?, logger: Logger, metrics: UploadMetrics) {
         policy = options?.retryPolicy ?? RetryPolicy()
         stallTimeout = options?.stallTimeout ?? .seconds(60)
         onEvent = options?.onEvent
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// What the caller does next.
@@ -112,6 +114,7 @@ struct RetryLoop {
             "url": "\(sent.url.forMessages)", "status": "\(failure.statusCode.map(String.init) ?? "none")", "delay": "\(delay)",
         ])
         onEvent?(.waitingForRelease(request, delay: delay))
+        metrics.retried(because: "wait_for_release")
         try await Task.sleep(for: delay)
         return .again(resync: resync)
     }
@@ -132,6 +135,7 @@ struct RetryLoop {
             "status": "\(failure.statusCode.map(String.init) ?? "none")", "error": "\(failure.error.message)", "delay": "\(delay)",
         ])
         onEvent?(.retrying(request, delay: delay))
+        metrics.retried(because: failure.reason)
         try await Task.sleep(for: delay)
     }
 }

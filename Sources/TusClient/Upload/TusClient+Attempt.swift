@@ -38,6 +38,7 @@ extension TusClient {
         }
         let attempt = Attempt(sent: sent, outcome: outcome, verdict: Verdict.decide(sent, outcome), seconds: seconds)
         RequestLog.log(attempt, to: logger)
+        metrics.record(attempt)
         return attempt
     }
 

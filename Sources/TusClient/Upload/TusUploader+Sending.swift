@@ -22,7 +22,7 @@ extension TusUploader {
     }
 
     private func run(progress: (@Sendable (UploadProgress) -> Void)?) async throws {
-        var retries = RetryLoop(options: options, logger: logger)
+        var retries = RetryLoop(options: options, logger: logger, metrics: client.metrics)
         while true {
             try Task.checkCancellation()
             let step = lock.withLock { state.nextStep(size: size) }

@@ -58,6 +58,13 @@ enum Verdict: Sendable {
         var statusCode: Int?
         /// The error the upload throws if it is not tried again.
         var error: TusError
+
+        /// Why the request is tried again, for metrics: `status_<code>`,
+        /// `stalled` or `no_answer`.
+        var reason: String {
+            if let statusCode { return "status_\(statusCode)" }
+            return error.code == .timeout ? "stalled" : "no_answer"
+        }
     }
 }
 
