@@ -4,8 +4,8 @@ import TusCore
 extension RedisStorage {
     /// Where a ``RedisStorage`` connects and how it names its keys.
     ///
-    /// Build one field by field, or parse a `redis://` URL with
-    /// ``init(url:)``:
+    /// Build one field by field, or parse a `redis://` or
+    /// `redis-sentinel://` URL with ``init(url:)``:
     ///
     /// ```swift
     /// var configuration = RedisStorage.Configuration(host: "10.0.0.5", password: secret)
@@ -42,6 +42,19 @@ extension RedisStorage {
         /// The longest wait, in seconds, for the server to take a command or
         /// to answer it. The default is 5.
         public var commandTimeout: TimeInterval
+        /// The sentinels to ask for the master, and its name; `nil` (the
+        /// default) connects to ``host`` and ``port``. When set, ``host`` and
+        /// ``port`` are not used. See ``Sentinel``.
+        public var sentinel: Sentinel?
+        /// How many replicas must acknowledge each set and remove (`WAIT`)
+        /// before it returns; 0 (the default) waits for none. A change that
+        /// fewer replicas acknowledged within ``waitTimeout`` throws
+        /// `TusError.Code.unavailable`, although the master made it.
+        public var waitReplicas: Int
+        /// How long, in seconds, a set or remove waits for ``waitReplicas``
+        /// replicas to acknowledge it. Less than ``commandTimeout``. The
+        /// default is 1.
+        public var waitTimeout: TimeInterval
 
         /// The port Redis listens on unless told otherwise: 6379.
         public static let defaultPort = 6379
@@ -69,22 +82,34 @@ extension RedisStorage {
             self.ttl = ttl
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
+            self.sentinel = nil
+            self.waitReplicas = 0
+            self.waitTimeout = 1
         }
 
-        /// Parses a Redis URL:
-        /// `redis://[[username]:password@]host[:port][/database][?prefix=P&ttl=SECONDS]`.
+        /// Parses a Redis URL, for one server or for a master found through
+        /// Redis Sentinel:
+        /// - `redis://[[username]:password@]host[:port][/database][?options]`
+        /// - `redis-sentinel://[[username]:password@]host[:port][,host[:port]...]/MASTER[/database][?options]`
         ///
         /// ```swift
         /// let a = try RedisStorage.Configuration(url: "redis://127.0.0.1")
         /// let b = try RedisStorage.Configuration(url: "redis://:s3cret@cache.internal:6380/2?prefix=up:&ttl=86400")
         /// let c = try RedisStorage.Configuration(url: "redis://uploader:s3cret@[::1]/0")
+        /// let d = try RedisStorage.Configuration(url: "redis-sentinel://:s3cret@10.0.0.5,10.0.0.6,10.0.0.7/uploads/0?wait=1")
         /// ```
         ///
-        /// - The user name, password and prefix may be percent-encoded (a
-        ///   password holding `@`, `:` or `/` must be).
+        /// - The user name, password, master name and prefix may be
+        ///   percent-encoded (a password holding `@`, `:` or `/` must be).
         /// - An IPv6 address goes in brackets.
-        /// - The port defaults to 6379, the database to 0 and the prefix to
-        ///   `tus:`; `ttl` is a number of seconds greater than zero.
+        /// - The port defaults to 6379 (26379 for a sentinel), the database
+        ///   to 0 and the prefix to `tus:`.
+        /// - Options: `prefix`; `ttl`, a number of seconds greater than zero;
+        ///   `wait`, the ``waitReplicas``, and `wait_timeout`, the
+        ///   ``waitTimeout`` in seconds; with `redis-sentinel://`,
+        ///   `failover_timeout`, the ``Sentinel/failoverTimeout`` in seconds.
+        /// - With `redis-sentinel://`, the user name and password are the
+        ///   master's; the sentinels are asked without them.
         ///
         /// - Throws: `TusError` with `TusError.Code.invalidArgument`
         ///   naming the URL (its credentials masked) and what is wrong with
@@ -94,11 +119,24 @@ extension RedisStorage {
         }
 
         /// The server's address without credentials, `redis://host:port/db`,
-        /// for messages and logs.
+        /// or with ``sentinel`` set
+        /// `redis-sentinel://host:port,host:port/MASTER/db`, for messages and
+        /// logs.
         public var address: String {
+            if let sentinel {
+                let sentinels = sentinel.sentinels.map(\.description).joined(separator: ",")
+                let name = sentinel.masterName.addingPercentEncoding(withAllowedCharacters: Self.plainCharacters)
+                    ?? sentinel.masterName
+                return "redis-sentinel://\(sentinels)/\(name)/\(database)"
+            }
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis://\(shownHost):\(port)/\(database)"
         }
+
+        /// What a master name keeps unencoded in ``address``.
+        private static let plainCharacters = CharacterSet(
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+        )
 
         /// Checks every field, so that a bad one fails now rather than at
         /// the first connection.
@@ -122,19 +160,52 @@ extension RedisStorage {
             if password == nil, username != nil {
                 throw invalid("a user name is set without a password")
             }
+            if waitReplicas < 0 { throw invalid("the number of replicas to wait for, \(waitReplicas), is negative") }
+            if waitReplicas > 0 {
+                if !(waitTimeout > 0 && waitTimeout.isFinite) {
+                    throw invalid("the wait timeout \(waitTimeout) is not a number of seconds greater than zero")
+                }
+                if waitTimeout >= commandTimeout {
+                    throw invalid("the wait timeout \(Self.shown(waitTimeout)) s is not shorter than the command timeout \(Self.shown(commandTimeout)) s, which would give up on WAIT first")
+                }
+            }
+            if let sentinel {
+                if sentinel.masterName.isEmpty { throw invalid("the master name is empty") }
+                if sentinel.masterName.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    throw invalid("the master name \(sentinel.masterName.debugDescription) contains a control character")
+                }
+                if sentinel.sentinels.isEmpty { throw invalid("no sentinel is given; name at least one host[:port]") }
+                for node in sentinel.sentinels {
+                    if node.host.isEmpty { throw invalid("a sentinel's host is empty") }
+                    if node.host.utf8.contains(0) { throw invalid("a sentinel's host contains a NUL character") }
+                    if !(1...65535).contains(node.port) {
+                        throw invalid("the port \(node.port) of a sentinel is not within 1...65535")
+                    }
+                }
+                if !(sentinel.failoverTimeout > 0 && sentinel.failoverTimeout.isFinite && sentinel.failoverTimeout < 1e9) {
+                    throw invalid("the failover timeout \(sentinel.failoverTimeout) is not a number of seconds greater than zero")
+                }
+            }
             return self
         }
     }
 }
 
 extension RedisStorage.Configuration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// The address, the prefix and the ttl; the password is shown as `***`.
+    /// The address, the prefix, the ttl and the replicas waited for; the
+    /// password is shown as `***`.
     public var description: String {
         var text = address
         if password != nil { text += " (" + (username.map { "user \($0), " } ?? "") + "password ***)" }
         text += ", prefix \(keyPrefix.debugDescription)"
         if let ttl { text += ", ttl \(ttl) s" }
+        if waitReplicas > 0 { text += ", wait for \(waitReplicas) replicas within \(Self.shown(waitTimeout)) s" }
         return text
+    }
+
+    /// A number of seconds as messages show it: `1`, `0.5`.
+    static func shown(_ seconds: TimeInterval) -> String {
+        seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
     }
 
     /// The same as ``description``.
@@ -152,6 +223,9 @@ extension RedisStorage.Configuration: CustomStringConvertible, CustomDebugString
             "ttl": ttl as Any,
             "connectTimeout": connectTimeout,
             "commandTimeout": commandTimeout,
+            "sentinel": sentinel as Any,
+            "waitReplicas": waitReplicas,
+            "waitTimeout": waitTimeout,
         ])
     }
 }

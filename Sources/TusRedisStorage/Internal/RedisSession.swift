@@ -10,20 +10,34 @@ struct Operation: CustomStringConvertible {
 
 /// The connection and its state. Only the store's thread touches it, which
 /// is what makes the unchecked `Sendable` sound.
+///
+/// With a ``RedisStorage/Configuration/sentinel``, where it connects and how
+/// it follows a failover is in `RedisSession+Sentinel.swift`.
 final class Session: @unchecked Sendable {
     let configuration: RedisStorage.Configuration
     let indexKey: [UInt8]
     private let urlKeyPrefix: [UInt8]
-    private var connection: RedisConnection?
+    /// The open connection, if any; dropped after any failure.
+    var connection: RedisConnection?
     private(set) var isClosed = false
+    /// Asks the sentinels where the master is; `nil` for a single server.
+    var sentinelResolver: SentinelResolver?
+    /// The master the sentinels named last, as messages show it.
+    var master: String?
 
     init(configuration: RedisStorage.Configuration) {
         self.configuration = configuration
         self.indexKey = Array((configuration.keyPrefix + "stored_at").utf8)
         self.urlKeyPrefix = Array((configuration.keyPrefix + "url:").utf8)
+        self.sentinelResolver = configuration.sentinel.map { SentinelResolver(configuration: configuration, sentinel: $0) }
     }
 
-    var address: String { configuration.address }
+    /// The server as messages name it: its address, and under Sentinel the
+    /// master the sentinels named.
+    var address: String {
+        guard let master else { return configuration.address }
+        return "\(configuration.address) (master \(master))"
+    }
 
     func urlKey(_ key: String) -> [UInt8] { urlKeyPrefix + Array(key.utf8) }
     func urlKey(bytes key: [UInt8]) -> [UInt8] { urlKeyPrefix + key }
@@ -61,8 +75,28 @@ final class Session: @unchecked Sendable {
     /// Runs `commands` as one `MULTI`/`EXEC` transaction, sent in one write:
     /// Redis runs them together, with no other client's command in between.
     /// Returns their replies; an error reply of any of them is thrown.
+    ///
+    /// With ``RedisStorage/Configuration/waitReplicas``, a `WAIT` follows in
+    /// the same write, and the change counts as made only when enough
+    /// replicas acknowledged it in time; otherwise it throws
+    /// `TusError.Code.unavailable`.
     func transaction(_ commands: [[[UInt8]]], _ operation: Operation) throws -> [RedisReply] {
-        let replies = try send([Self.multi] + commands + [Self.exec], name: "MULTI", operation)
+        let waits = configuration.waitReplicas > 0
+        var pipeline = [Self.multi] + commands + [Self.exec]
+        if waits {
+            let milliseconds = max(1, Int((configuration.waitTimeout * 1000).rounded(.up)))
+            pipeline.append([Array("WAIT".utf8), Array(String(configuration.waitReplicas).utf8), Array(String(milliseconds).utf8)])
+        }
+        var replies = try send(pipeline, name: "MULTI", operation)
+        let waited = waits ? replies.removeLast() : nil
+        let results = try transactionResults(replies, of: commands, operation)
+        if let waited { try checkReplicas(waited, operation) }
+        return results
+    }
+
+    /// The results of a transaction's commands, from the replies to `MULTI`,
+    /// each command and `EXEC`; an error reply of any of them is thrown.
+    private func transactionResults(_ replies: [RedisReply], of commands: [[[UInt8]]], _ operation: Operation) throws -> [RedisReply] {
         for (index, reply) in replies.dropLast().enumerated() {
             if case .error(let text) = reply {
                 throw replyFailure(text, from: index == 0 ? "MULTI" : Self.name(of: commands[index - 1]), operation)
@@ -81,12 +115,36 @@ final class Session: @unchecked Sendable {
         }
     }
 
+    /// Checks the reply of `WAIT`: as many replicas as configured
+    /// acknowledged the change.
+    private func checkReplicas(_ reply: RedisReply, _ operation: Operation) throws {
+        let wanted = configuration.waitReplicas
+        switch reply {
+        case .integer(let acknowledged) where acknowledged >= wanted:
+            return
+        case .integer(let acknowledged):
+            let replicas = wanted == 1 ? "replica" : "replicas"
+            throw TusError(
+                .unavailable,
+                "cannot \(operation): Redis at \(address) made the change, but only \(acknowledged) of the \(wanted) \(replicas) it must wait for acknowledged it within \(Self.seconds(configuration.waitTimeout)); it is not counted as stored, since it may be lost if the master fails now; check the master's replicas (INFO replication) or lower wait",
+                cause: RedisError(code: RedisError.reply, message: "WAIT answered \(acknowledged)", command: "WAIT")
+            )
+        case .error(let text):
+            throw replyFailure(text, from: "WAIT", operation)
+        default:
+            throw unexpected(reply, from: "WAIT", expected: "an integer", operation)
+        }
+    }
+
     /// Sends `commands` in one write and reads their replies. When the
     /// connection turns out broken, connects again once and sends them once
     /// more: every command the store sends can safely be repeated.
     private func send(
         _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation
     ) throws -> [RedisReply] {
+        if let sentinel = configuration.sentinel {
+            return try sendFollowingFailover(commands, name: name(), sentinel, operation)
+        }
         var attempt = 1
         while true {
             let connection = try connected(operation)
@@ -142,17 +200,23 @@ final class Session: @unchecked Sendable {
     // MARK: Connecting
 
     /// The open connection, or a new one, logged in and on the database.
-    private func connected(_ operation: Operation) throws -> RedisConnection {
+    ///
+    /// Under Sentinel, the server is the master the sentinels name, and a
+    /// failure to reach it or log in is thrown as the ``RedisError`` it is,
+    /// for ``sendFollowingFailover(_:name:_:_:)`` to try again.
+    func connected(_ operation: Operation) throws -> RedisConnection {
         if let connection { return connection }
+        let (host, port) = try target(operation)
         let connection: RedisConnection
         do {
             connection = try RedisConnection(
-                host: configuration.host,
-                port: configuration.port,
+                host: host,
+                port: port,
                 connectTimeout: configuration.connectTimeout,
                 commandTimeout: configuration.commandTimeout
             )
         } catch {
+            if sentinelResolver != nil { throw error }
             let timeLimit = error.message.localizedCaseInsensitiveContains("timed out")
                 ? " within \(Self.seconds(configuration.connectTimeout))" : ""
             throw TusError(
@@ -170,7 +234,7 @@ final class Session: @unchecked Sendable {
             do {
                 reply = try connection.command(arguments, name: "AUTH")
             } catch {
-                throw failure(error, operation, lostTwice: true)
+                throw sentinelResolver != nil ? error : failure(error, operation, lostTwice: true)
             }
             if case .error(let text) = reply {
                 let who = configuration.username.map { "the user name \($0.debugDescription) or its password is wrong" }
@@ -192,7 +256,7 @@ final class Session: @unchecked Sendable {
                     [Array("SELECT".utf8), Array(String(configuration.database).utf8)], name: "SELECT"
                 )
             } catch {
-                throw failure(error, operation, lostTwice: true)
+                throw sentinelResolver != nil ? error : failure(error, operation, lostTwice: true)
             }
             if case .error(let text) = reply {
                 if text.hasPrefix("NOAUTH") { throw replyFailure(text, from: "SELECT", operation) }
@@ -204,15 +268,26 @@ final class Session: @unchecked Sendable {
             }
         }
 
+        if sentinelResolver != nil { try confirmMaster(connection, operation) }
         self.connection = connection
         return connection
+    }
+
+    /// Where to connect: the configured server, or the master the sentinels
+    /// name.
+    private func target(_ operation: Operation) throws -> (host: String, port: Int) {
+        guard var resolver = sentinelResolver else { return (configuration.host, configuration.port) }
+        defer { sentinelResolver = resolver }
+        let found = try resolver.master(operation)
+        master = SentinelResolver.shown(host: found.host, port: found.port)
+        return found
     }
 
     // MARK: Errors
 
     /// A timeout: hiredis reports an expired `SO_RCVTIMEO`/`SO_SNDTIMEO` as
     /// an I/O error with `EAGAIN`.
-    private func isTimeout(_ error: RedisError) -> Bool {
+    func isTimeout(_ error: RedisError) -> Bool {
         error.code == RedisError.io && (error.systemErrno == EAGAIN || error.systemErrno == EWOULDBLOCK
             || error.systemErrno == ETIMEDOUT)
     }
@@ -222,7 +297,7 @@ final class Session: @unchecked Sendable {
         error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
     }
 
-    private func failure(_ error: RedisError, _ operation: Operation, lostTwice: Bool) -> TusError {
+    func failure(_ error: RedisError, _ operation: Operation, lostTwice: Bool) -> TusError {
         if isTimeout(error) {
             return TusError(
                 .timeout,
@@ -245,7 +320,7 @@ final class Session: @unchecked Sendable {
         }
     }
 
-    private func replyFailure(_ text: String, from command: String, _ operation: Operation) -> TusError {
+    func replyFailure(_ text: String, from command: String, _ operation: Operation) -> TusError {
         let cause = RedisError(code: RedisError.reply, message: text, command: command)
         if text.hasPrefix("NOAUTH") {
             return TusError(
@@ -281,7 +356,7 @@ final class Session: @unchecked Sendable {
         return TusError(.unavailable, "cannot \(operation): Redis at \(address) answered \(command) with an error: \(text)", cause: cause)
     }
 
-    private static func seconds(_ value: TimeInterval) -> String {
+    static func seconds(_ value: TimeInterval) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 }

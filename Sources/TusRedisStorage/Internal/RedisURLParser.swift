@@ -1,12 +1,20 @@
 import Foundation
 import TusCore
 
-/// Parses `redis://` URLs by hand: `URLComponents` differs between platforms
-/// on user-info edge cases such as `redis://:password@host`.
+/// Parses `redis://` and `redis-sentinel://` URLs by hand: `URLComponents`
+/// differs between platforms on user-info edge cases such as
+/// `redis://:password@host`, and takes no list of hosts.
 struct RedisURLParser {
     let text: String
 
     init(_ text: String) { self.text = text }
+
+    /// The forms a message says are expected.
+    static let singleForm = "redis://[[user]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
+    static let sentinelForm = "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/MASTER[/db][?prefix=P&ttl=SECONDS&wait=REPLICAS&wait_timeout=SECONDS&failover_timeout=SECONDS]"
+
+    /// Whether the URL is a `redis-sentinel://` one, as far as can be told.
+    private var isSentinel: Bool { text.lowercased().hasPrefix("redis-sentinel://") }
 
     /// The URL as messages show it, credentials masked.
     var shown: String { RedisStorage.Configuration.maskingCredentials(in: text).debugDescription }
@@ -33,12 +41,14 @@ struct RedisURLParser {
         }
         return TusError(
             .invalidArgument,
-            "invalid Redis URL \(shown): \(why); expected redis://[[user]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
+            "invalid Redis URL \(shown): \(why); expected \(isSentinel ? Self.sentinelForm : Self.singleForm)"
         )
     }
 
     func parse() throws -> RedisStorage.Configuration {
-        guard let schemeEnd = text.range(of: "://") else { throw invalid("it does not start with redis://") }
+        guard let schemeEnd = text.range(of: "://") else {
+            throw invalid("it does not start with redis:// or redis-sentinel://")
+        }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         if scheme == "rediss" {
             throw TusError(
@@ -46,7 +56,10 @@ struct RedisURLParser {
                 "cannot use Redis URL \(shown): TLS (rediss://) is not supported; reach the server through a TLS tunnel or a private network and use redis://"
             )
         }
-        guard scheme == "redis" else { throw invalid("the scheme is \(scheme.debugDescription), not redis") }
+        guard scheme == "redis" || scheme == "redis-sentinel" else {
+            throw invalid("the scheme is \(scheme.debugDescription), not redis or redis-sentinel")
+        }
+        let sentinel = scheme == "redis-sentinel"
 
         var rest = text[schemeEnd.upperBound...]
         if rest.contains("#") { throw invalid("it has a fragment (#)") }
@@ -78,42 +91,33 @@ struct RedisURLParser {
             configuration.password = password
         }
 
-        // Host and port.
-        var portText: Substring?
-        var hostText = authority
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw invalid("the IPv6 address has no closing ]") }
-            hostText = authority[authority.index(after: authority.startIndex)..<close]
-            configuration.host = String(hostText)
-            let afterClose = authority[authority.index(after: close)...]
-            if !afterClose.isEmpty {
-                guard afterClose.hasPrefix(":") else { throw invalid("unexpected text after the IPv6 address") }
-                portText = afterClose.dropFirst()
+        if sentinel {
+            // Sentinels: host[:port], comma-separated.
+            var sentinels: [RedisStorage.Configuration.Sentinel.Address] = []
+            for part in authority.split(separator: ",", omittingEmptySubsequences: false) {
+                if part.isEmpty {
+                    throw invalid(authority.isEmpty
+                        ? "it names no sentinel; list them as host[:port],host[:port]"
+                        : "the list of sentinels has an empty entry")
+                }
+                let (host, port) = try hostAndPort(part)
+                sentinels.append(.init(host: host, port: port ?? RedisStorage.Configuration.Sentinel.defaultPort))
             }
-            if configuration.host.isEmpty || !configuration.host.contains(":") {
-                throw invalid("the bracketed host is not an IPv6 address")
+            // Path: MASTER[/db].
+            let segments = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let first = segments.first, !first.isEmpty else {
+                throw invalid("it names no master; write the name the sentinels know it by after the hosts: /MASTER")
             }
+            let masterName = try decode(first, "the master name")
+            if masterName.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw invalid("the master name \(shown(first)) contains a control character")
+            }
+            configuration.sentinel = .init(masterName: masterName, sentinels: sentinels)
+            path = segments.count == 2 ? segments[1] : ""
         } else {
-            if let colon = authority.firstIndex(of: ":") {
-                portText = authority[authority.index(after: colon)...]
-                authority = authority[..<colon]
-            }
-            hostText = authority
-            configuration.host = String(authority)
-        }
-        if configuration.host.isEmpty { throw invalid("the host is missing") }
-        // Control characters too: a NUL would otherwise reach the message
-        // of `validated()`, which shows the host as it is.
-        if configuration.host.contains(where: {
-            $0 == "%" || $0.isWhitespace || $0 == "@" || $0.unicodeScalars.contains { $0.properties.generalCategory == .control }
-        }) {
-            throw invalid("the host \(shown(hostText)) is not a host name or address")
-        }
-        if let portText {
-            guard let port = decimal(portText), (1...65535).contains(port) else {
-                throw invalid("the port \(shown(portText)) is not a number within 1...65535")
-            }
-            configuration.port = port
+            let (host, port) = try hostAndPort(authority)
+            configuration.host = host
+            if let port { configuration.port = port }
         }
 
         // Database.
@@ -136,14 +140,26 @@ struct RedisURLParser {
             case "prefix":
                 configuration.keyPrefix = value
             case "ttl":
-                guard let ttl = Double(value), ttl > 0, ttl.isFinite, ttl <= 1e12,
-                      value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else {
-                    throw invalid("the ttl \(shown(parts[1])) is not a number of seconds greater than zero")
+                configuration.ttl = try seconds(value, parts[1], "the ttl")
+            case "wait":
+                guard let replicas = decimal(Substring(value)), replicas <= 1000 else {
+                    throw invalid("wait=\(shown(parts[1])) is not a number of replicas (0 to 1000)")
                 }
-                configuration.ttl = ttl
+                configuration.waitReplicas = replicas
+            case "wait_timeout":
+                configuration.waitTimeout = try seconds(value, parts[1], "the wait_timeout")
+            case "failover_timeout" where sentinel:
+                configuration.sentinel?.failoverTimeout = try seconds(value, parts[1], "the failover_timeout")
+            case "failover_timeout":
+                throw invalid("the option failover_timeout is for redis-sentinel:// URLs only")
             default:
-                throw invalid("unknown option \(shown(parts[0])) (known: prefix, ttl)")
+                let known = sentinel ? "prefix, ttl, wait, wait_timeout, failover_timeout" : "prefix, ttl, wait, wait_timeout"
+                throw invalid("unknown option \(shown(parts[0])) (known: \(known))")
             }
+        }
+
+        if seen.contains("wait_timeout") && configuration.waitReplicas == 0 {
+            throw invalid("wait_timeout is given without wait, the number of replicas to wait for")
         }
 
         do {
@@ -151,6 +167,57 @@ struct RedisURLParser {
         } catch let error as TusError {
             throw invalid(error.message)
         }
+    }
+
+    /// A host and an optional port: `host`, `host:port`, `[v6]` or
+    /// `[v6]:port`.
+    private func hostAndPort(_ authority: Substring) throws -> (host: String, port: Int?) {
+        var authority = authority
+        var portText: Substring?
+        var hostText = authority
+        let host: String
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw invalid("the IPv6 address has no closing ]") }
+            hostText = authority[authority.index(after: authority.startIndex)..<close]
+            host = String(hostText)
+            let afterClose = authority[authority.index(after: close)...]
+            if !afterClose.isEmpty {
+                guard afterClose.hasPrefix(":") else { throw invalid("unexpected text after the IPv6 address") }
+                portText = afterClose.dropFirst()
+            }
+            if host.isEmpty || !host.contains(":") {
+                throw invalid("the bracketed host is not an IPv6 address")
+            }
+        } else {
+            if let colon = authority.firstIndex(of: ":") {
+                portText = authority[authority.index(after: colon)...]
+                authority = authority[..<colon]
+            }
+            hostText = authority
+            host = String(authority)
+        }
+        if host.isEmpty { throw invalid("the host is missing") }
+        // Control characters too: a NUL would otherwise reach the message
+        // of `validated()`, which shows the host as it is.
+        if host.contains(where: {
+            $0 == "%" || $0.isWhitespace || $0 == "@" || $0 == "," || $0.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        }) {
+            throw invalid("the host \(shown(hostText)) is not a host name or address")
+        }
+        guard let portText else { return (host, nil) }
+        guard let port = decimal(portText), (1...65535).contains(port) else {
+            throw invalid("the port \(shown(portText)) is not a number within 1...65535")
+        }
+        return (host, port)
+    }
+
+    /// A number of seconds greater than zero, written with digits and a dot.
+    private func seconds(_ value: String, _ raw: Substring, _ what: String) throws -> TimeInterval {
+        guard let seconds = Double(value), seconds > 0, seconds.isFinite, seconds <= 1e12,
+              value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else {
+            throw invalid("\(what) \(shown(raw)) is not a number of seconds greater than zero")
+        }
+        return seconds
     }
 
     /// A non-negative decimal number made of ASCII digits only.
