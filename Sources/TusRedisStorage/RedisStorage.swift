@@ -29,6 +29,12 @@ public import TusCore
 /// sends `AUTH` when a password is set and `SELECT` when the database is not
 /// 0. It keeps one connection, used by one operation at a time.
 ///
+/// With a ``Configuration/sentinel`` (a `redis-sentinel://` URL), it asks the
+/// sentinels where the master is, checks with `ROLE` that it is, and follows
+/// a failover: see ``Configuration/Sentinel``. With
+/// ``Configuration/waitReplicas``, each set and remove returns once that many
+/// replicas acknowledged it (`WAIT`).
+///
 /// ## Threads
 /// No call blocks the thread of its caller. The instance has one thread of
 /// its own, started on first use, that runs its calls one at a time, in the
@@ -60,7 +66,9 @@ public import TusCore
 ///   `noeviction` policy) or is a read-only replica (`READONLY`), each said
 ///   in so many words; any other error reply, such as a server that is
 ///   loading its data. What was stored before is kept, and reads go on
-///   working.
+///   working. Also: fewer replicas than ``Configuration/waitReplicas``
+///   acknowledged a change in time; under Sentinel, the master could not be
+///   reached again within ``Configuration/Sentinel/failoverTimeout``.
 /// - `TusError.Code.closed`: the store was closed.
 ///
 /// No TLS: hiredis 0.14 has none. Reach a remote server through a TLS tunnel
@@ -69,7 +77,9 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// The settings the store was made with.
     public let configuration: Configuration
 
-    /// The server's address, `redis://host:port/db`, without credentials.
+    /// The server's address, `redis://host:port/db`, or
+    /// `redis-sentinel://host:port,host:port/MASTER/db` under Sentinel,
+    /// without credentials.
     public var address: String { configuration.address }
 
     private let session: Session
@@ -87,19 +97,23 @@ public final class RedisStorage: ListableStorage, Sendable {
     ///   `TusError.Code.invalidArgument` when a setting cannot be
     ///   used: an empty host, a port outside 1...65535, a negative database, a
     ///   ttl or timeout that is not greater than zero, a user name without a
-    ///   password.
+    ///   password; under Sentinel, no sentinel or an empty master name; a
+    ///   wait timeout not shorter than the command timeout.
     public init(configuration: Configuration) throws {
         self.configuration = try configuration.validated()
         self.session = Session(configuration: self.configuration)
     }
 
     /// Makes a store from a Redis URL:
-    /// `redis://[[username]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]`.
+    /// `redis://[[username]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]`,
+    /// or `redis-sentinel://[[username]:password@]host[:port][,host[:port]...]/MASTER[/db][?options]`
+    /// for a master found through Redis Sentinel.
     /// Nothing is sent to the server until the first operation or
     /// ``connect()``.
     ///
     /// ```swift
     /// let store = try RedisStorage(url: "redis://127.0.0.1:6379/0?prefix=tus:")
+    /// let replicated = try RedisStorage(url: "redis-sentinel://10.0.0.5,10.0.0.6,10.0.0.7/uploads?wait=1")
     /// ```
     ///
     /// - Throws: `TusError` with

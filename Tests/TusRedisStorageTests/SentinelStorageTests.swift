@@ -46,6 +46,25 @@ import TusTestSupport
         try await store.close()
     }
 
+    /// A master that refuses the credentials is not a failover: the call
+    /// fails at once, without waiting out `failover_timeout`.
+    @Test func credentialsTheMasterRefusesFailAtOnce() async throws {
+        let set = try await RedisSentinelSet()
+        defer { set.stop() }
+        let store = try RedisStorage(url: set.url(tail: "/0?failover_timeout=30").replacingOccurrences(
+            of: "redis-sentinel://", with: "redis-sentinel://:hunter2@"
+        ))
+        let started = ContinuousClock.now
+        let error = await tusError { try await store.connect() }
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(error?.code == .authenticationFailed)
+        #expect(error?.message.hasPrefix(
+            "cannot open the store: Redis at \(store.address) (master 127.0.0.1:\(set.master.port)) refused to log in:"
+        ) == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("hunter2") == false)
+        try await store.close()
+    }
+
     @Test func sentinelsThatAreAllDownAreNamedWithTheirReasons() async throws {
         let ports = try (0..<2).map { _ in try freeLoopbackPort() }
         let list = ports.map { "127.0.0.1:\($0)" }.joined(separator: ",")
@@ -115,6 +134,8 @@ import TusTestSupport
         let configuration = writing
         let writers = 4
         let tally = Tally()
+        var failover = Duration.zero
+        var beforeKill = 0
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<writers {
@@ -134,16 +155,25 @@ import TusTestSupport
                     try await store.close()
                 }
             }
-            try await waitUntil("the writers stored 300 URLs") { await tally.acknowledgedCount >= 300 }
-            try await set.killMasterAndWaitForFailover()
-            if waitReplicas > 0 {
-                // The only replica is now the master: WAIT can succeed again
-                // once the old master is back, as a replica.
-                try await set.restartOldMasterAsReplica()
-            }
-            let afterFailover = await tally.acknowledgedCount
-            try await waitUntil("the writers stored 300 more URLs after the failover", timeout: .seconds(60)) {
-                await tally.acknowledgedCount >= afterFailover + 300
+            do {
+                try await waitUntil("the writers stored 300 URLs") { await tally.acknowledgedCount >= 300 }
+                beforeKill = await tally.acknowledgedCount
+                let killed = ContinuousClock.now
+                try await set.killMasterAndWaitForFailover()
+                failover = ContinuousClock.now - killed
+                if waitReplicas > 0 {
+                    // The only replica is now the master: WAIT can succeed
+                    // again once the old master is back, as a replica.
+                    try await set.restartOldMasterAsReplica()
+                }
+                let afterFailover = await tally.acknowledgedCount
+                try await waitUntil("the writers stored 300 more URLs after the failover", timeout: .seconds(60)) {
+                    await tally.acknowledgedCount >= afterFailover + 300
+                }
+            } catch {
+                // The group waits for the writers before it rethrows.
+                await tally.stop()
+                throw error
             }
             await tally.stop()
             try await group.waitForAll()
@@ -159,7 +189,8 @@ import TusTestSupport
         let refusals = await tally.refusals
         print("""
             failover under load, \(waitReplicas == 0 ? "without WAIT" : "with WAIT 1"): \(writers) writers, \
-            \(acknowledged.count) sets acknowledged, \(lost.count) of them lost, \
+            the sentinels agreed on the new master \(failover.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))) after the kill, \
+            \(acknowledged.count) sets acknowledged (\(beforeKill) before the kill), \(lost.count) of them lost, \
             \(refusals.values.reduce(0, +)) refused (\(refusals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")))
             """)
         if waitReplicas > 0 {

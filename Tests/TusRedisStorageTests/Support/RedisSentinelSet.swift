@@ -7,8 +7,8 @@ import TusTestSupport
 /// replica of it and three `redis-sentinel` processes that monitor it under
 /// the name ``masterName``, with a quorum of two, each on a free port.
 ///
-/// The sentinels call the master down after 500 ms without an answer
-/// (`down-after-milliseconds`) and give a failover 2 s (`failover-timeout`),
+/// The sentinels call the master down after 1.5 s without an answer
+/// (`down-after-milliseconds`) and give a failover 3 s (`failover-timeout`),
 /// so that killing the master gets the replica promoted within seconds.
 /// Everything is stopped by ``stop()`` or when the value is released.
 final class RedisSentinelSet {
@@ -29,7 +29,7 @@ final class RedisSentinelSet {
         replica = try RedisServerProcess(arguments: ["--replicaof", "127.0.0.1", String(master.port)])
         let master = master, replica = replica
         try await waitUntil("the replica on port \(replica.port) synchronised with the master on port \(master.port)") {
-            try Self.info(port: replica.port, section: "replication").contains("master_link_status:up")
+            (try? Self.info(port: replica.port, section: "replication"))?.contains("master_link_status:up") == true
         }
         for _ in 0..<3 {
             sentinels.append(try RedisServerProcess(sentinelMonitoring: masterName, port: master.port))
@@ -87,7 +87,7 @@ final class RedisSentinelSet {
     func waitForFailover() async throws {
         let replica = replica
         let sentinels = sentinels
-        try await waitUntil("the sentinels promoted the replica on port \(replica.port)", timeout: .seconds(60)) {
+        try await quotingLogs { try await waitUntil("the sentinels promoted the replica on port \(replica.port)", timeout: .seconds(60)) {
             for sentinel in sentinels {
                 let reply = try? RawRedisClient(port: sentinel.port)
                     .command(["SENTINEL", "get-master-addr-by-name", masterName])
@@ -95,7 +95,7 @@ final class RedisSentinelSet {
             }
             let role = try? RawRedisClient(port: replica.port).command(["ROLE"])
             return role?.array?.first?.string == "master"
-        }
+        } }
     }
 
     /// Starts a server on the port of the old master, as a replica of the
@@ -104,13 +104,33 @@ final class RedisSentinelSet {
     /// ``master`` and the restarted server ``replica``.
     func restartOldMasterAsReplica() async throws {
         let newMaster = replica
+        // Never to be promoted (replica-priority 0): a master briefly taken
+        // for down on a busy machine would otherwise be failed over to this
+        // server before it has synchronised, and its empty data set copied
+        // over the master's.
         let restarted = try RedisServerProcess(
-            port: master.port, arguments: ["--replicaof", "127.0.0.1", String(newMaster.port)]
+            port: master.port, arguments: ["--replicaof", "127.0.0.1", String(newMaster.port), "--replica-priority", "0"]
         )
         master = newMaster
         replica = restarted
-        try await waitUntil("the restarted server on port \(restarted.port) synchronised with the new master") {
-            try Self.info(port: restarted.port, section: "replication").contains("master_link_status:up")
+        try await quotingLogs {
+            try await waitUntil("the restarted server on port \(restarted.port) synchronised with the new master") {
+                (try? Self.info(port: restarted.port, section: "replication"))?.contains("master_link_status:up") == true
+            }
+        }
+    }
+
+    /// Runs `wait`; when it throws, throws an error that adds the logs of
+    /// every process of the set, so that a failed test says what they did.
+    private func quotingLogs(_ wait: () async throws -> Void) async throws {
+        do {
+            try await wait()
+        } catch {
+            var text = "\(error)\n"
+            for (name, process) in [("master", master), ("replica", replica)] + sentinels.map({ ("sentinel", $0) }) {
+                text += "--- \(name) on port \(process.port):\n\(process.output.suffix(4000))\n"
+            }
+            throw RedisServerProcess.ServerError(description: text)
         }
     }
 
@@ -119,19 +139,19 @@ final class RedisSentinelSet {
     private func waitUntilSentinelsAreReady() async throws {
         let ports = sentinels.map(\.port)
         let masterName = masterName
-        try await waitUntil("three sentinels saw the replica and each other", timeout: .seconds(60)) {
+        try await quotingLogs { try await waitUntil("three sentinels saw the replica and each other", timeout: .seconds(60)) {
+            // A sentinel slow to answer, on a busy machine, is not ready yet.
             for port in ports {
-                let client = try RawRedisClient(port: port)
-                let replicas = try client.command(["SENTINEL", "replicas", masterName]).array ?? []
+                guard let client = try? RawRedisClient(port: port),
+                      let replicas = (try? client.command(["SENTINEL", "replicas", masterName]))?.array else { return false }
                 let flags = replicas.compactMap { Self.field("flags", in: $0) }
                 guard flags.count == 1, flags.allSatisfy({ !$0.contains("down") && !$0.contains("disconnected") }) else {
                     return false
                 }
-                let others = try client.command(["SENTINEL", "sentinels", masterName]).array ?? []
-                guard others.count == 2 else { return false }
+                guard (try? client.command(["SENTINEL", "sentinels", masterName]))?.array?.count == 2 else { return false }
             }
             return true
-        }
+        } }
     }
 
     /// The value of `name` in a reply made of names and values, as

@@ -47,8 +47,9 @@ final class RedisServerProcess {
 
     /// Starts a `redis-sentinel` on a free port of 127.0.0.1 that monitors
     /// the master on `127.0.0.1:port` under `masterName`, with a quorum of
-    /// two; it calls the master down after 500 ms without an answer and gives
-    /// a failover 3 s. Waits, at most 10 s, until it answers.
+    /// two; it calls the master down after 1.5 s without an answer (less
+    /// gets a busy machine's answers taken for a dead master) and gives a
+    /// failover 3 s. Waits, at most 10 s, until it answers.
     convenience init(sentinelMonitoring masterName: String, port masterPort: Int) throws {
         let port = try Self.freePort()
         let folder = try TemporaryFolder()
@@ -61,7 +62,7 @@ final class RedisServerProcess {
             logfile ""
             dir \(folder.path)
             sentinel monitor \(masterName) 127.0.0.1 \(masterPort) 2
-            sentinel down-after-milliseconds \(masterName) 500
+            sentinel down-after-milliseconds \(masterName) 1500
             sentinel failover-timeout \(masterName) 3000
             sentinel parallel-syncs \(masterName) 1
 
@@ -94,6 +95,9 @@ final class RedisServerProcess {
     }
 
     deinit { stop() }
+
+    /// What the server has logged so far.
+    var output: String { process.output }
 
     /// Stops the server: SIGTERM, then SIGKILL after 5 s. Waits, bounded,
     /// until it has exited.
