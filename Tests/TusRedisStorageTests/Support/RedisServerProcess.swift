@@ -27,21 +27,59 @@ final class RedisServerProcess {
     }
 
     /// Starts a server on `port` (a free one when `nil`), listening on
-    /// 127.0.0.1 and, when `alsoIPv6`, on ::1, and waits, at most 10 s, until
-    /// it answers.
-    init(port: Int? = nil, password: String? = nil, alsoIPv6: Bool = false) throws {
+    /// 127.0.0.1 and, when `alsoIPv6`, on ::1, with `arguments` added (such
+    /// as `["--replicaof", "127.0.0.1", "6380"]`), and waits, at most 10 s,
+    /// until it answers.
+    convenience init(port: Int? = nil, password: String? = nil, alsoIPv6: Bool = false, arguments extra: [String] = []) throws {
         let port = try port ?? Self.freePort()
-        self.port = port
-        self.password = password
-        let executable = try Self.executable()
+        let folder = try TemporaryFolder()
         var arguments = [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", NSTemporaryDirectory(), "--logfile", "",
+            "--daemonize", "no", "--dir", folder.path, "--logfile", "",
         ]
         if alsoIPv6 { arguments.insert("::1", at: arguments.firstIndex(of: "127.0.0.1")! + 1) }
         if let password { arguments += ["--requirepass", password] }
-        folder = try TemporaryFolder()
-        process = try ChildProcess(executable, arguments, outputPath: folder.newPath("redis-server.log"))
+        try self.init(
+            executable: try Self.executable(), name: "redis-server", port: port, password: password,
+            arguments: arguments + extra, folder: folder
+        )
+    }
+
+    /// Starts a `redis-sentinel` on a free port of 127.0.0.1 that monitors
+    /// the master on `127.0.0.1:port` under `masterName`, with a quorum of
+    /// two; it calls the master down after 1.5 s without an answer (less
+    /// gets a busy machine's answers taken for a dead master) and gives a
+    /// failover 3 s. Waits, at most 10 s, until it answers.
+    convenience init(sentinelMonitoring masterName: String, port masterPort: Int) throws {
+        let port = try Self.freePort()
+        let folder = try TemporaryFolder()
+        // A sentinel rewrites its configuration file as it learns the set.
+        let configuration = folder.newPath("sentinel.conf")
+        try Data("""
+            port \(port)
+            bind 127.0.0.1
+            daemonize no
+            logfile ""
+            dir \(folder.path)
+            sentinel monitor \(masterName) 127.0.0.1 \(masterPort) 2
+            sentinel down-after-milliseconds \(masterName) 1500
+            sentinel failover-timeout \(masterName) 3000
+            sentinel parallel-syncs \(masterName) 1
+
+            """.utf8).write(to: URL(fileURLWithPath: configuration))
+        try self.init(
+            executable: try Self.executable("redis-sentinel", package: "redis-sentinel"), name: "redis-sentinel",
+            port: port, password: nil, arguments: [configuration], folder: folder
+        )
+    }
+
+    /// Starts `executable` with `arguments`, its output in a file of
+    /// `folder`, and waits, at most 10 s, until it answers `PING` on `port`.
+    private init(executable: String, name: String, port: Int, password: String?, arguments: [String], folder: TemporaryFolder) throws {
+        self.port = port
+        self.password = password
+        self.folder = folder
+        process = try ChildProcess(executable, arguments, outputPath: folder.newPath("\(name).log"))
 
         // Whether a server answers can only be seen by asking it.
         let deadline = Date().addingTimeInterval(10)
@@ -50,13 +88,16 @@ final class RedisServerProcess {
             if !process.isRunning || Date() > deadline {
                 stop()
                 throw ServerError(
-                    description: "redis-server on port \(port) did not start answering within 10 s: \(process.output)")
+                    description: "\(name) on port \(port) did not start answering within 10 s: \(process.output)")
             }
             usleep(20_000)
         }
     }
 
     deinit { stop() }
+
+    /// What the server has logged so far.
+    var output: String { process.output }
 
     /// Stops the server: SIGTERM, then SIGKILL after 5 s. Waits, bounded,
     /// until it has exited.
@@ -87,14 +128,15 @@ final class RedisServerProcess {
         process.wait(timeout: .seconds(5))
     }
 
-    /// `redis-server` from `PATH`, or `/usr/bin/redis-server`.
-    static func executable() throws -> String {
+    /// `name` (by default `redis-server`) from `PATH`, or from
+    /// `/usr/bin`; when missing, an error saying to install `package`.
+    static func executable(_ name: String = "redis-server", package: String = "redis-server") throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         for folder in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"] {
-            let candidate = "\(folder)/redis-server"
+            let candidate = "\(folder)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        throw ServerError(description: "redis-server is not on PATH nor in /usr/bin; install redis-server")
+        throw ServerError(description: "\(name) is not on PATH nor in /usr/bin; install \(package) (scripts/setup --test does)")
     }
 
     /// A loopback TCP port nothing listens on now: the kernel picks it for a
