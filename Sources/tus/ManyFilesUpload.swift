@@ -82,7 +82,14 @@ final class ManyFilesDisplay: @unchecked Sendable {
         self.files = files
     }
 
+    /// When each file last had a `progress` event (`--progress json`).
+    private var lastProgressEvent: [Int: Date] = [:]
+
     func handle(_ event: FileUploadEvent) {
+        if JSONLines.enabled {
+            handleAsJSON(event)
+            return
+        }
         switch event {
         case .started(let index, let path, let uploader):
             lock.withLock {
@@ -133,6 +140,41 @@ final class ManyFilesDisplay: @unchecked Sendable {
         }
     }
 
+    /// `--progress json`: each event one line naming its file.
+    private func handleAsJSON(_ event: FileUploadEvent) {
+        switch event {
+        case .started(_, let path, let uploader):
+            JSONLines.emit("started", [
+                "file": path, "size": uploader.size, "url": uploader.isResuming ? uploader.url.map(\.shown) : nil,
+                "resumed_from": uploader.isResuming ? uploader.offset : nil,
+            ])
+        case .progress(let index, let path, let progress):
+            let now = Date()
+            let due = lock.withLock { () -> Bool in
+                let done = progress.totalBytes.map { progress.bytesUploaded >= $0 } ?? false
+                guard done || now.timeIntervalSince(lastProgressEvent[index] ?? .distantPast) >= 1 else { return false }
+                lastProgressEvent[index] = now
+                return true
+            }
+            if due { JSONLines.emit("progress", ["file": path, "bytes": progress.bytesUploaded, "size": progress.totalBytes]) }
+        case .event(_, let path, let event):
+            if case .storeUnreachable = event, !tellStoreOutageOnce() { return }
+            UploadNotices.emitJSON(event, file: path)
+        case .finished(let result):
+            switch result.outcome {
+            case .success(let url):
+                JSONLines.emit("finished", ["file": result.path, "url": url.shown])
+                FileHandle.standardOutput.write(Data("\(result.path)\t\(url.absoluteString)\n".utf8))
+            case .failure(let error as TusError):
+                JSONLines.emit("error", ["file": result.path, "message": error.message])
+            case .failure(is CancellationError):
+                JSONLines.emit("interrupted", ["file": result.path])
+            case .failure:
+                JSONLines.emit("error", ["file": result.path, "message": "the upload failed"])
+            }
+        }
+    }
+
     /// True the first time only: the store's outage is told once.
     func tellStoreOutageOnce() -> Bool {
         lock.withLock {
@@ -141,8 +183,13 @@ final class ManyFilesDisplay: @unchecked Sendable {
         }
     }
 
-    /// Prints a message on its own line, above the progress lines.
+    /// Prints a message on its own line, above the progress lines (a
+    /// `message` event with `--progress json`).
     func say(_ message: String) {
+        if JSONLines.enabled {
+            JSONLines.emit("message", ["text": message])
+            return
+        }
         lock.withLock {
             clear()
             write(message + "\n")
@@ -152,6 +199,7 @@ final class ManyFilesDisplay: @unchecked Sendable {
 
     /// Removes the progress lines before the command ends.
     func finish() {
+        if JSONLines.enabled { return }
         lock.withLock {
             clear()
             if !terminal.redraws { write(totalLine() + "\n") }

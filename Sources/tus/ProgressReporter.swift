@@ -14,8 +14,12 @@ final class ProgressReporter: @unchecked Sendable {
     private var latest: UploadProgress?
     private var drewBar = false
 
-    init(total: Int64?) {
+    /// The file the events of `--progress json` name.
+    private let file: String?
+
+    init(total: Int64?, file: String? = nil) {
         self.total = total
+        self.file = file
     }
 
     /// Sets the size once it is known.
@@ -23,12 +27,22 @@ final class ProgressReporter: @unchecked Sendable {
         lock.withLock { self.total = total }
     }
 
-    /// Prints a message on its own line.
+    /// Prints a message on its own line (a `message` event with
+    /// `--progress json`).
     func say(_ message: String) {
+        if JSONLines.enabled {
+            JSONLines.emit("message", ["file": file, "text": message])
+            return
+        }
         lock.withLock {
             if drewBar { write("\n"); drewBar = false }
             write(message + "\n")
         }
+    }
+
+    /// Writes a `--progress json` event about this file.
+    func emit(_ event: String, _ fields: [String: Any?]) {
+        JSONLines.emit(event, fields.merging(["file": file]) { given, _ in given })
     }
 
     func update(_ progress: UploadProgress) {
@@ -38,7 +52,14 @@ final class ProgressReporter: @unchecked Sendable {
             if progress.totalBytes != nil { total = progress.totalBytes }
             let now = Date()
             let done = total.map { progress.bytesUploaded >= $0 } ?? false
-            if terminal.redraws {
+            if JSONLines.enabled {
+                if now.timeIntervalSince(lastLine) >= 1 || done {
+                    let elapsed = now.timeIntervalSince(started)
+                    let rate = elapsed > 0 ? Double(progress.bytesUploaded - (firstBytes ?? 0)) / elapsed : 0
+                    emit("progress", ["bytes": progress.bytesUploaded, "size": total, "rate": Int(rate)])
+                    lastLine = now
+                }
+            } else if terminal.redraws {
                 if now.timeIntervalSince(lastLine) >= 0.1 || done {
                     let fitted = Self.fitted(fraction: fraction(progress), fields: fields(progress, now: now), columns: terminal.columns())
                     write("\r" + fitted + "\u{1B}[K")

@@ -19,6 +19,12 @@ struct Tus: AsyncParsableCommand {
 
     /// Runs the command, printing one line on standard error for any failure.
     static func main() async {
+        // Set before parsing, so that even a usage error is a JSON line.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "upload",
+           zip(arguments, arguments.dropFirst()).contains(where: { $0 == ("--progress", "json") }) || arguments.contains("--progress=json") {
+            JSONLines.enabled = true
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -59,8 +65,23 @@ struct CommandFailure: Error {
     var status: Int32 = ExitStatus.failure
 }
 
-/// Prints `tus: <message>` on standard error, on one line.
+/// Prints `tus: <message>` on standard error, on one line; with
+/// `--progress json`, an `error` event.
 func printError(_ message: String) {
     let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    if JSONLines.enabled {
+        JSONLines.emit("error", ["message": oneLine])
+        return
+    }
     FileHandle.standardError.write(Data("tus: \(oneLine)\n".utf8))
+}
+
+/// Prints a warning on standard error, on one line; with `--progress json`,
+/// a `message` event.
+func printWarning(_ message: String) {
+    if JSONLines.enabled {
+        JSONLines.emit("message", ["text": message])
+        return
+    }
+    FileHandle.standardError.write(Data("tus: \(message)\n".utf8))
 }

@@ -63,6 +63,9 @@ struct UploadCommand: AsyncParsableCommand {
     @Option(help: "Send a checksum of each chunk when the server supports it: sha1, sha256 or md5.")
     var checksum: ChecksumAlgorithm?
 
+    @Option(help: "How progress shows on standard error: bar (for people) or json (one JSON object a line, for programs).")
+    var progress: ProgressFormat = .bar
+
     @Flag(name: [.customShort("v"), .long], help: "Show each request on standard error; -vv shows their headers too (secrets masked). TUS_LOG_LEVEL=debug or trace does the same.")
     var verbose: Int
 
@@ -121,6 +124,7 @@ struct UploadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        JSONLines.enabled = progress == .json
         let (client, options) = try clientAndOptions()
         let spec = noStore ? nil : try StoreSpec(store)
         if files.count > 1 {
@@ -169,7 +173,7 @@ struct UploadCommand: AsyncParsableCommand {
         if let cert { tls.clientCertificate = ClientCertificate(certificateFile: cert, privateKeyFile: key ?? cert) }
         if insecure {
             tls.verifiesServerCertificate = false
-            printError("warning: --insecure: the server's certificate is not checked; anyone on the path can read and change this upload")
+            printWarning("warning: --insecure: the server's certificate is not checked; anyone on the path can read and change this upload")
         }
         return (TusClient(url: endpointURL, tls: tls), options)
     }
@@ -182,7 +186,7 @@ struct UploadCommand: AsyncParsableCommand {
         if !readsStandardInput {
             options.metadata.merge(MediaType.metadata(forPath: file)) { given, _ in given }
         }
-        let reporter = ProgressReporter(total: nil)
+        let reporter = ProgressReporter(total: nil, file: file)
         guard let logger = VerboseLog(flags: verbose).logger(say: { reporter.say($0) }) else {
             return try await uploadOne(file, client: client, options: options, store: spec, reporter: reporter)
         }
@@ -210,7 +214,12 @@ struct UploadCommand: AsyncParsableCommand {
         if readsStandardInput && !uploader.isResumable {
             reporter.say("standard input is a stream: a later run cannot resume this upload")
         }
-        if uploader.isResuming, let url = uploader.url {
+        if JSONLines.enabled {
+            reporter.emit("started", [
+                "size": uploader.size, "url": uploader.isResuming ? uploader.url.map(\.shown) : nil,
+                "resumed_from": uploader.isResuming ? uploader.offset : nil,
+            ])
+        } else if uploader.isResuming, let url = uploader.url {
             reporter.say("resuming \(url.shown) from offset \(uploader.offset)")
         } else if uploader.isResuming {
             reporter.say("resuming the upload's parts with \(uploader.offset) bytes confirmed by the server")
@@ -226,12 +235,17 @@ struct UploadCommand: AsyncParsableCommand {
             reporter.finish()
             interruption.stop()
             try await storage?.close()
+            if JSONLines.enabled { reporter.emit("finished", ["url": url.shown]) }
             print(url.absoluteString)
         } catch is CancellationError {
             reporter.finish()
             let resumable = spec != nil && uploader.key != nil
-            let how = resumable ? "; run the same command again to resume" : ""
-            reporter.say("interrupted with \(uploader.offset) bytes confirmed by the server\(how)")
+            if JSONLines.enabled {
+                reporter.emit("interrupted", ["bytes": uploader.offset, "resumable": resumable])
+            } else {
+                let how = resumable ? "; run the same command again to resume" : ""
+                reporter.say("interrupted with \(uploader.offset) bytes confirmed by the server\(how)")
+            }
             try? await storage?.close()
             Foundation.exit(interruption.signal.map { 128 + $0 } ?? ExitStatus.failure)
         } catch {
@@ -239,4 +253,12 @@ struct UploadCommand: AsyncParsableCommand {
             throw error
         }
     }
+}
+
+/// How `tus upload` shows progress.
+enum ProgressFormat: String, ExpressibleByArgument, CaseIterable {
+    /// A bar or plain lines, for people.
+    case bar
+    /// JSON lines (see ``JSONLines``), for programs.
+    case json
 }

@@ -15,6 +15,10 @@ final class UploadNotices: @unchecked Sendable {
     }
 
     func tell(_ event: UploadEvent) {
+        if JSONLines.enabled {
+            Self.emitJSON(event, file: nil)
+            return
+        }
         if case .chunkSizeReduced(_, _, .bodyTooLarge) = event {
             let first = lock.withLock { () -> Bool in
                 defer { toldBodyLimit = true }
@@ -23,6 +27,26 @@ final class UploadNotices: @unchecked Sendable {
             if !first { return }
         }
         if let text = Self.words(for: event) { reporter.say(text) }
+    }
+
+    /// `event` as a `--progress json` line: `retry` and `part` events, and
+    /// the words of the others as a `message`.
+    static func emitJSON(_ event: UploadEvent, file: String?) {
+        switch event {
+        case .retrying(let failure, let delay):
+            JSONLines.emit("retry", ["file": file, "message": failure.error.message, "delay": seconds(of: delay), "waiting": false])
+        case .waitingForRelease(let failure, let delay):
+            JSONLines.emit("retry", ["file": file, "message": failure.error.message, "delay": seconds(of: delay), "waiting": true])
+        case .partCreatedAgain(let index):
+            JSONLines.emit("part", ["file": file, "index": index, "message": words(for: event)])
+        default:
+            if let text = words(for: event) { JSONLines.emit("message", ["file": file, "text": text]) }
+        }
+    }
+
+    private static func seconds(of duration: Duration) -> Double {
+        let (whole, fraction) = duration.components
+        return Double(whole) + Double(fraction) / 1e18
     }
 
     /// What `tus upload` says of `event`, or nil for nothing.
