@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 public import Foundation
 public import Logging
 public import CoreMetrics
+public import Tracing
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -38,7 +39,7 @@ public struct TusClient: Sendable {
     /// Not used with an HTTP client of your own, which has its own.
     public var proxy: ProxySettings
 
-    /// The HTTP client given to ``init(url:headers:tls:proxy:httpClient:logger:metricsFactory:)``, if any.
+    /// The HTTP client given to ``init(url:headers:tls:proxy:httpClient:logger:metricsFactory:tracer:)``, if any.
     let customHTTPClient: HTTPClient?
     /// The logger given to the initializer, if any.
     private let givenLogger: Logger?
@@ -51,6 +52,11 @@ public struct TusClient: Sendable {
     /// Where the client's metrics go: the factory it was given, else the
     /// one the application bootstrapped.
     var metrics: UploadMetrics { UploadMetrics(factory: givenMetricsFactory ?? MetricsSystem.factory) }
+    /// The tracer given to the initializer, if any.
+    private let givenTracer: (any Tracer)?
+    /// Where the client's spans go: the tracer it was given, else the one
+    /// the application bootstrapped (see ``UploadTracing``).
+    var tracer: any Tracer { givenTracer ?? InstrumentationSystem.tracer }
     private let capabilitiesCache = CapabilitiesCache()
 
     /// Creates a client of the tus endpoint at `url`.
@@ -74,6 +80,9 @@ public struct TusClient: Sendable {
     ///   - metricsFactory: Where the client's metrics go (see
     ///     <doc:ObservingUploads>); nil (the default) for the one the
     ///     application bootstrapped with `MetricsSystem.bootstrap`.
+    ///   - tracer: Where the client's spans go (see <doc:ObservingUploads>);
+    ///     nil (the default) for the one the application bootstrapped with
+    ///     `InstrumentationSystem.bootstrap`.
     public init(
         url: URL,
         headers: [String: String] = [:],
@@ -81,7 +90,8 @@ public struct TusClient: Sendable {
         proxy: ProxySettings = .environment(),
         httpClient: HTTPClient? = nil,
         logger: Logger? = nil,
-        metricsFactory: (any MetricsFactory)? = nil
+        metricsFactory: (any MetricsFactory)? = nil,
+        tracer: (any Tracer)? = nil
     ) {
         self.url = url
         self.headers = headers
@@ -90,6 +100,7 @@ public struct TusClient: Sendable {
         self.customHTTPClient = httpClient
         self.givenLogger = logger
         self.givenMetricsFactory = metricsFactory
+        self.givenTracer = tracer
     }
 
     /// The HTTP client every ``TusClient`` uses for requests that go through

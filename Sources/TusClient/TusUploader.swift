@@ -2,6 +2,7 @@ public import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Tracing
 import TusCore
 
 /// One upload: created on the server, or resumed from a URL kept in a
@@ -191,7 +192,7 @@ public final class TusUploader: @unchecked Sendable {
         if let storage = options.storage, source.isSeekable {
             options.storage = OutageTolerantStore(
                 storage, tolerates: !options.requiresStore, onEvent: options.onEvent, logger: client.logger,
-                metrics: client.metrics)
+                metrics: client.metrics, tracer: client.tracer)
         }
         var metadata = options.metadata
         var key: String?
@@ -283,6 +284,19 @@ public final class TusUploader: @unchecked Sendable {
         }
         defer { lock.withLock { isRunning = false } }
 
+        return try await client.tracer.withSpan("tus.upload", ofKind: .client) { span in
+            span.attributes["tus.protocol"] = "tus-1.0.0"
+            if let size { span.attributes["tus.upload.size"] = size }
+            if isResuming { span.attributes["tus.upload.resumed_from"] = offset }
+            span.attributes["tus.upload.parts"] = parallel?.partCount ?? 1
+            return try await UploadTracing.$uploadSpan.withValue(span) {
+                try await upload(progress: progress, span: span)
+            }
+        }
+    }
+
+    /// ``upload(progress:)`` within its span.
+    private func upload(progress: (@Sendable (UploadProgress) -> Void)?, span: any Span) async throws -> URL {
         progress?(UploadProgress(bytesUploaded: offset, totalBytes: size))
         do {
             try await sendAndFinish(progress: progress)
@@ -291,11 +305,14 @@ public final class TusUploader: @unchecked Sendable {
             // store is back.
             let settled = await settleStore()
             let resumable = key != nil && options.storage != nil && url != nil && settled
-            client.metrics.upload(resumable ? .failedResumable : .failed)
+            let outcome: UploadMetrics.UploadOutcome = resumable ? .failedResumable : .failed
+            client.metrics.upload(outcome)
+            span.attributes["tus.upload.outcome"] = outcome.rawValue
             throw error
         }
         await settleStore()
         client.metrics.upload(.finished)
+        span.attributes["tus.upload.outcome"] = UploadMetrics.UploadOutcome.finished.rawValue
         guard let finished = url else {
             throw TusError(.invalidArgument, "the upload of \(source.name) was terminated while it ran")
         }

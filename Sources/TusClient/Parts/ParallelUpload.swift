@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import Tracing
 import TusCore
 import TusProtocol
 
@@ -25,6 +26,8 @@ final class ParallelUpload: @unchecked Sendable {
 
     private let lock = NSLock()
     private var parts: [StoredPart]
+    /// How many parts the file goes up in.
+    var partCount: Int { lock.withLock { parts.count } }
     private var offsets: [Int64]
     /// The last write of the parts' entry; each write waits for the one
     /// before, and writes the list as it is then.
@@ -186,12 +189,19 @@ final class ParallelUpload: @unchecked Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, part) in uploaders.enumerated() {
                 group.addTask {
-                    try await part.sendAll { partProgress in
-                        let total = self.lock.withLock { () -> Int64 in
-                            self.offsets[index] = partProgress.bytesUploaded
-                            return self.offsets.reduce(0, +)
+                    // Each part is a span of its own, child of the upload's.
+                    try await upload.client.tracer.withSpan("tus.upload.part", ofKind: .client) { span in
+                        span.attributes["tus.upload.part.index"] = index
+                        span.attributes["tus.upload.part.size"] = part.size ?? 0
+                        try await UploadTracing.$uploadSpan.withValue(span) {
+                            try await part.sendAll { partProgress in
+                                let total = self.lock.withLock { () -> Int64 in
+                                    self.offsets[index] = partProgress.bytesUploaded
+                                    return self.offsets.reduce(0, +)
+                                }
+                                progress?(UploadProgress(bytesUploaded: total, totalBytes: self.size))
+                            }
                         }
-                        progress?(UploadProgress(bytesUploaded: total, totalBytes: self.size))
                     }
                 }
             }

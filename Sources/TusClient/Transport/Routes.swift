@@ -20,6 +20,9 @@ enum SharedHTTPClients {
         configuration.timeout.connect = .seconds(10)
         configuration.decompression = .disabled
         configuration.proxy = proxy
+        // The client opens a span per request itself (see UploadTracing),
+        // as a child of the upload's, and sends its context.
+        configuration.tracing.tracer = nil
         return configuration
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 public import TusCore
 
 /// The store as one upload sees it: an upload goes on while its store
@@ -31,6 +32,7 @@ final class OutageTolerantStore: Storage {
     private let onEvent: (@Sendable (UploadEvent) -> Void)?
     private let logger: Logger
     private let metrics: UploadMetrics
+    private let tracer: any Tracer
     /// How metrics name the store: its type's name, such as `RedisStorage`.
     private let backend: String
     private let state = LockedValue(State())
@@ -46,20 +48,27 @@ final class OutageTolerantStore: Storage {
         var unread: Set<String> = []
     }
 
-    init(_ base: any Storage, tolerates: Bool, onEvent: (@Sendable (UploadEvent) -> Void)?, logger: Logger, metrics: UploadMetrics) {
+    init(
+        _ base: any Storage, tolerates: Bool, onEvent: (@Sendable (UploadEvent) -> Void)?, logger: Logger, metrics: UploadMetrics,
+        tracer: any Tracer
+    ) {
         self.base = base
         self.tolerates = tolerates
         self.onEvent = onEvent
         self.logger = logger
         self.metrics = metrics
+        self.tracer = tracer
         backend = String(describing: type(of: base))
     }
 
-    /// Runs one call of the store, timed.
-    private func timed<Result>(_ operation: String, _ body: () async throws -> Result) async throws -> Result {
+    /// Runs one call of the store, timed, in a span of its own.
+    private func timed<Result: Sendable>(_ operation: String, _ body: () async throws -> Result) async throws -> Result {
         let start = ContinuousClock.now
         defer { metrics.storeOperation(operation, backend: backend, since: start) }
-        return try await body()
+        return try await tracer.withSpan("tus.store.\(operation)", ofKind: .client) { span in
+            span.attributes["tus.store.backend"] = backend
+            return try await body()
+        }
     }
 
     /// Whether `error` says the store is out of reach for now.

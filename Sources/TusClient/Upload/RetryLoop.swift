@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 import TusCore
 
 /// The one retry loop every request of an upload goes through: creation,
@@ -75,6 +76,9 @@ struct RetryLoop {
     mutating func handle(_ verdict: Verdict, of sent: SentRequest, outcome: Outcome) async throws -> Step {
         let waitsForAnEarlierRequest = afterAbandoned
         var busyServer = false
+        if case .noAnswer(let failure) = outcome, failure.stalled {
+            UploadTracing.event("tus.stall", ["http.request.method": .string(sent.kind.method), "tus.request.bytes_sent": .int64(Int64(failure.bytesSent))])
+        }
         if case .noAnswer(let failure) = outcome {
             if failure.bytesSent > 0 || (failure.stalled && sent.bodyCount > 0) {
                 abandonedAt = .now
@@ -115,6 +119,7 @@ struct RetryLoop {
         ])
         onEvent?(.waitingForRelease(request, delay: delay))
         metrics.retried(because: "wait_for_release")
+        UploadTracing.event("tus.retry", ["tus.reason": "wait_for_release", "http.request.method": .string(sent.kind.method)])
         try await Task.sleep(for: delay)
         return .again(resync: resync)
     }
@@ -136,6 +141,7 @@ struct RetryLoop {
         ])
         onEvent?(.retrying(request, delay: delay))
         metrics.retried(because: failure.reason)
+        UploadTracing.event("tus.retry", ["tus.reason": .string(failure.reason), "http.request.method": .string(sent.kind.method)])
         try await Task.sleep(for: delay)
     }
 }

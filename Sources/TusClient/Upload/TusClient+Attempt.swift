@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Tracing
 import TusCore
 
 /// One request sent and judged: the step every request of an upload takes.
@@ -21,6 +22,30 @@ extension TusClient {
     func attempt(
         _ sent: SentRequest, headers: [(String, String)], body: RequestBody? = nil,
         options: UploadOptions?, on loop: (any EventLoop)? = nil
+    ) async throws -> Attempt {
+        try await tracer.withSpan(sent.kind.method, ofKind: .client) { span in
+            span.attributes["http.request.method"] = sent.kind.method
+            span.attributes["url.full"] = sent.url.forMessages
+            span.attributes["http.request.body.size"] = sent.bodyCount
+            var headers = headers
+            tracer.inject(ServiceContext.current ?? .topLevel, into: &headers, using: HeaderInjector())
+            let attempt = try await attemptInSpan(sent, headers: headers, body: body, options: options, on: loop)
+            switch attempt.outcome {
+            case .answer(let exchange):
+                span.attributes["http.response.status_code"] = Int(exchange.status.code)
+                if exchange.status.code >= 400 { span.setStatus(SpanStatus(code: .error)) }
+            case .noAnswer(let failure):
+                span.attributes["error.type"] = failure.stalled ? "stalled" : "no_answer"
+                span.setStatus(SpanStatus(code: .error, message: failure.error.message))
+            }
+            span.attributes["tus.verdict"] = RequestLog.word(for: attempt.verdict)
+            return attempt
+        }
+    }
+
+    private func attemptInSpan(
+        _ sent: SentRequest, headers: [(String, String)], body: RequestBody?,
+        options: UploadOptions?, on loop: (any EventLoop)?
     ) async throws -> Attempt {
         var sent = sent
         let outcome: Outcome
