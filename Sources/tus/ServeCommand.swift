@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TusDevServer
 
 /// `tus serve --dir DIR`: the development tus server.
@@ -35,6 +36,11 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.host = host
         if let maxSize { configuration.maxUploadSize = Int64(maxSize.bytes) }
+        // A line per request on standard error (method and path: no header,
+        // no body), and the server's own failures.
+        var logger = Logger(label: "tus.serve") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = .info
+        configuration.logger = logger
         let server = try await TusDevServer.start(configuration)
         FileHandle.standardError.write(Data("tus development server: \(server.endpoint.absoluteString) (uploads in \(configuration.directory.path)); Ctrl-C stops it\n".utf8))
         FileHandle.standardOutput.write(Data((server.endpoint.absoluteString + "\n").utf8))

@@ -241,6 +241,9 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         serve.send(SIGINT)
         #expect(serve.waitForExit() == 0)
         #expect(serve.stderr.contains("stopped"))
+        // A line per request, at info, naming the method and the path.
+        let lines = serve.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.contains(" info ") && $0.hasSuffix("POST /files/") }, "\(serve.stderr)")
     }
 
     @Test func serveRefusesAPortInUse() async throws {
