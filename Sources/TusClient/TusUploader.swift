@@ -267,8 +267,10 @@ public final class TusUploader: @unchecked Sendable {
 
     /// Sends what the server does not have yet and returns the upload's URL.
     ///
-    /// - Parameter progress: Called with the bytes the server has confirmed,
-    ///   once before the first request and after each chunk. For a file it is
+    /// - Parameter progress: Called with the bytes the server has confirmed
+    ///   (``UploadProgress/bytesUploaded``), once before the first request
+    ///   and after each chunk, and, while a request's body goes out, with
+    ///   the bytes sent (``UploadProgress/bytesSent``), at most every 50 ms. For a file it is
     ///   called on the thread that sends the chunks (an event loop of the
     ///   HTTP client): keep it short, and hand longer work to a task of your
     ///   own.

@@ -6,8 +6,9 @@ import Foundation
 ///
 /// - `started`: `file`, `size` (absent for a stream), `url` and
 ///   `resumed_from` when a stored upload goes on;
-/// - `progress`: `file`, `bytes` (confirmed by the server), `size`,
-///   `rate` (bytes a second); at most one a second, and one when done;
+/// - `progress`: `file`, `bytes` (confirmed by the server), `sent` (gone
+///   out, the request under way's included), `size`, `rate` (bytes a
+///   second); at most one a second, and one when done;
 /// - `retry`: `file`, `message`, `delay` (seconds), `waiting` (true while
 ///   the server still holds an abandoned request);
 /// - `part`: `file`, `index` (from 0), `message`: a part created again;

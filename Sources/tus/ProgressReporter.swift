@@ -56,7 +56,7 @@ final class ProgressReporter: @unchecked Sendable {
                 if now.timeIntervalSince(lastLine) >= 1 || done {
                     let elapsed = now.timeIntervalSince(started)
                     let rate = elapsed > 0 ? Double(progress.bytesUploaded - (firstBytes ?? 0)) / elapsed : 0
-                    emit("progress", ["bytes": progress.bytesUploaded, "size": total, "rate": Int(rate)])
+                    emit("progress", ["bytes": progress.bytesUploaded, "sent": progress.bytesSent, "size": total, "rate": Int(rate)])
                     lastLine = now
                 }
             } else if terminal.redraws {
@@ -66,8 +66,11 @@ final class ProgressReporter: @unchecked Sendable {
                     drewBar = true
                     lastLine = now
                 }
-            } else if progress.bytesUploaded != firstBytes && now.timeIntervalSince(lastLine) >= 1 || done {
-                // Plain lines start once bytes move, so a failure is one line.
+            } else if progress.bytesSent != firstBytes && (progress.bytesUploaded != firstBytes || now.timeIntervalSince(started) >= 1)
+                        && now.timeIntervalSince(lastLine) >= 1 || done {
+                // Plain lines start once the server confirms bytes, or once
+                // bytes have been going out for a second: a quick refusal
+                // is one line, a slow first request shows its bytes.
                 write(fields(progress, now: now).joined(separator: "  ") + "\n")
                 lastLine = now
             }
@@ -83,13 +86,15 @@ final class ProgressReporter: @unchecked Sendable {
 
     /// How much is done, when the size is known. Call with the lock.
     private func fraction(_ progress: UploadProgress) -> Double? {
-        total.map { $0 == 0 ? 1 : Double(progress.bytesUploaded) / Double($0) }
+        total.map { $0 == 0 ? 1 : Double(progress.bytesSent) / Double($0) }
     }
 
     /// What a progress line says, most important first: the share done, the
     /// bytes, the rate, the time left. Call with the lock.
     private func fields(_ progress: UploadProgress, now: Date) -> [String] {
-        let sent = progress.bytesUploaded
+        // What went out moves the bar; what the server holds shows beside
+        // it while a request is under way.
+        let sent = progress.bytesSent
         let elapsed = now.timeIntervalSince(started)
         let rate = elapsed > 0 ? Double(sent - (firstBytes ?? 0)) / elapsed : 0
         var parts: [String] = []
@@ -103,6 +108,9 @@ final class ProgressReporter: @unchecked Sendable {
         } else {
             parts.append("\(Self.bytes(sent)) sent")
             parts.append("\(Self.bytes(Int64(rate)))/s")
+        }
+        if progress.bytesSent > progress.bytesUploaded {
+            parts.append("server has \(Self.bytes(progress.bytesUploaded))")
         }
         return parts
     }

@@ -100,3 +100,28 @@ import TusTestSupport
         }
     }
 }
+
+/// `--progress json` over a slow link: `sent` runs ahead of `bytes` while a
+/// request's body goes out.
+@Suite struct ProgressJSONSlowLinkTests {
+    @Test func sentRunsAheadOfConfirmedBytesOnASlowLink() async throws {
+        try await withDevServer { server, folder in
+            let path = folder.newPath("upload.bin")
+            try randomData(3 << 20).write(to: URL(fileURLWithPath: path))
+            // One request of 3 MiB at 1.5 MB/s: about two seconds.
+            try await Relay.withRelay(to: server.endpoint, .rate(bytesPerSecond: 1_500_000)) { relay in
+                let run = try runTus([
+                    "upload", path, "--endpoint", relay.url(for: server.endpoint).absoluteString, "--no-store",
+                    "--chunk-size", "3MiB", "--progress", "json",
+                ])
+                #expect(run.status == 0, "\(run.stderr)")
+                let progress = run.stderr.split(separator: "\n").compactMap { line in
+                    (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                }.filter { $0["event"] as? String == "progress" }
+                let ahead = progress.filter { ($0["sent"] as? Int ?? 0) > ($0["bytes"] as? Int ?? 0) }
+                #expect(!ahead.isEmpty, "\(run.stderr)")
+                #expect(progress.last?["sent"] as? Int == 3 << 20)
+            }
+        }
+    }
+}

@@ -29,6 +29,8 @@ final class ParallelUpload: @unchecked Sendable {
     /// How many parts the file goes up in.
     var partCount: Int { lock.withLock { parts.count } }
     private var offsets: [Int64]
+    /// Bytes each part has sent, its confirmed ones and its request's.
+    private var sentInParts: [Int64]
     /// The last write of the parts' entry; each write waits for the one
     /// before, and writes the list as it is then.
     private var lastWrite: Task<Void, any Error>?
@@ -41,6 +43,7 @@ final class ParallelUpload: @unchecked Sendable {
     private init(parts: [StoredPart], offsets: [Int64], recreated: Set<Int>, isResuming: Bool, key: String?, size: Int64) {
         self.parts = parts
         self.offsets = offsets
+        self.sentInParts = offsets
         self.recreated = recreated
         self.isResuming = isResuming
         self.key = key
@@ -195,11 +198,12 @@ final class ParallelUpload: @unchecked Sendable {
                         span.attributes["tus.upload.part.size"] = part.size ?? 0
                         try await UploadTracing.$uploadSpan.withValue(span) {
                             try await part.sendAll { partProgress in
-                                let total = self.lock.withLock { () -> Int64 in
+                                let (total, sent) = self.lock.withLock { () -> (Int64, Int64) in
                                     self.offsets[index] = partProgress.bytesUploaded
-                                    return self.offsets.reduce(0, +)
+                                    self.sentInParts[index] = partProgress.bytesSent
+                                    return (self.offsets.reduce(0, +), self.sentInParts.reduce(0, +))
                                 }
-                                progress?(UploadProgress(bytesUploaded: total, totalBytes: self.size))
+                                progress?(UploadProgress(bytesUploaded: total, totalBytes: self.size, bytesSent: sent))
                             }
                         }
                     }

@@ -67,10 +67,11 @@ extension HTTPClient {
         on loop: any EventLoop,
         timeout: Duration,
         stallTimeout: Duration?,
-        peerPort: Int? = nil
+        peerPort: Int? = nil,
+        onBodySent: (@Sendable (Int) -> Void)? = nil
     ) async throws -> Exchange {
         let label = "\(method.rawValue) \(url.forMessages)"
-        let progress = RequestProgress(loop: loop, peerPort: peerPort)
+        let progress = RequestProgress(loop: loop, peerPort: peerPort, onBodySent: onBodySent)
         let pumps = PiecePumps(nil)
         var requestBody: HTTPClient.Body?
         if let body {
@@ -145,10 +146,14 @@ final class RequestProgress: @unchecked Sendable {
     private var check: RepeatedTask?
     private var sentBytes = LockedCount()
     private var bodyIsOut = false
+    /// Told how many body bytes went out, at most every 50 ms.
+    private let onBodySent: (@Sendable (Int) -> Void)?
+    private var lastReport = NIODeadline.distantPast
 
-    init(loop: any EventLoop, peerPort: Int?) {
+    init(loop: any EventLoop, peerPort: Int?, onBodySent: (@Sendable (Int) -> Void)? = nil) {
         self.loop = loop
         self.peerPort = peerPort
+        self.onBodySent = onBodySent
     }
 
     /// How many body bytes the connection has written.
@@ -156,8 +161,13 @@ final class RequestProgress: @unchecked Sendable {
 
     /// A body part was written (`bytes` of it).
     func wrote(_ bytes: Int) {
-        lastMove = .now()
+        let now = NIODeadline.now()
+        lastMove = now
         sentBytes.add(bytes)
+        if let onBodySent, now - lastReport >= .milliseconds(50) {
+            lastReport = now
+            onBodySent(sentBytes.value)
+        }
     }
 
     /// The whole request went out to the system; with `hadBody`, the

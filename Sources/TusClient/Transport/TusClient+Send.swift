@@ -30,7 +30,7 @@ extension TusClient {
     ///   `CancellationError`.
     func send(
         _ method: HTTPMethod, _ url: URL, headers extra: [(String, String)], body: RequestBody? = nil,
-        options: UploadOptions?, on loop: (any EventLoop)? = nil
+        options: UploadOptions?, on loop: (any EventLoop)? = nil, onBodySent: (@Sendable (Int) -> Void)? = nil
     ) async throws -> TimedExchange {
         let route = try route(to: url)
         var request = UploadRequest(
@@ -52,7 +52,7 @@ extension TusClient {
             } else {
                 exchange = try await route.httpClient.exchange(
                     method, url, headers: headers, body: body, tls: route.tlsConfiguration, on: loop,
-                    timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url))
+                    timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onBodySent: onBodySent)
             }
         } catch let error as TusError where error.code == .timeout {
             // The request's deadline: bytes may have been on their way.

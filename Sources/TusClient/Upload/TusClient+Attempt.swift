@@ -21,7 +21,7 @@ extension TusClient {
     ///   request that got no answer, which is an outcome like an answer.
     func attempt(
         _ sent: SentRequest, headers: [(String, String)], body: RequestBody? = nil,
-        options: UploadOptions?, on loop: (any EventLoop)? = nil
+        options: UploadOptions?, on loop: (any EventLoop)? = nil, onBodySent: (@Sendable (Int) -> Void)? = nil
     ) async throws -> Attempt {
         try await tracer.withSpan(sent.kind.method, ofKind: .client) { span in
             span.attributes["http.request.method"] = sent.kind.method
@@ -29,7 +29,7 @@ extension TusClient {
             span.attributes["http.request.body.size"] = sent.bodyCount
             var headers = headers
             tracer.inject(ServiceContext.current ?? .topLevel, into: &headers, using: HeaderInjector())
-            let attempt = try await attemptInSpan(sent, headers: headers, body: body, options: options, on: loop)
+            let attempt = try await attemptInSpan(sent, headers: headers, body: body, options: options, on: loop, onBodySent: onBodySent)
             switch attempt.outcome {
             case .answer(let exchange):
                 span.attributes["http.response.status_code"] = Int(exchange.status.code)
@@ -45,14 +45,15 @@ extension TusClient {
 
     private func attemptInSpan(
         _ sent: SentRequest, headers: [(String, String)], body: RequestBody?,
-        options: UploadOptions?, on loop: (any EventLoop)?
+        options: UploadOptions?, on loop: (any EventLoop)?, onBodySent: (@Sendable (Int) -> Void)?
     ) async throws -> Attempt {
         var sent = sent
         let outcome: Outcome
         var seconds: Double?
         do {
             let timed = try await send(
-                HTTPMethod(rawValue: sent.kind.method), sent.url, headers: headers, body: body, options: options, on: loop)
+                HTTPMethod(rawValue: sent.kind.method), sent.url, headers: headers, body: body, options: options, on: loop,
+                onBodySent: onBodySent)
             outcome = .answer(timed.exchange)
             seconds = timed.seconds
             if let proxy = timed.proxy {

@@ -31,9 +31,10 @@ extension TusUploader {
             case .finished:
                 return
             case .create:
-                attempt = try await create(afterAbandoned: retries.afterAbandoned)
+                attempt = try await create(afterAbandoned: retries.afterAbandoned, onBodySent: bodyProgress(from: 0, progress))
             case .append:
-                attempt = try await append(afterAbandoned: retries.afterAbandoned)
+                let start = lock.withLock { state.offset }
+                attempt = try await append(afterAbandoned: retries.afterAbandoned, onBodySent: bodyProgress(from: start, progress))
             case .askOffset:
                 let url = lock.withLock { state.url! }
                 attempt = try await client.attempt(
@@ -54,6 +55,18 @@ extension TusUploader {
             for effect in effects {
                 try await carryOut(effect, retries: &retries, progress: progress)
             }
+        }
+    }
+
+    /// Reports the bytes of a request's body as they go out, the request
+    /// starting at `start`: ``UploadProgress/bytesSent`` moves while
+    /// ``UploadProgress/bytesUploaded`` waits for the answer.
+    private func bodyProgress(
+        from start: Int64, _ progress: (@Sendable (UploadProgress) -> Void)?
+    ) -> (@Sendable (Int) -> Void)? {
+        guard let progress else { return nil }
+        return { [self] sent in
+            progress(UploadProgress(bytesUploaded: offset, totalBytes: size, bytesSent: start + Int64(sent)))
         }
     }
 
@@ -90,7 +103,7 @@ extension TusUploader {
     // MARK: Requests
 
     /// POSTs a new upload, with its first bytes when the server allows.
-    private func create(afterAbandoned: Bool) async throws -> Attempt {
+    private func create(afterAbandoned: Bool, onBodySent: (@Sendable (Int) -> Void)?) async throws -> Attempt {
         let chunkSize = min(self.chunkSize, Self.firstRequestCeiling)
         // For a stream, the first chunk tells whether its length is known.
         if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
@@ -132,11 +145,11 @@ extension TusUploader {
         var sent = SentRequest(
             kind: .create, url: client.url, bodyCount: body?.count ?? 0, unasked: unasked, size: size, afterAbandoned: afterAbandoned)
         sent.name = name
-        return try await client.attempt(sent, headers: headers, body: body, options: options, on: eventLoop)
+        return try await client.attempt(sent, headers: headers, body: body, options: options, on: eventLoop, onBodySent: onBodySent)
     }
 
     /// PATCHes the next bytes.
-    private func append(afterAbandoned: Bool) async throws -> Attempt {
+    private func append(afterAbandoned: Bool, onBodySent: (@Sendable (Int) -> Void)?) async throws -> Attempt {
         let (url, offset, lengthDeferred, chunkSize) = lock.withLock {
             (state.url!, state.offset, state.lengthDeferred, state.sizer.size)
         }
@@ -158,7 +171,7 @@ extension TusUploader {
         let sent = SentRequest(
             kind: .append, url: url, offset: offset, bodyCount: chunk.count, size: lengthDeferred && !tellsLength ? nil : size,
             afterAbandoned: afterAbandoned)
-        return try await client.attempt(sent, headers: headers, body: chunk, options: options, on: eventLoop)
+        return try await client.attempt(sent, headers: headers, body: chunk, options: options, on: eventLoop, onBodySent: onBodySent)
     }
 
     /// The most bytes the next request carries.
