@@ -1,0 +1,287 @@
+import Foundation
+import TusCore
+
+/// What a call was doing, as its error message says it; only worked out when
+/// an error needs it.
+struct Operation: CustomStringConvertible {
+    let describe: () -> String
+    var description: String { describe() }
+}
+
+/// The connection and its state. Only the store's thread touches it, which
+/// is what makes the unchecked `Sendable` sound.
+final class Session: @unchecked Sendable {
+    let configuration: RedisStorage.Configuration
+    let indexKey: [UInt8]
+    private let urlKeyPrefix: [UInt8]
+    private var connection: RedisConnection?
+    private(set) var isClosed = false
+
+    init(configuration: RedisStorage.Configuration) {
+        self.configuration = configuration
+        self.indexKey = Array((configuration.keyPrefix + "stored_at").utf8)
+        self.urlKeyPrefix = Array((configuration.keyPrefix + "url:").utf8)
+    }
+
+    var address: String { configuration.address }
+
+    func urlKey(_ key: String) -> [UInt8] { urlKeyPrefix + Array(key.utf8) }
+    func urlKey(bytes key: [UInt8]) -> [UInt8] { urlKeyPrefix + key }
+
+    func close() {
+        connection = nil
+        isClosed = true
+    }
+
+    /// Sends a command given as text words.
+    private static let multi = [Array("MULTI".utf8)]
+    private static let exec = [Array("EXEC".utf8)]
+
+    func run(_ words: [String], _ operation: Operation) throws -> RedisReply {
+        try run(words.map { Array($0.utf8) }, operation)
+    }
+
+    /// Sends a command, connecting first when needed. When the connection
+    /// breaks (EOF or an I/O error other than a timeout), reconnects once and
+    /// sends the command once more. An error reply is thrown as a
+    /// ``TusError``.
+    func run(_ arguments: [[UInt8]], _ operation: Operation) throws -> RedisReply {
+        let reply = try send([arguments], name: Self.name(of: arguments), operation)[0]
+        if case .error(let text) = reply {
+            throw replyFailure(text, from: Self.name(of: arguments), operation)
+        }
+        return reply
+    }
+
+    /// A command's name, as messages show it.
+    private static func name(of command: [[UInt8]]) -> String {
+        String(decoding: command[0], as: UTF8.self).uppercased()
+    }
+
+    /// Runs `commands` as one `MULTI`/`EXEC` transaction, sent in one write:
+    /// Redis runs them together, with no other client's command in between.
+    /// Returns their replies; an error reply of any of them is thrown.
+    func transaction(_ commands: [[[UInt8]]], _ operation: Operation) throws -> [RedisReply] {
+        let replies = try send([Self.multi] + commands + [Self.exec], name: "MULTI", operation)
+        for (index, reply) in replies.dropLast().enumerated() {
+            if case .error(let text) = reply {
+                throw replyFailure(text, from: index == 0 ? "MULTI" : Self.name(of: commands[index - 1]), operation)
+            }
+        }
+        switch replies[replies.count - 1] {
+        case .array(let results) where results.count == commands.count:
+            for (command, result) in zip(commands, results) {
+                if case .error(let text) = result { throw replyFailure(text, from: Self.name(of: command), operation) }
+            }
+            return results
+        case .error(let text):
+            throw replyFailure(text, from: "EXEC", operation)
+        case let reply:
+            throw unexpected(reply, from: "EXEC", expected: "an array of \(commands.count)", operation)
+        }
+    }
+
+    /// Sends `commands` in one write and reads their replies. When the
+    /// connection turns out broken, connects again once and sends them once
+    /// more: every command the store sends can safely be repeated.
+    private func send(
+        _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation
+    ) throws -> [RedisReply] {
+        var attempt = 1
+        while true {
+            let connection = try connected(operation)
+            do {
+                return try connection.pipeline(commands, name: name())
+            } catch {
+                self.connection = nil
+                if attempt == 1, isBroken(error) {
+                    attempt += 1
+                    continue
+                }
+                throw failure(error, operation, lostTwice: attempt > 1)
+            }
+        }
+    }
+
+    func eval(_ script: String, keys: [[UInt8]], arguments: [[UInt8]], _ operation: Operation) throws -> RedisReply {
+        var command: [[UInt8]] = [Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)]
+        command.append(contentsOf: keys)
+        command.append(contentsOf: arguments)
+        return try run(command, operation)
+    }
+
+    /// Reads `[member, score, member, score, ...]`, the reply of `ZRANGE ...
+    /// WITHSCORES`.
+    func indexMembers(_ arguments: [[UInt8]], _ operation: Operation) throws -> [(member: [UInt8], score: Double)] {
+        let reply = try run(arguments, operation)
+        let name = String(decoding: arguments[0], as: UTF8.self)
+        guard case .array(let items) = reply, items.count % 2 == 0 else {
+            throw unexpected(reply, from: name, expected: "an array of members and scores", operation)
+        }
+        var members: [(member: [UInt8], score: Double)] = []
+        members.reserveCapacity(items.count / 2)
+        var index = 0
+        while index < items.count {
+            guard case .string(let member) = items[index], case .string(let scoreText) = items[index + 1],
+                  let score = Double(String(decoding: scoreText, as: UTF8.self)) else {
+                throw unexpected(reply, from: name, expected: "members and scores", operation)
+            }
+            members.append((member, score))
+            index += 2
+        }
+        return members
+    }
+
+    func unexpected(_ reply: RedisReply, from command: String, expected: String, _ operation: Operation) -> TusError {
+        TusError(
+            .protocolViolation,
+            "cannot \(operation): Redis at \(address) answered \(command) with \(reply.kind), expected \(expected)"
+        )
+    }
+
+    // MARK: Connecting
+
+    /// The open connection, or a new one, logged in and on the database.
+    private func connected(_ operation: Operation) throws -> RedisConnection {
+        if let connection { return connection }
+        let connection: RedisConnection
+        do {
+            connection = try RedisConnection(
+                host: configuration.host,
+                port: configuration.port,
+                connectTimeout: configuration.connectTimeout,
+                commandTimeout: configuration.commandTimeout
+            )
+        } catch {
+            let timeLimit = error.message.localizedCaseInsensitiveContains("timed out")
+                ? " within \(Self.seconds(configuration.connectTimeout))" : ""
+            throw TusError(
+                .connectionFailed,
+                "cannot \(operation): cannot connect to Redis at \(address)\(timeLimit): \(error.message)",
+                cause: error
+            )
+        }
+
+        if let password = configuration.password {
+            var arguments = [Array("AUTH".utf8)]
+            if let username = configuration.username { arguments.append(Array(username.utf8)) }
+            arguments.append(Array(password.utf8))
+            let reply: RedisReply
+            do {
+                reply = try connection.command(arguments, name: "AUTH")
+            } catch {
+                throw failure(error, operation, lostTwice: true)
+            }
+            if case .error(let text) = reply {
+                let who = configuration.username.map { "the user name \($0.debugDescription) or its password is wrong" }
+                    ?? "wrong password"
+                let why = text.hasPrefix("WRONGPASS") || text.localizedCaseInsensitiveContains("invalid password")
+                    ? who : "the server refused the credentials"
+                throw TusError(
+                    .authenticationFailed,
+                    "cannot \(operation): Redis at \(address) refused to log in: \(why) (\(text))",
+                    cause: RedisError(code: RedisError.reply, message: text, command: "AUTH")
+                )
+            }
+        }
+
+        if configuration.database != 0 {
+            let reply: RedisReply
+            do {
+                reply = try connection.command(
+                    [Array("SELECT".utf8), Array(String(configuration.database).utf8)], name: "SELECT"
+                )
+            } catch {
+                throw failure(error, operation, lostTwice: true)
+            }
+            if case .error(let text) = reply {
+                if text.hasPrefix("NOAUTH") { throw replyFailure(text, from: "SELECT", operation) }
+                throw TusError(
+                    .invalidArgument,
+                    "cannot \(operation): Redis at \(address) cannot select database \(configuration.database): \(text)",
+                    cause: RedisError(code: RedisError.reply, message: text, command: "SELECT")
+                )
+            }
+        }
+
+        self.connection = connection
+        return connection
+    }
+
+    // MARK: Errors
+
+    /// A timeout: hiredis reports an expired `SO_RCVTIMEO`/`SO_SNDTIMEO` as
+    /// an I/O error with `EAGAIN`.
+    private func isTimeout(_ error: RedisError) -> Bool {
+        error.code == RedisError.io && (error.systemErrno == EAGAIN || error.systemErrno == EWOULDBLOCK
+            || error.systemErrno == ETIMEDOUT)
+    }
+
+    /// A connection the server closed or that broke, worth one new attempt.
+    private func isBroken(_ error: RedisError) -> Bool {
+        error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
+    }
+
+    private func failure(_ error: RedisError, _ operation: Operation, lostTwice: Bool) -> TusError {
+        if isTimeout(error) {
+            return TusError(
+                .timeout,
+                "cannot \(operation): Redis at \(address) did not answer \(error.command) within \(Self.seconds(configuration.commandTimeout))",
+                cause: error
+            )
+        }
+        switch error.code {
+        case RedisError.eof, RedisError.io:
+            let again = lostTwice ? "lost the connection to Redis at \(address)" : "the connection to Redis at \(address) broke"
+            return TusError(.connectionFailed, "cannot \(operation): \(again) during \(error.command): \(error.message)", cause: error)
+        case RedisError.protocolError:
+            return TusError(
+                .protocolViolation,
+                "cannot \(operation): Redis at \(address) answered \(error.command) with data that is not RESP: \(error.message)",
+                cause: error
+            )
+        default:
+            return TusError(.unavailable, "cannot \(operation): \(error.command) to Redis at \(address) failed: \(error.message)", cause: error)
+        }
+    }
+
+    private func replyFailure(_ text: String, from command: String, _ operation: Operation) -> TusError {
+        let cause = RedisError(code: RedisError.reply, message: text, command: command)
+        if text.hasPrefix("NOAUTH") {
+            return TusError(
+                .authenticationFailed,
+                "cannot \(operation): Redis at \(address) requires a password and none was given; write it as redis://:password@host (\(text))",
+                cause: cause
+            )
+        }
+        if text.hasPrefix("WRONGPASS") {
+            return TusError(.authenticationFailed, "cannot \(operation): Redis at \(address) refused the credentials (\(text))", cause: cause)
+        }
+        if text.hasPrefix("OOM") {
+            return TusError(
+                .unavailable,
+                "cannot \(operation): Redis at \(address) is out of memory and refuses writes (maxmemory is reached and its policy evicts nothing); free memory there or raise maxmemory, and try again; what was stored before is kept (\(text))",
+                cause: cause
+            )
+        }
+        if text.hasPrefix("READONLY") {
+            return TusError(
+                .unavailable,
+                "cannot \(operation): Redis at \(address) is a read-only replica and refuses writes; point the store at the primary server; what was stored before is kept (\(text))",
+                cause: cause
+            )
+        }
+        if text.hasPrefix("WRONGTYPE") {
+            return TusError(
+                .corruptStore,
+                "cannot \(operation): a key under the prefix \(configuration.keyPrefix.debugDescription) in Redis at \(address) holds another kind of value; it was left unchanged (\(text))",
+                cause: cause
+            )
+        }
+        return TusError(.unavailable, "cannot \(operation): Redis at \(address) answered \(command) with an error: \(text)", cause: cause)
+    }
+
+    private static func seconds(_ value: TimeInterval) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
