@@ -42,6 +42,18 @@ extension RedisStorage {
         /// The longest wait, in seconds, for the server to take a command or
         /// to answer it. The default is 5.
         public var commandTimeout: TimeInterval
+        /// The nodes of a Redis Cluster the store asks for the cluster's map
+        /// of slots, or `nil` (the default) for the single server at
+        /// ``host`` and ``port``. Set by
+        /// ``cluster(_:username:password:keyPrefix:ttl:connectTimeout:commandTimeout:failoverTimeout:)``
+        /// and by `redis-cluster://` URLs.
+        public var clusterNodes: [RedisStorage.ClusterNode]?
+        /// How long, in seconds, an operation on a cluster goes on trying
+        /// while a node cannot be reached or the cluster says it is down,
+        /// waiting for a replica to take over a master that died: set it a
+        /// few seconds above the cluster's `cluster-node-timeout`. The
+        /// default is 10. A single server does not use it.
+        public var failoverTimeout: TimeInterval
 
         /// The port Redis listens on unless told otherwise: 6379.
         public static let defaultPort = 6379
@@ -69,15 +81,20 @@ extension RedisStorage {
             self.ttl = ttl
             self.connectTimeout = connectTimeout
             self.commandTimeout = commandTimeout
+            self.clusterNodes = nil
+            self.failoverTimeout = Self.defaultFailoverTimeout
         }
 
         /// Parses a Redis URL:
-        /// `redis://[[username]:password@]host[:port][/database][?prefix=P&ttl=SECONDS]`.
+        /// `redis://[[username]:password@]host[:port][/database][?prefix=P&ttl=SECONDS]`,
+        /// or for a Redis Cluster
+        /// `redis-cluster://[[username]:password@]host[:port][,host[:port]...][/][?prefix=P&ttl=SECONDS]`.
         ///
         /// ```swift
         /// let a = try RedisStorage.Configuration(url: "redis://127.0.0.1")
         /// let b = try RedisStorage.Configuration(url: "redis://:s3cret@cache.internal:6380/2?prefix=up:&ttl=86400")
         /// let c = try RedisStorage.Configuration(url: "redis://uploader:s3cret@[::1]/0")
+        /// let d = try RedisStorage.Configuration(url: "redis-cluster://:s3cret@10.0.0.5:7000,10.0.0.6:7000?prefix=up:")
         /// ```
         ///
         /// - The user name, password and prefix may be percent-encoded (a
@@ -85,6 +102,8 @@ extension RedisStorage {
         /// - An IPv6 address goes in brackets.
         /// - The port defaults to 6379, the database to 0 and the prefix to
         ///   `tus:`; `ttl` is a number of seconds greater than zero.
+        /// - A cluster's nodes are separated by commas; it has database 0
+        ///   only, and its prefix must not be empty (it becomes a hash tag).
         ///
         /// - Throws: `TusError` with `TusError.Code.invalidArgument`
         ///   naming the URL (its credentials masked) and what is wrong with
@@ -94,8 +113,12 @@ extension RedisStorage {
         }
 
         /// The server's address without credentials, `redis://host:port/db`,
-        /// for messages and logs.
+        /// or a cluster's, `redis-cluster://host:port,host:port`, for
+        /// messages and logs.
         public var address: String {
+            if let clusterNodes {
+                return "redis-cluster://" + clusterNodes.map(\.description).joined(separator: ",")
+            }
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "redis://\(shownHost):\(port)/\(database)"
         }
@@ -106,6 +129,7 @@ extension RedisStorage {
             func invalid(_ why: String) -> TusError {
                 TusError(.invalidArgument, "invalid Redis configuration for \(address): \(why)")
             }
+            if clusterNodes != nil { try validatedCluster(invalid) }
             if host.isEmpty { throw invalid("the host is empty") }
             if host.utf8.contains(0) { throw invalid("the host contains a NUL character") }
             if !(1...65535).contains(port) { throw invalid("the port \(port) is not within 1...65535") }
@@ -152,6 +176,8 @@ extension RedisStorage.Configuration: CustomStringConvertible, CustomDebugString
             "ttl": ttl as Any,
             "connectTimeout": connectTimeout,
             "commandTimeout": commandTimeout,
+            "clusterNodes": clusterNodes as Any,
+            "failoverTimeout": failoverTimeout,
         ])
     }
 }

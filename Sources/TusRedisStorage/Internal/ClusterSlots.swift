@@ -171,14 +171,6 @@ enum ClusterSlots {
     }
 }
 
-/// A node of a Redis Cluster: its host and port, as the cluster announces
-/// it or a spec names it.
-struct ClusterNode: Hashable, CustomStringConvertible {
-    var host: String
-    var port: Int
-
-    /// `host:port`, an IPv6 address in brackets.
-    var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-    }
-}
+/// A node of a Redis Cluster, as the cluster announces it or a
+/// configuration names it.
+typealias ClusterNode = RedisStorage.ClusterNode

@@ -25,7 +25,7 @@ final class RedisCluster {
     let address: String
     /// Opens a connection to a node, logged in; throws a `TusError`
     /// (`connectionFailed` when the node cannot be reached).
-    private let open: (ClusterNode) throws -> RedisConnection
+    private let open: (ClusterNode, any CustomStringConvertible) throws -> RedisConnection
 
     private var map: ClusterSlots.Map?
     /// Every node the last map named, masters and replicas, asked for the
@@ -36,7 +36,7 @@ final class RedisCluster {
     /// The most redirections one operation follows before it gives up.
     static let maxRedirections = 8
 
-    init(seeds: [ClusterNode], retryWindow: TimeInterval, address: String, open: @escaping (ClusterNode) throws -> RedisConnection) {
+    init(seeds: [ClusterNode], retryWindow: TimeInterval, address: String, open: @escaping (ClusterNode, any CustomStringConvertible) throws -> RedisConnection) {
         self.seeds = seeds
         self.retryWindow = retryWindow
         self.address = address
@@ -88,7 +88,7 @@ final class RedisCluster {
                     do {
                         try refresh(operation)
                     } catch let error as TusError where error.code == .connectionFailed && hadMap {
-                        try waitOrGiveUp(error.message)
+                        try waitOrGiveUp(Self.reason(error, operation))
                         continue
                     }
                 }
@@ -102,13 +102,13 @@ final class RedisCluster {
 
             let connection: RedisConnection
             do {
-                connection = try connected(to: node)
+                connection = try connected(to: node, operation)
             } catch let error as TusError where error.code == .connectionFailed {
                 // A master that died: its replica takes over once the
                 // cluster notices; read the map again meanwhile.
                 map = nil
                 asking = nil
-                try waitOrGiveUp(error.message)
+                try waitOrGiveUp(Self.reason(error, operation))
                 continue
             }
 
@@ -194,9 +194,9 @@ final class RedisCluster {
         for node in candidates {
             let reply: RedisReply
             do {
-                reply = try connected(to: node).command([Array("CLUSTER".utf8), Array("SLOTS".utf8)], name: "CLUSTER SLOTS")
+                reply = try connected(to: node, operation).command([Array("CLUSTER".utf8), Array("SLOTS".utf8)], name: "CLUSTER SLOTS")
             } catch let error as TusError where error.code == .connectionFailed {
-                problems.append(error.message)
+                problems.append(Self.reason(error, operation))
                 continue
             } catch let error as RedisError {
                 connections[node] = nil
@@ -245,9 +245,9 @@ final class RedisCluster {
     }
 
     /// The open connection to `node`, or a new one.
-    private func connected(to node: ClusterNode) throws -> RedisConnection {
+    private func connected(to node: ClusterNode, _ operation: any CustomStringConvertible) throws -> RedisConnection {
         if let connection = connections[node] { return connection }
-        let connection = try open(node)
+        let connection = try open(node, operation)
         connections[node] = connection
         return connection
     }
@@ -258,6 +258,13 @@ final class RedisCluster {
         let timeout = error.code == RedisError.io
             && (error.systemErrno == EAGAIN || error.systemErrno == EWOULDBLOCK || error.systemErrno == ETIMEDOUT)
         return error.code == RedisError.eof || (error.code == RedisError.io && !timeout)
+    }
+
+    /// What `error` says, without the "cannot <operation>: " it starts
+    /// with, to be quoted in a message that says it.
+    private static func reason(_ error: TusError, _ operation: any CustomStringConvertible) -> String {
+        let lead = "cannot \(operation): "
+        return error.message.hasPrefix(lead) ? String(error.message.dropFirst(lead.count)) : error.message
     }
 
     private static func seconds(_ value: TimeInterval) -> String {

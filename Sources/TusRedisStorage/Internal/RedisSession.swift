@@ -10,17 +10,37 @@ struct Operation: CustomStringConvertible {
 
 /// The connection and its state. Only the store's thread touches it, which
 /// is what makes the unchecked `Sendable` sound.
+///
+/// On a cluster, the session keeps a connection per node (``RedisCluster``)
+/// and writes its prefix as a hash tag, `{prefix}url:K` and
+/// `{prefix}stored_at`, so that every key of the store is in one slot.
 final class Session: @unchecked Sendable {
     let configuration: RedisStorage.Configuration
     let indexKey: [UInt8]
     private let urlKeyPrefix: [UInt8]
     private var connection: RedisConnection?
+    /// The nodes of a cluster, or `nil` for a single server.
+    private var cluster: RedisCluster?
+    /// The slot of every key of the store, on a cluster.
+    private let slot: Int
     private(set) var isClosed = false
 
     init(configuration: RedisStorage.Configuration) {
         self.configuration = configuration
-        self.indexKey = Array((configuration.keyPrefix + "stored_at").utf8)
-        self.urlKeyPrefix = Array((configuration.keyPrefix + "url:").utf8)
+        let prefix = configuration.clusterNodes == nil ? configuration.keyPrefix : "{\(configuration.keyPrefix)}"
+        self.indexKey = Array((prefix + "stored_at").utf8)
+        self.urlKeyPrefix = Array((prefix + "url:").utf8)
+        self.slot = ClusterSlots.slot(of: indexKey)
+        if let nodes = configuration.clusterNodes {
+            cluster = RedisCluster(
+                seeds: nodes,
+                retryWindow: configuration.failoverTimeout,
+                address: configuration.address,
+                open: { [unowned self] node, operation in
+                    try self.login(host: node.host, port: node.port, shownAs: node.description, operation)
+                }
+            )
+        }
     }
 
     var address: String { configuration.address }
@@ -30,6 +50,7 @@ final class Session: @unchecked Sendable {
 
     func close() {
         connection = nil
+        cluster?.close()
         isClosed = true
     }
 
@@ -87,6 +108,16 @@ final class Session: @unchecked Sendable {
     private func send(
         _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation
     ) throws -> [RedisReply] {
+        if let cluster {
+            // Every key of the store is in one slot; a command without a key
+            // (PING) goes to that slot's master too.
+            assert(commands.allSatisfy { ClusterSlots.key(of: $0).map(ClusterSlots.slot(of:)) ?? slot == slot })
+            do {
+                return try cluster.pipeline(commands, slot: slot, name: name(), operation)
+            } catch let error as RedisError {
+                throw failure(error, operation, lostTwice: true)
+            }
+        }
         var attempt = 1
         while true {
             let connection = try connected(operation)
@@ -144,11 +175,21 @@ final class Session: @unchecked Sendable {
     /// The open connection, or a new one, logged in and on the database.
     private func connected(_ operation: Operation) throws -> RedisConnection {
         if let connection { return connection }
+        let connection = try login(host: configuration.host, port: configuration.port, shownAs: address, operation)
+        self.connection = connection
+        return connection
+    }
+
+    /// A new connection to `host:port`, logged in and on the database;
+    /// messages name the server as `shown`.
+    private func login(
+        host: String, port: Int, shownAs address: String, _ operation: any CustomStringConvertible
+    ) throws -> RedisConnection {
         let connection: RedisConnection
         do {
             connection = try RedisConnection(
-                host: configuration.host,
-                port: configuration.port,
+                host: host,
+                port: port,
                 connectTimeout: configuration.connectTimeout,
                 commandTimeout: configuration.commandTimeout
             )
@@ -170,7 +211,7 @@ final class Session: @unchecked Sendable {
             do {
                 reply = try connection.command(arguments, name: "AUTH")
             } catch {
-                throw failure(error, operation, lostTwice: true)
+                throw failure(error, operation, lostTwice: true, shownAs: address)
             }
             if case .error(let text) = reply {
                 let who = configuration.username.map { "the user name \($0.debugDescription) or its password is wrong" }
@@ -192,7 +233,7 @@ final class Session: @unchecked Sendable {
                     [Array("SELECT".utf8), Array(String(configuration.database).utf8)], name: "SELECT"
                 )
             } catch {
-                throw failure(error, operation, lostTwice: true)
+                throw failure(error, operation, lostTwice: true, shownAs: address)
             }
             if case .error(let text) = reply {
                 if text.hasPrefix("NOAUTH") { throw replyFailure(text, from: "SELECT", operation) }
@@ -203,8 +244,6 @@ final class Session: @unchecked Sendable {
                 )
             }
         }
-
-        self.connection = connection
         return connection
     }
 
@@ -222,7 +261,10 @@ final class Session: @unchecked Sendable {
         error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
     }
 
-    private func failure(_ error: RedisError, _ operation: Operation, lostTwice: Bool) -> TusError {
+    private func failure(
+        _ error: RedisError, _ operation: any CustomStringConvertible, lostTwice: Bool, shownAs node: String? = nil
+    ) -> TusError {
+        let address = node ?? address
         if isTimeout(error) {
             return TusError(
                 .timeout,
@@ -245,12 +287,12 @@ final class Session: @unchecked Sendable {
         }
     }
 
-    private func replyFailure(_ text: String, from command: String, _ operation: Operation) -> TusError {
+    private func replyFailure(_ text: String, from command: String, _ operation: any CustomStringConvertible) -> TusError {
         let cause = RedisError(code: RedisError.reply, message: text, command: command)
         if text.hasPrefix("NOAUTH") {
             return TusError(
                 .authenticationFailed,
-                "cannot \(operation): Redis at \(address) requires a password and none was given; write it as redis://:password@host (\(text))",
+                "cannot \(operation): Redis at \(address) requires a password and none was given; write it as \(configuration.clusterNodes == nil ? "redis" : "redis-cluster")://:password@host (\(text))",
                 cause: cause
             )
         }

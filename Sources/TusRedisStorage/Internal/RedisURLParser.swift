@@ -1,8 +1,9 @@
 import Foundation
 import TusCore
 
-/// Parses `redis://` URLs by hand: `URLComponents` differs between platforms
-/// on user-info edge cases such as `redis://:password@host`.
+/// Parses `redis://` and `redis-cluster://` URLs by hand: `URLComponents`
+/// differs between platforms on user-info edge cases such as
+/// `redis://:password@host`, and takes no list of hosts.
 struct RedisURLParser {
     let text: String
 
@@ -31,10 +32,10 @@ struct RedisURLParser {
                 why += " (a /, ? or # in the user name or password must be percent-encoded)"
             }
         }
-        return TusError(
-            .invalidArgument,
-            "invalid Redis URL \(shown): \(why); expected redis://[[user]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
-        )
+        let expected = text.lowercased().hasPrefix("redis-cluster:")
+            ? "redis-cluster://[[user]:password@]host[:port][,host[:port]...][/][?prefix=P&ttl=SECONDS]"
+            : "redis://[[user]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
+        return TusError(.invalidArgument, "invalid Redis URL \(shown): \(why); expected \(expected)")
     }
 
     func parse() throws -> RedisStorage.Configuration {
@@ -46,7 +47,10 @@ struct RedisURLParser {
                 "cannot use Redis URL \(shown): TLS (rediss://) is not supported; reach the server through a TLS tunnel or a private network and use redis://"
             )
         }
-        guard scheme == "redis" else { throw invalid("the scheme is \(scheme.debugDescription), not redis") }
+        guard scheme == "redis" || scheme == "redis-cluster" else {
+            throw invalid("the scheme is \(scheme.debugDescription), not redis or redis-cluster")
+        }
+        let isCluster = scheme == "redis-cluster"
 
         var rest = text[schemeEnd.upperBound...]
         if rest.contains("#") { throw invalid("it has a fragment (#)") }
@@ -78,45 +82,29 @@ struct RedisURLParser {
             configuration.password = password
         }
 
-        // Host and port.
-        var portText: Substring?
-        var hostText = authority
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw invalid("the IPv6 address has no closing ]") }
-            hostText = authority[authority.index(after: authority.startIndex)..<close]
-            configuration.host = String(hostText)
-            let afterClose = authority[authority.index(after: close)...]
-            if !afterClose.isEmpty {
-                guard afterClose.hasPrefix(":") else { throw invalid("unexpected text after the IPv6 address") }
-                portText = afterClose.dropFirst()
+        // Host and port, or the cluster's nodes.
+        if isCluster {
+            var nodes: [RedisStorage.ClusterNode] = []
+            for node in authority.split(separator: ",", omittingEmptySubsequences: false) {
+                if node.isEmpty {
+                    throw invalid(authority.isEmpty ? "it names no cluster node" : "a cluster node in the list is empty")
+                }
+                let (host, port) = try hostAndPort(node)
+                nodes.append(RedisStorage.ClusterNode(host: host, port: port ?? RedisStorage.Configuration.defaultPort))
             }
-            if configuration.host.isEmpty || !configuration.host.contains(":") {
-                throw invalid("the bracketed host is not an IPv6 address")
-            }
+            configuration.clusterNodes = nodes
+            configuration.host = nodes[0].host
+            configuration.port = nodes[0].port
         } else {
-            if let colon = authority.firstIndex(of: ":") {
-                portText = authority[authority.index(after: colon)...]
-                authority = authority[..<colon]
-            }
-            hostText = authority
-            configuration.host = String(authority)
-        }
-        if configuration.host.isEmpty { throw invalid("the host is missing") }
-        // Control characters too: a NUL would otherwise reach the message
-        // of `validated()`, which shows the host as it is.
-        if configuration.host.contains(where: {
-            $0 == "%" || $0.isWhitespace || $0 == "@" || $0.unicodeScalars.contains { $0.properties.generalCategory == .control }
-        }) {
-            throw invalid("the host \(shown(hostText)) is not a host name or address")
-        }
-        if let portText {
-            guard let port = decimal(portText), (1...65535).contains(port) else {
-                throw invalid("the port \(shown(portText)) is not a number within 1...65535")
-            }
-            configuration.port = port
+            let (host, port) = try hostAndPort(authority)
+            configuration.host = host
+            if let port { configuration.port = port }
         }
 
         // Database.
+        if isCluster, !path.isEmpty, path != "0" {
+            throw invalid("a Redis Cluster has database 0 only; remove \(shown(path)) after the nodes")
+        }
         if !path.isEmpty {
             guard let database = decimal(path), database <= Int(Int32.max) else {
                 throw invalid("the database \(shown(path)) is not a number")
@@ -151,6 +139,48 @@ struct RedisURLParser {
         } catch let error as TusError {
             throw invalid(error.message)
         }
+    }
+
+    /// The host and port of `authority`, `host[:port]` or `[IPv6][:port]`;
+    /// the port is `nil` when not given.
+    private func hostAndPort(_ authority: Substring) throws -> (host: String, port: Int?) {
+        var authority = authority
+        var host: String
+        var portText: Substring?
+        var hostText = authority
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw invalid("the IPv6 address has no closing ]") }
+            hostText = authority[authority.index(after: authority.startIndex)..<close]
+            host = String(hostText)
+            let afterClose = authority[authority.index(after: close)...]
+            if !afterClose.isEmpty {
+                guard afterClose.hasPrefix(":") else { throw invalid("unexpected text after the IPv6 address") }
+                portText = afterClose.dropFirst()
+            }
+            if host.isEmpty || !host.contains(":") {
+                throw invalid("the bracketed host is not an IPv6 address")
+            }
+        } else {
+            if let colon = authority.firstIndex(of: ":") {
+                portText = authority[authority.index(after: colon)...]
+                authority = authority[..<colon]
+            }
+            hostText = authority
+            host = String(authority)
+        }
+        if host.isEmpty { throw invalid("the host is missing") }
+        // Control characters too: a NUL would otherwise reach the message
+        // of `validated()`, which shows the host as it is.
+        if host.contains(where: {
+            $0 == "%" || $0.isWhitespace || $0 == "@" || $0.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        }) {
+            throw invalid("the host \(shown(hostText)) is not a host name or address")
+        }
+        guard let portText else { return (host, nil) }
+        guard let port = decimal(portText), (1...65535).contains(port) else {
+            throw invalid("the port \(shown(portText)) is not a number within 1...65535")
+        }
+        return (host, port)
     }
 
     /// A non-negative decimal number made of ASCII digits only.

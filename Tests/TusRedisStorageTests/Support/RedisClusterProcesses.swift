@@ -196,15 +196,29 @@ final class RedisClusterProcesses: @unchecked Sendable {
             }
         }
         guard replicated else { return nil }
-        for master in try masters() {
-            guard let replication = try? client(master).command(["INFO", "replication"]).string else {
-                return "\(master) does not answer INFO"
-            }
-            // Each replica line reads `slaveN:ip=...,port=...,state=online,...`.
-            let online = replication.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("slave") && $0.contains("state=online") }
-            if online.isEmpty { return "master \(master) has no replica online" }
+        // A replica may say it is online before it gets the master's writes:
+        // each master is written to and waits until its replica has that
+        // write (`WAIT`).
+        for range in try slotMap() {
+            let master = try client(range.master)
+            let key = try probeKey(in: range.slots)
+            guard try master.command(["SET", key, "probe"]) == .status("OK") else { return "\(range.master) refused a write" }
+            let acknowledged = try master.command(["WAIT", "1", "200"]).integer ?? 0
+            _ = try master.command(["DEL", key])
+            if acknowledged < 1 { return "the replica of master \(range.master) does not get its writes yet" }
         }
         return nil
+    }
+
+    /// A key whose slot is in `slots`, by `CLUSTER KEYSLOT`.
+    private func probeKey(in slots: ClosedRange<Int>) throws -> String {
+        let port = try (running.first?.port).orThrow("no node of the cluster runs")
+        let client = try client(port)
+        for index in 0..<100_000 {
+            let key = "fixture-probe-\(index)"
+            if let slot = try client.command(["CLUSTER", "KEYSLOT", key]).integer, slots.contains(slot) { return key }
+        }
+        throw FixtureError("no key found for slots \(slots)")
     }
 
     /// Stops every node: SIGTERM, then SIGKILL after 5 s.
