@@ -187,6 +187,26 @@ import TusTestSupport
         await cluster.stop()
     }
 
+    /// `tus store` with a `redis-cluster://` spec naming one node: six
+    /// keys, in whatever slots, set, read, listed and removed.
+    @Test func theToolStoresInACluster() async throws {
+        let cluster = try await RedisClusterProcesses.start()
+        let spec = "redis-cluster://127.0.0.1:\(cluster.nodes[0].port)/?prefix=\(Self.newPrefix())"
+        let keys = (1...6).map { "size:\($0)--md5:\($0)" }
+        for key in keys {
+            let set = try runTus(["store", "set", key, "http://x/\(key)", "--store", spec], environment: ["TUS_STORE": nil])
+            #expect(set.status == 0, "\(set.stderr)")
+        }
+        for key in keys {
+            #expect(try runTus(["store", "get", key, "--store", spec]).output == "http://x/\(key)")
+        }
+        let listed = try runTus(["store", "list", "--store", spec]).stdout.split(separator: "\n").sorted()
+        #expect(listed == keys.map { "\($0)\thttp://x/\($0)" }.sorted())
+        #expect(try runTus(["store", "remove", keys[0], "--store", spec]).status == 0)
+        #expect(try runTus(["store", "get", keys[0], "--store", spec]).status == 1)
+        await cluster.stop()
+    }
+
     @Test func aClusterWhoseNodesAllRefuseIsOneClearError() async throws {
         let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
         let store = try RedisStorage(url: "redis-cluster://:pw-not-shown@127.0.0.1:\(ports[0]),127.0.0.1:\(ports[1])")
