@@ -157,12 +157,13 @@ import TusTestSupport
             }
             group.addTask {
                 try await waitUntil("\(killAfter) acknowledged sets", timeout: .seconds(60)) { progress.count >= killAfter }
+                let killedAt = ContinuousClock.now
                 cluster.crash(victim)
                 progress.killed()
                 try await cluster.waitUntilHealthy(replicated: false)
+                progress.failedOver(after: ContinuousClock.now - killedAt)
                 #expect(try cluster.master(of: slot) != victim)
                 // Each writer stores 50 more once the replica has taken over.
-                progress.failedOver()
                 try await waitUntil("every writer storing 50 URLs after the failover", timeout: .seconds(60)) {
                     progress.allDone(writers: writers)
                 }
@@ -178,7 +179,7 @@ import TusTestSupport
         print("""
             cluster failover under load (no WAIT): \(progress.keys.count) sets acknowledged, \
             \(progress.beforeKill) of them before kill -9 of the master on port \(victim), \
-            \(lost.count) lost; \(progress.failures.count) sets failed during the failover\
+            \(lost.count) lost; the replica served the slot \(progress.failoverTime) after the kill; \(progress.failures.count) sets failed during the failover\
             \(progress.failures.first.map { " (first: \($0))" } ?? "")
             """)
         #expect(progress.afterFailover >= 50 * writers, "the writers did not go on after the failover")
@@ -242,6 +243,7 @@ private final class WriterProgress: @unchecked Sendable {
     private var failureMessages: [String] = []
     private var killedAt: Int?
     private var hasFailedOver = false
+    private var failoverDuration: Duration = .zero
 
     func acknowledged(_ key: String, by writer: Int) {
         lock.withLock {
@@ -255,7 +257,12 @@ private final class WriterProgress: @unchecked Sendable {
 
     func failed(_ message: String) { lock.withLock { failureMessages.append(message) } }
     func killed() { lock.withLock { killedAt = acknowledgedKeys.count } }
-    func failedOver() { lock.withLock { hasFailedOver = true } }
+    func failedOver(after time: Duration) {
+        lock.withLock {
+            hasFailedOver = true
+            failoverDuration = time
+        }
+    }
 
     func isDone(_ writer: Int) -> Bool { lock.withLock { (perWriterAfterFailover[writer] ?? 0) >= 50 } }
     func allDone(writers: Int) -> Bool {
@@ -268,4 +275,7 @@ private final class WriterProgress: @unchecked Sendable {
     var afterFailover: Int { lock.withLock { afterFailoverKeys.count } }
     var beforeKill: Int { lock.withLock { killedAt ?? 0 } }
     var failures: [String] { lock.withLock { failureMessages } }
+    var failoverTime: String {
+        lock.withLock { failoverDuration.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)) }
+    }
 }

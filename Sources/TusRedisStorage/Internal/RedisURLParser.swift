@@ -103,7 +103,7 @@ struct RedisURLParser {
 
         // Database.
         if isCluster, !path.isEmpty, path != "0" {
-            throw invalid("a Redis Cluster has database 0 only; remove \(shown(path)) after the nodes")
+            throw invalid("a Redis Cluster has database 0 only, not \(shown(path))")
         }
         if !path.isEmpty {
             guard let database = decimal(path), database <= Int(Int32.max) else {
