@@ -45,7 +45,17 @@ extension RedisStorage.Configuration {
     /// article for the layout and why.
     ///
     /// - Parameters:
-    ///   - nodes: at least one node of the cluster, master or replica.
+    ///   - nodes: at least one node of the cluster, master or replica; the
+    ///     store asks the others when the first does not answer.
+    ///   - username: the user name for `AUTH user password`, or `nil`.
+    ///   - password: the password every node requires, or `nil`.
+    ///   - keyPrefix: the prefix of every key, written as a hash tag:
+    ///     neither empty nor starting with `}`.
+    ///   - ttl: how long, in seconds, Redis keeps an entry; `nil` keeps it.
+    ///   - connectTimeout: the longest wait, in seconds, to connect to a
+    ///     node.
+    ///   - commandTimeout: the longest wait, in seconds, for a node to take
+    ///     or answer a command.
     ///   - failoverTimeout: how long, in seconds, an operation goes on
     ///     trying while a node cannot be reached or the cluster is down;
     ///     see ``failoverTimeout``.

@@ -71,6 +71,14 @@ import TusTestSupport
         #expect(try cluster.client(owner).command(["GET", "{\(prefix)}url:c"]).string == "https://tus.example/c")
         #expect(try cluster.client(seed).command(["DBSIZE"]).integer == 0)
         try await store.close()
+
+        let wrong = try RedisStorage(configuration: .cluster(
+            [RedisStorage.ClusterNode(host: "127.0.0.1", port: seed)], password: "not-the-password", keyPrefix: prefix
+        ))
+        let error = await tusError { _ = try await wrong.url(forKey: "c") }
+        #expect(error?.code == .authenticationFailed, "\(String(describing: error))")
+        #expect(error?.message.contains("127.0.0.1:\(seed)") == true && error?.message.contains("not-the-password") == false)
+        try await wrong.close()
         await cluster.stop()
     }
 
@@ -104,6 +112,18 @@ import TusTestSupport
         #expect(Set(try await store.entries().map(\.key)) == Set((0..<5).map { "k\($0)" }))
         try await store.setURL("https://tus.example/replaced", forKey: "k2")
         try await store.removeURL(forKey: "k3")
+
+        // A new entry's URL key is on neither node yet: the target answers
+        // TRYAGAIN to a transaction over keys it has only in part, and the
+        // store tries again until its failover timeout, then says so.
+        let hurried = try RedisStorage(configuration: .cluster(
+            [RedisStorage.ClusterNode(host: "127.0.0.1", port: cluster.nodes[0].port)], keyPrefix: prefix, failoverTimeout: 1
+        ))
+        let error = await tusError { try await hurried.setURL("https://tus.example/new", forKey: "new") }
+        #expect(error?.code == .unavailable, "\(String(describing: error))")
+        #expect(error?.message.contains("did not serve slot \(slot) within 1 s") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("TRYAGAIN") == true, "\(String(describing: error))")
+        try await hurried.close()
         // The change went to the target, where the keys are now.
         let targetClient = try cluster.client(target)
         #expect(try targetClient.command(["ASKING"]) == .status("OK"))
