@@ -208,6 +208,34 @@ import TusTestSupport
         await cluster.stop()
     }
 
+    /// The one node the store was given dies, and later the master of the
+    /// store's slot too: the store reads the map from the other masters it
+    /// learnt of, and goes on once a replica serves the slot.
+    @Test func goesOnWhenItsOnlySeedAndThenItsMasterDie() async throws {
+        let cluster = try await RedisClusterProcesses.start()
+        let prefix = Self.newPrefix()
+        let slot = try cluster.slot(of: "{\(prefix)}stored_at")
+        let owner = try cluster.master(of: slot)
+        let seed = try #require(try cluster.masters().first { $0 != owner })
+        let store = try store(cluster, seed: seed, prefix: prefix)
+        try await store.setURL("https://tus.example/before", forKey: "before")
+
+        cluster.crash(seed)
+        try await cluster.waitUntilHealthy(replicated: false)
+        try await store.setURL("https://tus.example/seed-gone", forKey: "seed-gone")
+
+        cluster.crash(owner)
+        // The store waits, within its failover timeout, for the replica.
+        try await store.setURL("https://tus.example/owner-gone", forKey: "owner-gone")
+        // Every node learns of the new master in its own time.
+        try await cluster.waitUntilHealthy(replicated: false)
+        #expect(try cluster.master(of: slot) != owner)
+        #expect(try await store.url(forKey: "seed-gone") == "https://tus.example/seed-gone")
+        #expect(Set(try await store.entries().map(\.key)).isSuperset(of: ["seed-gone", "owner-gone"]))
+        try await store.close()
+        await cluster.stop()
+    }
+
     /// `tus store` with a `redis-cluster://` spec naming one node: six
     /// keys, in whatever slots, set, read, listed and removed.
     @Test func theToolStoresInACluster() async throws {
