@@ -53,12 +53,17 @@ func plainDecimal(_ value: Double) -> String {
 
 /// The configuration as a URL with every field written out.
 func canonicalURL(_ configuration: RedisStorage.Configuration) -> String {
-    var url = "redis://"
+    var url = configuration.clusterNodes == nil ? "redis://" : "redis-cluster://"
     if let password = configuration.password {
         url += (configuration.username.map(percentEncoded) ?? "") + ":" + percentEncoded(password) + "@"
     }
-    url += configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-    url += ":\(configuration.port)/\(configuration.database)?prefix=\(percentEncoded(configuration.keyPrefix))"
+    if let nodes = configuration.clusterNodes {
+        url += nodes.map(\.description).joined(separator: ",")
+    } else {
+        url += configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        url += ":\(configuration.port)"
+    }
+    url += "/\(configuration.database)?prefix=\(percentEncoded(configuration.keyPrefix))"
     if let ttl = configuration.ttl { url += "&ttl=\(plainDecimal(ttl))" }
     return url
 }

@@ -55,6 +55,18 @@ extension RedisStorage {
         /// replicas to acknowledge it. Less than ``commandTimeout``. The
         /// default is 1.
         public var waitTimeout: TimeInterval
+        /// The nodes of a Redis Cluster the store asks for the cluster's map
+        /// of slots, or `nil` (the default) for the single server at
+        /// ``host`` and ``port``. Set by
+        /// ``cluster(_:username:password:keyPrefix:ttl:connectTimeout:commandTimeout:failoverTimeout:)``
+        /// and by `redis-cluster://` URLs.
+        public var clusterNodes: [RedisStorage.ClusterNode]?
+        /// How long, in seconds, an operation on a cluster goes on trying
+        /// while a node cannot be reached or the cluster says it is down,
+        /// waiting for a replica to take over a master that died: set it a
+        /// few seconds above the cluster's `cluster-node-timeout`. The
+        /// default is 10. A single server does not use it.
+        public var failoverTimeout: TimeInterval
 
         /// The port Redis listens on unless told otherwise: 6379.
         public static let defaultPort = 6379
@@ -85,18 +97,22 @@ extension RedisStorage {
             self.sentinel = nil
             self.waitReplicas = 0
             self.waitTimeout = 1
+            self.clusterNodes = nil
+            self.failoverTimeout = Self.defaultFailoverTimeout
         }
 
-        /// Parses a Redis URL, for one server or for a master found through
-        /// Redis Sentinel:
+        /// Parses a Redis URL, for one server, for a master found through
+        /// Redis Sentinel, or for a Redis Cluster:
         /// - `redis://[[username]:password@]host[:port][/database][?options]`
         /// - `redis-sentinel://[[username]:password@]host[:port][,host[:port]...]/MASTER[/database][?options]`
+        /// - `redis-cluster://[[username]:password@]host[:port][,host[:port]...][/][?prefix=P&ttl=SECONDS]`
         ///
         /// ```swift
         /// let a = try RedisStorage.Configuration(url: "redis://127.0.0.1")
         /// let b = try RedisStorage.Configuration(url: "redis://:s3cret@cache.internal:6380/2?prefix=up:&ttl=86400")
         /// let c = try RedisStorage.Configuration(url: "redis://uploader:s3cret@[::1]/0")
         /// let d = try RedisStorage.Configuration(url: "redis-sentinel://:s3cret@10.0.0.5,10.0.0.6,10.0.0.7/uploads/0?wait=1")
+        /// let e = try RedisStorage.Configuration(url: "redis-cluster://:s3cret@10.0.0.5:7000,10.0.0.6:7000?prefix=up:")
         /// ```
         ///
         /// - The user name, password, master name and prefix may be
@@ -110,6 +126,8 @@ extension RedisStorage {
         ///   `failover_timeout`, the ``Sentinel/failoverTimeout`` in seconds.
         /// - With `redis-sentinel://`, the user name and password are the
         ///   master's; the sentinels are asked without them.
+        /// - A cluster's nodes are separated by commas; it has database 0
+        ///   only, and its prefix must not be empty (it becomes a hash tag).
         ///
         /// - Throws: `TusError` with `TusError.Code.invalidArgument`
         ///   naming the URL (its credentials masked) and what is wrong with
@@ -119,10 +137,13 @@ extension RedisStorage {
         }
 
         /// The server's address without credentials, `redis://host:port/db`,
-        /// or with ``sentinel`` set
-        /// `redis-sentinel://host:port,host:port/MASTER/db`, for messages and
-        /// logs.
+        /// with ``sentinel`` set `redis-sentinel://host:port,host:port/MASTER/db`,
+        /// or a cluster's, `redis-cluster://host:port,host:port`, for messages
+        /// and logs.
         public var address: String {
+            if let clusterNodes {
+                return "redis-cluster://" + clusterNodes.map(\.description).joined(separator: ",")
+            }
             if let sentinel {
                 let sentinels = sentinel.sentinels.map(\.description).joined(separator: ",")
                 let name = sentinel.masterName.addingPercentEncoding(withAllowedCharacters: Self.plainCharacters)
@@ -144,6 +165,10 @@ extension RedisStorage {
             func invalid(_ why: String) -> TusError {
                 TusError(.invalidArgument, "invalid Redis configuration for \(address): \(why)")
             }
+            if clusterNodes != nil && sentinel != nil {
+                throw invalid("it names both sentinels and cluster nodes; a store is one or the other")
+            }
+            if clusterNodes != nil { try validatedCluster(invalid) }
             if host.isEmpty { throw invalid("the host is empty") }
             if host.utf8.contains(0) { throw invalid("the host contains a NUL character") }
             if !(1...65535).contains(port) { throw invalid("the port \(port) is not within 1...65535") }
@@ -226,6 +251,8 @@ extension RedisStorage.Configuration: CustomStringConvertible, CustomDebugString
             "sentinel": sentinel as Any,
             "waitReplicas": waitReplicas,
             "waitTimeout": waitTimeout,
+            "clusterNodes": clusterNodes as Any,
+            "failoverTimeout": failoverTimeout,
         ])
     }
 }

@@ -25,6 +25,14 @@ import TusThreads
 /// changes both atomically. Listing and pruning read the sorted set, never
 /// `KEYS`, and drop the members whose URL has expired.
 ///
+/// On a Redis Cluster (``Configuration/cluster(_:username:password:keyPrefix:ttl:connectTimeout:commandTimeout:failoverTimeout:)``,
+/// `redis-cluster://` URLs) the prefix is a hash tag, `{tus:}url:K` and
+/// `{tus:}stored_at`, so that every key of the store is in one slot and each
+/// operation stays one atomic transaction or script; each command goes to
+/// the master of that slot, following `MOVED` and `ASK`, and a master that
+/// dies is routed around once a replica has taken over (see the Redis store
+/// article).
+///
 /// ## Connection
 /// The store connects lazily, on its first operation (or on ``connect()``),
 /// sends `AUTH` when a password is set and `SELECT` when the database is not

@@ -4,8 +4,8 @@ import TusFileStorage
 import TusRedisStorage
 import TusSQLiteStorage
 
-/// Which store a command uses: `json:PATH`, `sqlite:PATH`, a `redis://` URL
-/// or a `redis-sentinel://` URL.
+/// Which store a command uses: `json:PATH`, `sqlite:PATH`, a `redis://` URL,
+/// a `redis-sentinel://` URL or a `redis-cluster://` URL.
 struct StoreSpec: CustomStringConvertible {
     enum Kind {
         case json(path: String)
@@ -22,7 +22,7 @@ struct StoreSpec: CustomStringConvertible {
     static let environmentVariable = "TUS_STORE"
 
     /// The accepted forms, for error messages and help.
-    static let forms = "json:PATH, sqlite:PATH, redis://[user:password@]host[:port][/db][?prefix=P&ttl=SECONDS] or redis-sentinel://[user:password@]host[:port][,host[:port]...]/MASTER[/db][?prefix=P&ttl=SECONDS&wait=REPLICAS]"
+    static let forms = "json:PATH, sqlite:PATH, redis://[user:password@]host[:port][/db][?prefix=P&ttl=SECONDS], redis-sentinel://[user:password@]host[:port][,host[:port]...]/MASTER[/db][?prefix=P&ttl=SECONDS&wait=REPLICAS] or redis-cluster://[user:password@]host:port[,host:port...][?prefix=P&ttl=SECONDS]"
 
     /// Parses `spec`, or the default when it is nil: `$TUS_STORE`, else the
     /// JSON file at ``FileStorage/defaultPath``.
@@ -52,7 +52,7 @@ struct StoreSpec: CustomStringConvertible {
             kind = .json(path: try path(after: "json:"))
         } else if spec.hasPrefix("sqlite:") {
             kind = .sqlite(path: try path(after: "sqlite:"))
-        } else if ["redis://", "rediss://", "redis-sentinel://"].contains(where: spec.lowercased().hasPrefix) {
+        } else if ["redis://", "rediss://", "redis-sentinel://", "redis-cluster://"].contains(where: spec.lowercased().hasPrefix) {
             kind = .redis(try RedisStorage.Configuration(url: spec), shown: RedisStorage.Configuration.maskingCredentials(in: spec))
         } else {
             // Quoted as Swift quotes it: a quote or a control character in

@@ -53,7 +53,10 @@ private func tus(_ arguments: [String]) throws -> ProcessResult {
         #expect(pruned.output == "removed 0 entries older than 1d from \(spec)")
     }
 
-    @Test(arguments: ["redis://:pa/ss-secret@127.0.0.1:1", "redis:/:secret@host", "redis://user:p@ss-secret@127.0.0.1:1/0"])
+    @Test(arguments: [
+        "redis://:pa/ss-secret@127.0.0.1:1", "redis:/:secret@host", "redis://user:p@ss-secret@127.0.0.1:1/0",
+        "redis-cluster://:pa/ss-secret@127.0.0.1:1,127.0.0.1:2", "redis-cluster://user:secret@127.0.0.1:1,,h/3",
+    ])
     func aPasswordIsNeverShown(spec: String) throws {
         let result = try tus(["store", "list", "--store", spec])
         #expect(result.status == 2)

@@ -13,12 +13,20 @@ struct Operation: CustomStringConvertible {
 ///
 /// With a ``RedisStorage/Configuration/sentinel``, where it connects and how
 /// it follows a failover is in `RedisSession+Sentinel.swift`.
+///
+/// On a cluster, the session keeps a connection per node (``RedisCluster``)
+/// and writes its prefix as a hash tag, `{prefix}url:K` and
+/// `{prefix}stored_at`, so that every key of the store is in one slot.
 final class Session: @unchecked Sendable {
     let configuration: RedisStorage.Configuration
     let indexKey: [UInt8]
     private let urlKeyPrefix: [UInt8]
     /// The open connection, if any; dropped after any failure.
     var connection: RedisConnection?
+    /// The nodes of a cluster, or `nil` for a single server.
+    private var cluster: RedisCluster?
+    /// The slot of every key of the store, on a cluster.
+    private let slot: Int
     private(set) var isClosed = false
     /// Asks the sentinels where the master is; `nil` for a single server.
     var sentinelResolver: SentinelResolver?
@@ -27,9 +35,21 @@ final class Session: @unchecked Sendable {
 
     init(configuration: RedisStorage.Configuration) {
         self.configuration = configuration
-        self.indexKey = Array((configuration.keyPrefix + "stored_at").utf8)
-        self.urlKeyPrefix = Array((configuration.keyPrefix + "url:").utf8)
+        let prefix = configuration.clusterNodes == nil ? configuration.keyPrefix : "{\(configuration.keyPrefix)}"
+        self.indexKey = Array((prefix + "stored_at").utf8)
+        self.urlKeyPrefix = Array((prefix + "url:").utf8)
+        self.slot = ClusterSlots.slot(of: indexKey)
         self.sentinelResolver = configuration.sentinel.map { SentinelResolver(configuration: configuration, sentinel: $0) }
+        if let nodes = configuration.clusterNodes {
+            cluster = RedisCluster(
+                seeds: nodes,
+                retryWindow: configuration.failoverTimeout,
+                address: configuration.address,
+                open: { [unowned self] node, operation in
+                    try self.login(host: node.host, port: node.port, shownAs: node.description, operation)
+                }
+            )
+        }
     }
 
     /// The server as messages name it: its address, and under Sentinel the
@@ -44,6 +64,7 @@ final class Session: @unchecked Sendable {
 
     func close() {
         connection = nil
+        cluster?.close()
         isClosed = true
     }
 
@@ -142,6 +163,16 @@ final class Session: @unchecked Sendable {
     private func send(
         _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation
     ) throws -> [RedisReply] {
+        if let cluster {
+            // Every key of the store is in one slot; a command without a key
+            // (PING) goes to that slot's master too.
+            assert(commands.allSatisfy { ClusterSlots.key(of: $0).map(ClusterSlots.slot(of:)) ?? slot == slot })
+            do {
+                return try cluster.pipeline(commands, slot: slot, name: name(), operation)
+            } catch let error as RedisError {
+                throw failure(error, operation, lostTwice: true)
+            }
+        }
         if let sentinel = configuration.sentinel {
             return try sendFollowingFailover(commands, name: name(), sentinel, operation)
         }
@@ -207,6 +238,18 @@ final class Session: @unchecked Sendable {
     func connected(_ operation: Operation) throws -> RedisConnection {
         if let connection { return connection }
         let (host, port) = try target(operation)
+        let connection = try login(host: host, port: port, shownAs: address, operation)
+        if sentinelResolver != nil { try confirmMaster(connection, operation) }
+        self.connection = connection
+        return connection
+    }
+
+    /// A new connection to `host:port`, logged in and on the database;
+    /// messages name the server as `shown`. Under Sentinel, a failure is
+    /// thrown as the ``RedisError`` it is.
+    private func login(
+        host: String, port: Int, shownAs address: String, _ operation: any CustomStringConvertible
+    ) throws -> RedisConnection {
         let connection: RedisConnection
         do {
             connection = try RedisConnection(
@@ -234,7 +277,7 @@ final class Session: @unchecked Sendable {
             do {
                 reply = try connection.command(arguments, name: "AUTH")
             } catch {
-                throw sentinelResolver != nil ? error : failure(error, operation, lostTwice: true)
+                throw sentinelResolver != nil ? error : failure(error, operation, lostTwice: true, shownAs: address)
             }
             if case .error(let text) = reply {
                 let who = configuration.username.map { "the user name \($0.debugDescription) or its password is wrong" }
@@ -256,7 +299,7 @@ final class Session: @unchecked Sendable {
                     [Array("SELECT".utf8), Array(String(configuration.database).utf8)], name: "SELECT"
                 )
             } catch {
-                throw sentinelResolver != nil ? error : failure(error, operation, lostTwice: true)
+                throw sentinelResolver != nil ? error : failure(error, operation, lostTwice: true, shownAs: address)
             }
             if case .error(let text) = reply {
                 if text.hasPrefix("NOAUTH") { throw replyFailure(text, from: "SELECT", operation) }
@@ -267,9 +310,6 @@ final class Session: @unchecked Sendable {
                 )
             }
         }
-
-        if sentinelResolver != nil { try confirmMaster(connection, operation) }
-        self.connection = connection
         return connection
     }
 
@@ -297,7 +337,10 @@ final class Session: @unchecked Sendable {
         error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
     }
 
-    func failure(_ error: RedisError, _ operation: Operation, lostTwice: Bool) -> TusError {
+    func failure(
+        _ error: RedisError, _ operation: any CustomStringConvertible, lostTwice: Bool, shownAs node: String? = nil
+    ) -> TusError {
+        let address = node ?? address
         if isTimeout(error) {
             return TusError(
                 .timeout,
@@ -320,12 +363,12 @@ final class Session: @unchecked Sendable {
         }
     }
 
-    func replyFailure(_ text: String, from command: String, _ operation: Operation) -> TusError {
+    func replyFailure(_ text: String, from command: String, _ operation: any CustomStringConvertible) -> TusError {
         let cause = RedisError(code: RedisError.reply, message: text, command: command)
         if text.hasPrefix("NOAUTH") {
             return TusError(
                 .authenticationFailed,
-                "cannot \(operation): Redis at \(address) requires a password and none was given; write it as redis://:password@host (\(text))",
+                "cannot \(operation): Redis at \(address) requires a password and none was given; write it as \(configuration.clusterNodes == nil ? "redis" : "redis-cluster")://:password@host (\(text))",
                 cause: cause
             )
         }

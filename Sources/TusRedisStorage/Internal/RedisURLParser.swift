@@ -1,7 +1,7 @@
 import Foundation
 import TusCore
 
-/// Parses `redis://` and `redis-sentinel://` URLs by hand: `URLComponents`
+/// Parses `redis://`, `redis-sentinel://` and `redis-cluster://` URLs by hand: `URLComponents`
 /// differs between platforms on user-info edge cases such as
 /// `redis://:password@host`, and takes no list of hosts.
 struct RedisURLParser {
@@ -11,10 +11,13 @@ struct RedisURLParser {
 
     /// The forms a message says are expected.
     static let singleForm = "redis://[[user]:password@]host[:port][/db][?prefix=P&ttl=SECONDS]"
+    static let clusterForm = "redis-cluster://[[user]:password@]host[:port][,host[:port]...][/][?prefix=P&ttl=SECONDS]"
     static let sentinelForm = "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/MASTER[/db][?prefix=P&ttl=SECONDS&wait=REPLICAS&wait_timeout=SECONDS&failover_timeout=SECONDS]"
 
     /// Whether the URL is a `redis-sentinel://` one, as far as can be told.
     private var isSentinel: Bool { text.lowercased().hasPrefix("redis-sentinel://") }
+    /// Whether the URL is a `redis-cluster://` one, as far as can be told.
+    private var isCluster: Bool { text.lowercased().hasPrefix("redis-cluster:") }
 
     /// The URL as messages show it, credentials masked.
     var shown: String { RedisStorage.Configuration.maskingCredentials(in: text).debugDescription }
@@ -39,15 +42,13 @@ struct RedisURLParser {
                 why += " (a /, ? or # in the user name or password must be percent-encoded)"
             }
         }
-        return TusError(
-            .invalidArgument,
-            "invalid Redis URL \(shown): \(why); expected \(isSentinel ? Self.sentinelForm : Self.singleForm)"
-        )
+        let expected = isCluster ? Self.clusterForm : isSentinel ? Self.sentinelForm : Self.singleForm
+        return TusError(.invalidArgument, "invalid Redis URL \(shown): \(why); expected \(expected)")
     }
 
     func parse() throws -> RedisStorage.Configuration {
         guard let schemeEnd = text.range(of: "://") else {
-            throw invalid("it does not start with redis:// or redis-sentinel://")
+            throw invalid("it does not start with redis://, redis-sentinel:// or redis-cluster://")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         if scheme == "rediss" {
@@ -56,10 +57,11 @@ struct RedisURLParser {
                 "cannot use Redis URL \(shown): TLS (rediss://) is not supported; reach the server through a TLS tunnel or a private network and use redis://"
             )
         }
-        guard scheme == "redis" || scheme == "redis-sentinel" else {
-            throw invalid("the scheme is \(scheme.debugDescription), not redis or redis-sentinel")
+        guard scheme == "redis" || scheme == "redis-sentinel" || scheme == "redis-cluster" else {
+            throw invalid("the scheme is \(scheme.debugDescription), not redis, redis-sentinel or redis-cluster")
         }
         let sentinel = scheme == "redis-sentinel"
+        let isCluster = scheme == "redis-cluster"
 
         var rest = text[schemeEnd.upperBound...]
         if rest.contains("#") { throw invalid("it has a fragment (#)") }
@@ -114,6 +116,19 @@ struct RedisURLParser {
             }
             configuration.sentinel = .init(masterName: masterName, sentinels: sentinels)
             path = segments.count == 2 ? segments[1] : ""
+        } else if isCluster {
+            // The cluster's nodes.
+            var nodes: [RedisStorage.ClusterNode] = []
+            for node in authority.split(separator: ",", omittingEmptySubsequences: false) {
+                if node.isEmpty {
+                    throw invalid(authority.isEmpty ? "it names no cluster node" : "a cluster node in the list is empty")
+                }
+                let (host, port) = try hostAndPort(node)
+                nodes.append(RedisStorage.ClusterNode(host: host, port: port ?? RedisStorage.Configuration.defaultPort))
+            }
+            configuration.clusterNodes = nodes
+            configuration.host = nodes[0].host
+            configuration.port = nodes[0].port
         } else {
             let (host, port) = try hostAndPort(authority)
             configuration.host = host
@@ -121,6 +136,9 @@ struct RedisURLParser {
         }
 
         // Database.
+        if isCluster, !path.isEmpty, path != "0" {
+            throw invalid("a Redis Cluster has database 0 only, not \(shown(path))")
+        }
         if !path.isEmpty {
             guard let database = decimal(path), database <= Int(Int32.max) else {
                 throw invalid("the database \(shown(path)) is not a number")
