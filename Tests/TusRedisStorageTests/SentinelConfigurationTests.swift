@@ -55,7 +55,7 @@ import TusRedisStorage
         ("redis-sentinel://a/mymaster?wait=1&wait_timeout=5", "is not shorter than the command timeout 5 s"),
         ("redis-sentinel://a/mymaster?colour=blue", "unknown option \"colour\" (known: prefix, ttl, wait, wait_timeout, failover_timeout)"),
         ("redis://a?failover_timeout=1", "failover_timeout is for redis-sentinel:// URLs only"),
-        ("sentinel://a/mymaster", "the scheme is \"sentinel\", not redis or redis-sentinel"),
+        ("sentinel://a/mymaster", "the scheme is \"sentinel\", not redis, redis-sentinel or redis-cluster"),
     ]
 
     @Test(arguments: malformed) func aMalformedSpecIsRefusedSayingWhy(_ spec: (url: String, why: String)) async throws {
