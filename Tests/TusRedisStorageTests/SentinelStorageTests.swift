@@ -81,6 +81,27 @@ import TusTestSupport
         try await store.close()
     }
 
+    /// A master that stops answering (`SIGSTOP`) is not dead to the
+    /// kernel: connections to it are still accepted. The call that meets it
+    /// times out, asks the sentinels again until they have promoted the
+    /// replica, and is made there.
+    @Test func aMasterThatStopsAnsweringIsLeftForTheNewOne() async throws {
+        let set = try await RedisSentinelSet()
+        defer { set.stop() }
+        var configuration = set.configuration()
+        configuration.commandTimeout = 1
+        configuration.connectTimeout = 1
+        let store = try RedisStorage(configuration: configuration)
+        try await store.setURL("https://tus.example/files/1", forKey: "k")
+        set.master.pause()
+        try await store.setURL("https://tus.example/files/2", forKey: "k")
+        #expect(try await store.url(forKey: "k") == "https://tus.example/files/2")
+        let promoted = try RawRedisClient(port: set.replica.port)
+        #expect(try promoted.command(["ROLE"]).array?.first?.string == "master")
+        #expect(try promoted.command(["GET", configuration.keyPrefix + "url:k"]).string == "https://tus.example/files/2")
+        try await store.close()
+    }
+
     /// A master that the sentinels name but that does not come back within
     /// `failover_timeout` ends the call with one error naming it and the
     /// sentinels.
