@@ -81,6 +81,27 @@ import TusTestSupport
         try await store.close()
     }
 
+    /// A master that stops answering (`SIGSTOP`) is not dead to the
+    /// kernel: connections to it are still accepted. The call that meets it
+    /// times out, asks the sentinels again until they have promoted the
+    /// replica, and is made there.
+    @Test func aMasterThatStopsAnsweringIsLeftForTheNewOne() async throws {
+        let set = try await RedisSentinelSet()
+        defer { set.stop() }
+        var configuration = set.configuration()
+        configuration.commandTimeout = 1
+        configuration.connectTimeout = 1
+        let store = try RedisStorage(configuration: configuration)
+        try await store.setURL("https://tus.example/files/1", forKey: "k")
+        set.master.pause()
+        try await store.setURL("https://tus.example/files/2", forKey: "k")
+        #expect(try await store.url(forKey: "k") == "https://tus.example/files/2")
+        let promoted = try RawRedisClient(port: set.replica.port)
+        #expect(try promoted.command(["ROLE"]).array?.first?.string == "master")
+        #expect(try promoted.command(["GET", configuration.keyPrefix + "url:k"]).string == "https://tus.example/files/2")
+        try await store.close()
+    }
+
     /// A master that the sentinels name but that does not come back within
     /// `failover_timeout` ends the call with one error naming it and the
     /// sentinels.
@@ -108,7 +129,12 @@ import TusTestSupport
         let store = try RedisStorage(url: set.url(tail: "/0?prefix=wait:&wait=1&wait_timeout=0.2"))
         try await store.setURL("https://tus.example/files/1", forKey: "k")
         // WAIT returned: the replica has the change.
-        #expect(try RawRedisClient(port: set.replica.port).command(["GET", "wait:url:k"]).string == "https://tus.example/files/1")
+        let replica = try RawRedisClient(port: set.replica.port)
+        #expect(try replica.command(["GET", "wait:url:k"]).string == "https://tus.example/files/1")
+        // The same with a redis:// URL of the master.
+        let direct = try RedisStorage(url: "redis://127.0.0.1:\(set.master.port)/0?prefix=direct:&wait=1&wait_timeout=0.2")
+        try await direct.setURL("https://tus.example/files/d", forKey: "d")
+        #expect(try replica.command(["GET", "direct:url:d"]).string == "https://tus.example/files/d")
 
         set.replica.stop()
         let error = await tusError { try await store.setURL("https://tus.example/files/2", forKey: "k") }
@@ -118,7 +144,31 @@ import TusTestSupport
         ) == true, "\(error?.message ?? "")")
         let removal = await tusError { try await store.removeURL(forKey: "k") }
         #expect(removal?.code == .unavailable)
+        let directError = await tusError { try await direct.setURL("https://tus.example/files/e", forKey: "e") }
+        #expect(directError?.message.contains("only 0 of the 1 replica it must wait for") == true, "\(String(describing: directError))")
+        // Reads go on; the master made the refused changes.
+        #expect(try await store.url(forKey: "k") == nil)
+        #expect(try await direct.url(forKey: "e") == "https://tus.example/files/e")
         try await store.close()
+        try await direct.close()
+    }
+
+    /// The tool takes a `redis-sentinel://` spec, and a later run reads
+    /// what an earlier one stored, through a failover.
+    @Test func theToolStoresThroughTheSentinelsAcrossAFailover() async throws {
+        let set = try await RedisSentinelSet()
+        defer { set.stop() }
+        let spec = set.url(tail: "/0?prefix=cli:&wait=1")
+        let stored = try runTus(["store", "set", "size:1--md5:a", "http://x/1", "--store", spec], environment: ["TUS_STORE": nil])
+        #expect(stored.status == 0, "\(stored.stderr)")
+        try await set.killMasterAndWaitForFailover()
+        let read = try runTus(["store", "get", "size:1--md5:a", "--store", spec], environment: ["TUS_STORE": nil])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.output == "http://x/1")
+        // With no replica left, a set that must wait for one is refused.
+        let refused = try runTus(["store", "set", "size:2--md5:b", "http://x/2", "--store", spec], environment: ["TUS_STORE": nil])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("only 0 of the 1 replica it must wait for"), "\(refused.stderr)")
     }
 
     /// Writers keep setting keys while the master is killed with `SIGKILL`;

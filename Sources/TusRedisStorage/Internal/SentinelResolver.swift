@@ -52,7 +52,7 @@ struct SentinelResolver {
             let others = problems.isEmpty ? "" : "; the others did not answer (\(problems.joined(separator: "; ")))"
             throw TusError(
                 .invalidArgument,
-                "cannot \(operation): the sentinels of \(address) know no master named \(name) (asked \(unknownTo.joined(separator: ", "))\(others)); use the name of their `sentinel monitor NAME ...` line"
+                "cannot \(operation): the sentinels of \(address) know no master named \(name) (asked \(unknownTo.joined(separator: ", "))\(others)); use the name their configuration gives the master (sentinel monitor NAME host port quorum)"
             )
         }
         throw TusError(
