@@ -85,7 +85,8 @@ import TusTestSupport
             server.inject(.status(500, method: "PATCH"))
             let url = try await uploader.upload { progress in
                 log.record(progress)
-                if progress.bytesUploaded > 0 && progress.bytesUploaded < 500_000 {
+                // After each confirmed chunk (not while a body goes out).
+                if progress.bytesSent == progress.bytesUploaded && progress.bytesUploaded > 0 && progress.bytesUploaded < 500_000 {
                     server.inject(.status(500, method: "PATCH"))
                 }
             }

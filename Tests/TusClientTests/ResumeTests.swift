@@ -270,7 +270,7 @@ func interruptedUpload(
             let reachedFirstChunk = AsyncStream<Void>.makeStream()
             let task = Task {
                 try await uploader.upload { progress in
-                    if progress.bytesUploaded == 100_000 {
+                    if progress.bytesUploaded == 100_000 && progress.bytesSent == 100_000 {
                         server.inject(.stall(seconds: 5, method: "PATCH"))
                         reachedFirstChunk.continuation.yield()
                     }

@@ -2,6 +2,7 @@ import Foundation
 import TusClient
 import TusCore
 import TusDevServer
+import TusFileStorage
 import TusTestSupport
 
 /// Options for tests: small chunks, quick retries.
@@ -13,6 +14,15 @@ func testOptions(chunkSize: Int = 64 * 1024, storage: (any Storage)? = nil) -> U
     options.requestTimeout = .seconds(20)
     options.storage = storage
     options.metadata = ["filename": "test.bin", "filetype": "application/octet-stream"]
+    return options
+}
+
+/// Options with the uploader's own request sizes, quick retries and a JSON
+/// store in `folder`.
+func optionsWithStore(in folder: TemporaryFolder) throws -> UploadOptions {
+    var options = UploadOptions()
+    options.retryPolicy.delay = .milliseconds(10)
+    options.storage = try FileStorage(path: folder.newPath("store.json"))
     return options
 }
 
@@ -29,6 +39,9 @@ final class ProgressLog: @unchecked Sendable {
     private var values: [UploadProgress] = []
     func record(_ progress: UploadProgress) { lock.withLock { values.append(progress) } }
     var reports: [UploadProgress] { lock.withLock { values } }
+    /// The reports of bytes the server confirmed: not those made while a
+    /// request's body goes out (``UploadProgress/bytesSent`` ahead).
+    var confirmed: [UploadProgress] { reports.filter { $0.bytesSent == $0.bytesUploaded } }
 }
 
 /// Writes `data` to `handle` in pieces on a thread of its own (a pipe blocks

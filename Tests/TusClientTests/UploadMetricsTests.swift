@@ -3,7 +3,6 @@ import MetricsTestKit
 import Testing
 import TusClient
 import TusDevServer
-import TusFileStorage
 import TusTestSupport
 
 /// The client's metrics, through the factory it is given: requests, bytes,
@@ -16,13 +15,6 @@ import TusTestSupport
         }.map(\.totalValue).reduce(0, +)
     }
 
-    private func options(_ folder: TemporaryFolder) throws -> UploadOptions {
-        var options = UploadOptions()
-        options.retryPolicy.delay = .milliseconds(10)
-        options.storage = try FileStorage(path: folder.newPath("store.json"))
-        return options
-    }
-
     /// Behind nginx taking at most 1 MiB a request.
     @Test func aShrinkAndAFinishedUploadAreCounted() async throws {
         try await withDevServer { server, folder in
@@ -33,7 +25,7 @@ import TusTestSupport
                 try data.write(to: URL(fileURLWithPath: path))
                 let metrics = TestMetrics()
                 let client = TusClient(url: nginx.url(for: server.endpoint), proxy: .none, metricsFactory: metrics)
-                _ = try await client.uploader(forFileAtPath: path, options: try options(folder)).upload()
+                _ = try await client.uploader(forFileAtPath: path, options: try optionsWithStore(in: folder)).upload()
 
                 // One count per request nginx saw (the OPTIONS beside the
                 // first POST may end after the upload).
@@ -69,7 +61,7 @@ import TusTestSupport
             let data = random.bytes(2 << 20)
             let path = folder.newPath("upload.bin")
             try data.write(to: URL(fileURLWithPath: path))
-            var options = try options(folder)
+            var options = try optionsWithStore(in: folder)
             options.chunkSize = 256 << 10
             let metrics = TestMetrics()
             try await Relay.withRelay(to: server.endpoint, .init(stall: .once(afterBytes: data.count / 2))) { relay in

@@ -24,7 +24,7 @@ import TusTestSupport
             let requests = server.requestLog.filter { !$0.hasPrefix("OPTIONS") }
             #expect(requests.first == "POST /files/")
             #expect(requests.filter { $0.hasPrefix("PATCH") }.count == 3)
-            #expect(log.reports.map(\.bytesUploaded) == [0, 100_000, 200_000, 300_000])
+            #expect(log.confirmed.map(\.bytesUploaded) == [0, 100_000, 200_000, 300_000])
             #expect(log.reports.last?.fractionCompleted == 1)
         }
     }

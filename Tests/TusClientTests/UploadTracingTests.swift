@@ -4,7 +4,6 @@ import Testing
 import Tracing
 import TusClient
 import TusDevServer
-import TusFileStorage
 import TusTestSupport
 
 /// The client's spans, through the tracer it is given: an upload span, its
@@ -15,13 +14,6 @@ import TusTestSupport
         tracer.finishedSpans.filter { span in span.operationName == name }
     }
 
-    private func options(_ folder: TemporaryFolder) throws -> UploadOptions {
-        var options = UploadOptions()
-        options.retryPolicy.delay = .milliseconds(10)
-        options.storage = try FileStorage(path: folder.newPath("store.json"))
-        return options
-    }
-
     /// Behind nginx taking at most 1 MiB a request.
     @Test func anUploadIsOneSpanWithItsRequestsAndStoreCallsAsChildren() async throws {
         try await withDevServer { server, folder in
@@ -30,7 +22,7 @@ import TusTestSupport
                 try randomData(3 << 20).write(to: URL(fileURLWithPath: path))
                 let tracer = InMemoryTracer()
                 let client = TusClient(url: nginx.url(for: server.endpoint), proxy: .none, tracer: tracer)
-                _ = try await client.uploader(forFileAtPath: path, options: try options(folder)).upload()
+                _ = try await client.uploader(forFileAtPath: path, options: try optionsWithStore(in: folder)).upload()
                 // The OPTIONS sent beside the first POST may end after the upload.
                 try await waitUntil("a span for each request nginx saw") {
                     tracer.finishedSpans.filter { span in ["OPTIONS", "POST", "PATCH"].contains(span.operationName) }.count
@@ -69,7 +61,7 @@ import TusTestSupport
             let path = folder.newPath("upload.bin")
             try data.write(to: URL(fileURLWithPath: path))
             try await Relay.withRelay(to: server.endpoint, .init(stall: .once(afterBytes: data.count / 2))) { relay in
-                var options = try options(folder)
+                var options = try optionsWithStore(in: folder)
                 options.chunkSize = 256 << 10
                 options.stallTimeout = .seconds(1)
                 let tracer = InMemoryTracer()
@@ -95,7 +87,7 @@ import TusTestSupport
             let data = randomData(1 << 20)
             let path = folder.newPath("upload.bin")
             try data.write(to: URL(fileURLWithPath: path))
-            var options = try options(folder)
+            var options = try optionsWithStore(in: folder)
             options.parallelUploads = 3
             let tracer = InMemoryTracer()
             let client = TusClient(url: server.endpoint, proxy: .none, tracer: tracer)
