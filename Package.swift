@@ -46,14 +46,20 @@ let package = Package(
 
         // The JSON file store.
         .target(name: "CTusFileLock"),
-        .target(name: "TusFileStorage", dependencies: ["TusCore", "TusStoreSupport", "TusThreads", "CTusFileLock"]),
+        .target(
+            name: "TusFileStorage",
+            dependencies: ["TusCore", "TusStoreSupport", "TusThreads", "CTusFileLock", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // The SQLite store, over the system's libsqlite3.
         .systemLibrary(
             name: "CTusSQLite",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
-        .target(name: "TusSQLiteStorage", dependencies: ["TusCore", "TusStoreSupport", "TusThreads", "CTusSQLite"]),
+        .target(
+            name: "TusSQLiteStorage",
+            dependencies: ["TusCore", "TusStoreSupport", "TusThreads", "CTusSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // The Redis store, over the system's hiredis.
         .systemLibrary(
@@ -61,7 +67,10 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
         ),
-        .target(name: "TusRedisStorage", dependencies: ["TusCore", "TusThreads", "CTusHiredis"]),
+        .target(
+            name: "TusRedisStorage",
+            dependencies: ["TusCore", "TusThreads", "CTusHiredis", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // The conformance suite any Storage runs from its own tests.
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
@@ -206,14 +215,20 @@ let package = Package(
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusFileStorageTests",
-            dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusStorageTesting", "TusTestSupport"]
+            dependencies: ["TusFileStorage", "TusSQLiteStorage", "TusFingerprints", "TusStorageTesting", "TusTestSupport", .product(name: "InMemoryLogging", package: "swift-log")]
         ),
         .testTarget(name: "TusInteropTests", dependencies: ["TusFileStorage", "TusFingerprints", "TusTestSupport"]),
         .testTarget(
             name: "TusSQLiteStorageTests",
-            dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport"]
+            dependencies: ["TusSQLiteStorage", "TusStorageTesting", "TusTestSupport", .product(name: "InMemoryLogging", package: "swift-log")]
         ),
-        .testTarget(name: "TusRedisStorageTests", dependencies: ["TusRedisStorage", "TusStorageTesting", "TusTestSupport"]),
+        .testTarget(
+            name: "TusRedisStorageTests",
+            dependencies: [
+                "TusRedisStorage", "TusStorageTesting", "TusTestSupport",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "TusProtocolTests", dependencies: ["TusProtocol"]),
         .testTarget(
             name: "TusDevServerTests",

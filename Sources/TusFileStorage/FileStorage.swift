@@ -1,5 +1,6 @@
 public import Foundation
 public import TusCore
+public import Logging
 import TusStoreSupport
 import TusThreads
 
@@ -100,6 +101,8 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     private let lockPath: String
     private let temporaryFiles: TemporaryFiles
     private let lockTimeout: TimeInterval
+    /// Where the store logs its lock waits, at `debug`.
+    private let logger: Logger
     // Runs the changes, one at a time (an flock does not exclude two threads
     // that share one descriptor); only its thread touches `lockDescriptor`.
     private let writer = ThreadExecutor(name: "tus-json-write")
@@ -122,14 +125,24 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     ///   - path: The store's file.
     ///   - lockTimeout: How long a change waits for another process that
     ///     holds the lock before it throws `TusError.Code.unavailable`.
+    ///   - logger: Where the store logs, at `debug`: a change that waits
+    ///     for another process's lock, and how long it waited. Nil (the
+    ///     default) is the creating task's `Logger.current`.
     /// - Throws: `TusError` with `TusError.Code.invalidArgument` when
     ///   `path` is empty or names a directory.
-    public init(path: String, lockTimeout: TimeInterval = 30) throws {
+    public init(path: String, lockTimeout: TimeInterval = 30, logger: Logger? = nil) throws {
         let absolute = try FilePaths.storePath(path, kind: "a JSON store")
         self.path = absolute
         self.lockPath = absolute + ".lock"
         self.temporaryFiles = TemporaryFiles(storePath: absolute)
         self.lockTimeout = lockTimeout
+        self.logger = logger ?? Logger.current
+    }
+
+    /// Seconds since `start`, to the millisecond, for log lines.
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let (whole, fraction) = (ContinuousClock.now - start).components
+        return ((Double(whole) + Double(fraction) / 1e18) * 1000).rounded() / 1000
     }
 
     /// Opens the store in the file at `url`.
@@ -337,7 +350,20 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         let fd = try lockFile(operation)
         let locked: Bool
         do {
-            locked = try POSIX.lockExclusively(fd, until: Date().addingTimeInterval(lockTimeout))
+            let started = ContinuousClock.now
+            var waited = false
+            locked = try POSIX.lockExclusively(fd, until: Date().addingTimeInterval(lockTimeout)) {
+                waited = true
+                logger.debug("waiting for the store's lock", metadata: [
+                    "tus.store.backend": "FileStorage", "tus.store.path": "\(path)", "tus.store.operation": "\(operation)",
+                ])
+            }
+            if waited {
+                logger.debug(locked ? "took the store's lock" : "gave up waiting for the store's lock", metadata: [
+                    "tus.store.backend": "FileStorage", "tus.store.path": "\(path)", "tus.store.operation": "\(operation)",
+                    "tus.store.seconds": "\(Self.seconds(since: started))",
+                ])
+            }
         } catch {
             throw TusError(.io, "cannot \(operation) in \(path): cannot lock \(lockPath): \(error.reason)", cause: error)
         }

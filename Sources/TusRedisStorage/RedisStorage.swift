@@ -1,5 +1,6 @@
 public import Foundation
 public import TusCore
+public import Logging
 import TusThreads
 
 /// The Redis store: upload URLs in a Redis server, shared by every process
@@ -102,15 +103,21 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// let store = try RedisStorage(configuration: .init(host: "127.0.0.1", port: 6380, keyPrefix: "test:"))
     /// ```
     ///
+    /// - Parameters:
+    ///   - configuration: The server, or the sentinels or cluster nodes,
+    ///     and the store's settings.
+    ///   - logger: Where the store logs, at `debug`: a broken connection it
+    ///     opens again, and the waits for a failover (Sentinel, Cluster).
+    ///     Nil (the default) is the creating task's `Logger.current`.
     /// - Throws: `TusError` with
     ///   `TusError.Code.invalidArgument` when a setting cannot be
     ///   used: an empty host, a port outside 1...65535, a negative database, a
     ///   ttl or timeout that is not greater than zero, a user name without a
     ///   password; under Sentinel, no sentinel or an empty master name; a
     ///   wait timeout not shorter than the command timeout.
-    public init(configuration: Configuration) throws {
+    public init(configuration: Configuration, logger: Logger? = nil) throws {
         self.configuration = try configuration.validated()
-        self.session = Session(configuration: self.configuration)
+        self.session = Session(configuration: self.configuration, logger: logger ?? Logger.current)
     }
 
     /// Makes a store from a Redis URL:
@@ -125,12 +132,15 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// let replicated = try RedisStorage(url: "redis-sentinel://10.0.0.5,10.0.0.6,10.0.0.7/uploads?wait=1")
     /// ```
     ///
+    /// - Parameters:
+    ///   - url: The store's URL.
+    ///   - logger: Where the store logs, as for ``init(configuration:logger:)``.
     /// - Throws: `TusError` with
     ///   `TusError.Code.invalidArgument` naming the URL (its
     ///   credentials masked) when it is malformed; see
     ///   ``Configuration/init(url:)``.
-    public convenience init(url: String) throws {
-        try self.init(configuration: Configuration(url: url))
+    public convenience init(url: String, logger: Logger? = nil) throws {
+        try self.init(configuration: Configuration(url: url), logger: logger)
     }
 
     /// Connects now, if not connected yet, and checks that the server

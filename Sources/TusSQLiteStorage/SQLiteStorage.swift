@@ -1,5 +1,6 @@
 public import Foundation
 public import TusCore
+public import Logging
 import TusStoreSupport
 import TusThreads
 
@@ -37,7 +38,7 @@ import TusThreads
 ///   mode 0700. An existing file keeps its mode.
 /// - **Never overwrites what it cannot read.** A file that is not an SQLite
 ///   database, an SQLite database of another program, or a store of a newer
-///   schema version makes ``init(path:busyTimeout:)`` throw
+///   schema version makes ``init(path:busyTimeout:logger:)`` throw
 ///   `TusError.Code.corruptStore` naming the file; the file is left byte
 ///   for byte as it was.
 /// - **A full or read-only disk loses nothing.** A change that the disk
@@ -88,6 +89,12 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     public static let schemaVersion: Int32 = 2
 
     private let busyTimeoutMilliseconds: Int32
+    /// Where the store logs, at `debug`: calls slower than ``slowCall``
+    /// (most often a wait for another connection's write lock), and opening
+    /// afresh after a full or read-only disk.
+    private let logger: Logger
+    /// A call that takes this long or longer is logged.
+    static let slowCall = Duration.milliseconds(100)
     // Runs every call that touches `table`, one at a time.
     private let executor = ThreadExecutor(name: "tus-sqlite")
     // Touched only on `executor`'s thread, and by `init` and `deinit`. Nil
@@ -111,16 +118,19 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     ///   - busyTimeout: How long an operation waits for another connection
     ///     that holds the write lock before it throws
     ///     `TusError.Code.unavailable`. Zero fails at once.
+    ///   - logger: Where the store logs its slow calls, at `debug`. Nil (the
+    ///     default) is the creating task's `Logger.current`.
     /// - Throws: `TusError` with `TusError.Code.invalidArgument` when
     ///   `path` is empty or names a directory; `TusError.Code.corruptStore`
     ///   when the file is not a store of this or an older schema version
     ///   (the file is left unchanged); `TusError.Code.io` when the file or
     ///   its folder cannot be created or opened. An existing store on a disk
     ///   that is full or read-only opens for reading (see above).
-    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+    public init(path: String, busyTimeout: Duration = .seconds(5), logger: Logger? = nil) throws {
         let absolute = try FilePaths.storePath(path, kind: "an SQLite store")
         self.path = absolute
         busyTimeoutMilliseconds = Self.milliseconds(busyTimeout)
+        self.logger = logger ?? Logger.current
 
         let folder = (absolute as NSString).deletingLastPathComponent
         do {
@@ -154,9 +164,9 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     }
 
     /// Opens the store in the database file at `url`, as
-    /// ``init(path:busyTimeout:)`` does.
-    public convenience init(url: URL, busyTimeout: Duration = .seconds(5)) throws {
-        try self.init(path: url.path, busyTimeout: busyTimeout)
+    /// ``init(path:busyTimeout:logger:)`` does.
+    public convenience init(url: URL, busyTimeout: Duration = .seconds(5), logger: Logger? = nil) throws {
+        try self.init(path: url.path, busyTimeout: busyTimeout, logger: logger)
     }
 
     deinit {
@@ -256,6 +266,9 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
             let due = writes ? changeRefused || table?.unwritable != nil
                 : table?.unwritable != nil && lastReopening.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
             if due {
+                logger.debug("opening the store afresh: the disk took no writes", metadata: [
+                    "tus.store.backend": "SQLiteStorage", "tus.store.path": "\(path)",
+                ])
                 // Closed before the new open: connections of one process
                 // share the `-shm` file's mapping, and a new one would
                 // inherit the old one's read-only view of it.
@@ -273,6 +286,17 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
             }
             if writes, let refusal = table.unwritable {
                 throw TusError(.io, "\(operation()): \(refusal.problem.explanation); the store was left unchanged", cause: refusal.cause)
+            }
+            let started = ContinuousClock.now
+            defer {
+                let elapsed = ContinuousClock.now - started
+                if elapsed >= Self.slowCall {
+                    let (whole, fraction) = elapsed.components
+                    logger.debug("slow store call", metadata: [
+                        "tus.store.backend": "SQLiteStorage", "tus.store.path": "\(path)", "tus.store.operation": "\(operation())",
+                        "tus.store.seconds": "\(((Double(whole) + Double(fraction) / 1e18) * 1000).rounded() / 1000)",
+                    ])
+                }
             }
             do {
                 return try body(table)

@@ -154,12 +154,19 @@ enum POSIX {
 
     /// Takes an exclusive `flock` on `fd`, waiting for other holders up to
     /// `deadline`; returns false when the deadline passed first.
-    static func lockExclusively(_ fd: Int32, until deadline: Date) throws(SystemError) -> Bool {
+    static func lockExclusively(
+        _ fd: Int32, until deadline: Date, waiting: () -> Void = {}
+    ) throws(SystemError) -> Bool {
         var pause: UInt32 = 500
+        var told = false
         while true {
             if ctus_flock_exclusive_nonblocking(fd) == 0 { return true }
             let error = errno
             if error != EWOULDBLOCK && error != EAGAIN && error != EINTR { throw SystemError(call: "flock", errno: error) }
+            if !told {
+                told = true
+                waiting()
+            }
             if Date() >= deadline { return false }
             usleep(pause)
             pause = min(pause * 2, 20_000)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TusCore
 
 /// The connections of a store to the nodes of a Redis Cluster, and the map of
@@ -36,7 +37,14 @@ final class RedisCluster {
     /// The most redirections one operation follows before it gives up.
     static let maxRedirections = 8
 
-    init(seeds: [ClusterNode], retryWindow: TimeInterval, address: String, open: @escaping (ClusterNode, any CustomStringConvertible) throws -> RedisConnection) {
+    /// Where waits for a failover are logged, at `debug`.
+    let logger: Logger
+
+    init(
+        seeds: [ClusterNode], retryWindow: TimeInterval, address: String, logger: Logger,
+        open: @escaping (ClusterNode, any CustomStringConvertible) throws -> RedisConnection
+    ) {
+        self.logger = logger
         self.seeds = seeds
         self.retryWindow = retryWindow
         self.address = address
@@ -67,6 +75,12 @@ final class RedisCluster {
         // Waits before the next attempt, or gives up once the window has
         // passed.
         func waitOrGiveUp(_ problem: String) throws {
+            if lastProblem.isEmpty {
+                logger.debug("the cluster does not serve the store's slot; trying again until it does", metadata: [
+                    "tus.store.backend": "RedisStorage", "tus.store.address": "\(address)", "tus.store.slot": "\(slot)",
+                    "tus.reason": "\(problem)",
+                ])
+            }
             lastProblem = problem
             let elapsed = Date().timeIntervalSince(started)
             guard elapsed + pause <= retryWindow else {

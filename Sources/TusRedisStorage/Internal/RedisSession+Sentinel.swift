@@ -30,7 +30,14 @@ extension Session {
             do {
                 let connection = try connected(operation)
                 let replies = try connection.pipeline(commands, name: name())
-                guard let refusal = Self.readOnlyRefusal(in: replies) else { return replies }
+                guard let refusal = Self.readOnlyRefusal(in: replies) else {
+                    if giveUpAt != nil {
+                        logger.debug("reached the master the sentinels name", metadata: [
+                            "tus.store.backend": "RedisStorage", "tus.store.address": "\(address)",
+                        ])
+                    }
+                    return replies
+                }
                 self.connection = nil
                 lastFailure = "the server at \(master ?? "?") refused a write as a replica (\(refusal))"
                 lastCause = RedisError(code: RedisError.reply, message: refusal, command: name())
@@ -45,6 +52,12 @@ extension Session {
                 lastCause = nil
             }
             let now = Date()
+            if giveUpAt == nil {
+                logger.debug("the master cannot be reached; asking the sentinels again until it can", metadata: [
+                    "tus.store.backend": "RedisStorage", "tus.store.address": "\(address)",
+                    "tus.store.operation": "\(operation)", "tus.reason": "\(lastFailure)",
+                ])
+            }
             let deadline = giveUpAt ?? now.addingTimeInterval(sentinel.failoverTimeout)
             giveUpAt = deadline
             guard now < deadline else {

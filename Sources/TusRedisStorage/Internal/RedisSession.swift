@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TusCore
 
 /// What a call was doing, as its error message says it; only worked out when
@@ -33,8 +34,13 @@ final class Session: @unchecked Sendable {
     /// The master the sentinels named last, as messages show it.
     var master: String?
 
-    init(configuration: RedisStorage.Configuration) {
+    /// Where the session logs, at `debug`: reconnections, and waits for a
+    /// failover.
+    let logger: Logger
+
+    init(configuration: RedisStorage.Configuration, logger: Logger) {
         self.configuration = configuration
+        self.logger = logger
         let prefix = configuration.clusterNodes == nil ? configuration.keyPrefix : "{\(configuration.keyPrefix)}"
         self.indexKey = Array((prefix + "stored_at").utf8)
         self.urlKeyPrefix = Array((prefix + "url:").utf8)
@@ -45,6 +51,7 @@ final class Session: @unchecked Sendable {
                 seeds: nodes,
                 retryWindow: configuration.failoverTimeout,
                 address: configuration.address,
+                logger: logger,
                 open: { [unowned self] node, operation in
                     try self.login(host: node.host, port: node.port, shownAs: node.description, operation)
                 }
@@ -184,6 +191,10 @@ final class Session: @unchecked Sendable {
             } catch {
                 self.connection = nil
                 if attempt == 1, isBroken(error) {
+                    logger.debug("the connection to Redis broke; connecting again", metadata: [
+                        "tus.store.backend": "RedisStorage", "tus.store.address": "\(address)",
+                        "tus.store.operation": "\(operation)",
+                    ])
                     attempt += 1
                     continue
                 }
