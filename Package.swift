@@ -111,6 +111,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
 
@@ -232,7 +233,11 @@ let package = Package(
         .testTarget(name: "TusProtocolTests", dependencies: ["TusProtocol"]),
         .testTarget(
             name: "TusDevServerTests",
-            dependencies: ["TusDevServer", "TusTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "TusDevServer", "TusTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "ExampleStoreTests",

@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+public import CoreMetrics
 
 extension TusDevServer {
     /// How a ``TusDevServer`` listens, where it keeps uploads and which
@@ -64,9 +65,16 @@ extension TusDevServer {
         /// `DELETE` or final `POST` is answered `423 Locked`, and a `HEAD`
         /// with the upload as it stands. Default: 3 seconds.
         public var takeoverTimeout: TimeInterval = 3
-        /// Where the server logs: each request at `.info`, failures to read
-        /// or write its files at `.error`. Quiet (`.warning`) by default; set
-        /// `logger.logLevel = .info` to see every request.
+        /// Where the server's metrics go: `http.server.request.duration`,
+        /// by `http.request.method` and `http.response.status_code`. Nil (the
+        /// default) is the factory the application bootstrapped with
+        /// `MetricsSystem.bootstrap`.
+        public var metricsFactory: (any MetricsFactory)?
+        /// Where the server logs: each request at `.info` once answered (its
+        /// method, path, status and seconds; no query, header or body),
+        /// failures to read or write its files at `.error`. Quiet
+        /// (`.warning`) by default; set `logger.logLevel = .info` to see every
+        /// request.
         public var logger: Logger = {
             var logger = Logger(label: "tus.devserver")
             logger.logLevel = .warning

@@ -1,5 +1,6 @@
 public import Foundation
 import Logging
+import CoreMetrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -79,6 +80,7 @@ public final class TusDevServer: Sendable {
         let responder = context.makeResponder()
         let commonHeaders = [(name: TusHeaderName.tusResumable, value: tusProtocolVersion)]
         let logger = configuration.logger
+        let metrics = configuration.metricsFactory ?? MetricsSystem.factory
         // One thread for work that would hold up an event loop: joining
         // the parts of a final upload.
         let threadPool = NIOThreadPool(numberOfThreads: 1)
@@ -96,7 +98,8 @@ public final class TusDevServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPChannelHandler(
-                            responder: responder, threadPool: threadPool, commonHeaders: commonHeaders, logger: logger))
+                            responder: responder, threadPool: threadPool, commonHeaders: commonHeaders, logger: logger,
+                            metrics: metrics))
                 }
             }
         let channel: any Channel

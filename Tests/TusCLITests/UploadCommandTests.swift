@@ -243,7 +243,7 @@ private func storedOffset(_ server: TusDevServer, store spec: String) throws -> 
         #expect(serve.stderr.contains("stopped"))
         // A line per request, at info, naming the method and the path.
         let lines = serve.stderr.split(separator: "\n")
-        #expect(lines.contains { $0.contains(" info ") && $0.hasSuffix("POST /files/") }, "\(serve.stderr)")
+        #expect(lines.contains { $0.contains(" info ") && $0.contains("POST /files/ 201 ") }, "\(serve.stderr)")
     }
 
     @Test func serveRefusesAPortInUse() async throws {

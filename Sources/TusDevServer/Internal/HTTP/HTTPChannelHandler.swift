@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import CoreMetrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -37,6 +38,7 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let threadPool: NIOThreadPool
     private let commonHeaders: [(name: String, value: String)]
     private let logger: Logger
+    private let metrics: any MetricsFactory
 
     private var mode: BodyMode = .none
     private var head: HTTPRequestHead?
@@ -51,14 +53,18 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pauseTask: Scheduled<Void>?
     /// Counts pauses, so the end of one the connection gave up on is ignored.
     private var pauseNumber = 0
+    /// When the current request's head arrived, for its log line and its
+    /// duration.
+    private var requestStarted: NIODeadline?
 
     /// - Parameters:
     ///   - commonHeaders: added to every response.
     ///   - threadPool: runs ``Outcome/offload(_:)`` work.
     init(
         responder: any Responder, threadPool: NIOThreadPool, commonHeaders: [(name: String, value: String)],
-        logger: Logger
+        logger: Logger, metrics: any MetricsFactory
     ) {
+        self.metrics = metrics
         self.responder = responder
         self.threadPool = threadPool
         self.commonHeaders = commonHeaders
@@ -153,6 +159,7 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             headers: Headers(head.headers.map { (name: $0.name, value: $0.value) }), localAuthority: localAuthority)
         self.head = head
         self.request = request
+        requestStarted = .now()
         proceed(with: responder.respond(to: request), context: context)
     }
 
@@ -278,6 +285,25 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Responses
 
+    /// One line per request at `.info` once it is answered: its method, path
+    /// (no query, no header, no body) and status, and how long it took; and
+    /// the request's duration as `http.server.request.duration`.
+    private func logAnswer(_ status: Int) {
+        guard let request, let started = requestStarted else { return }
+        requestStarted = nil
+        let nanoseconds = (NIODeadline.now() - started).nanoseconds
+        let seconds = (Double(nanoseconds) / 1e6).rounded() / 1000
+        logger.info("\(request.effectiveMethod) \(request.path) \(status) \(seconds) s", metadata: [
+            "http.request.method": "\(request.effectiveMethod)", "url.path": "\(request.path)",
+            "http.response.status_code": "\(status)", "tus.request.seconds": "\(seconds)",
+        ])
+        Timer(
+            label: "http.server.request.duration",
+            dimensions: [("http.request.method", request.effectiveMethod), ("http.response.status_code", String(status))],
+            factory: metrics
+        ).recordNanoseconds(nanoseconds)
+    }
+
     private func send(_ response: Response, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         for (name, value) in commonHeaders { headers.add(name: name, value: value) }
@@ -293,6 +319,7 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: response.status, reasonPhrase: response.reasonPhrase ?? "")
+        logAnswer(response.status)
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         if let body {

@@ -1,8 +1,10 @@
 import Foundation
 
 /// The outermost stage: records each request's effective method and path in
-/// the server's request log (``TusDevServer/requestLog``) and logs it at
-/// `.info`, before anything else (a fault included) can answer it.
+/// the server's request log (``TusDevServer/requestLog``), and logs it at
+/// `.debug`, before anything else (a fault included) can answer it. The line
+/// at `.info` comes once it is answered, with its status (see
+/// `HTTPChannelHandler`).
 struct RequestLogging: Responder {
     let server: ServerContext
     let next: any Responder
@@ -13,7 +15,7 @@ struct RequestLogging: Responder {
             if log.count >= ServerContext.requestLogLimit { log.removeFirst(log.count / 2) }
             log.append(entry)
         }
-        server.logger.info("\(entry)")
+        server.logger.debug("\(entry)")
         return next.respond(to: request)
     }
 }
