@@ -13,7 +13,7 @@ import Foundation
 ///   the server still holds an abandoned request);
 /// - `part`: `file`, `index` (from 0), `message`: a part created again;
 /// - `finished`: `file`, `url`;
-/// - `interrupted`: `file`, `bytes`, `resumable`;
+/// - `interrupted`: `file`; for a single file, `bytes` and `resumable` too;
 /// - `message`: `text`, and `file` when it is about one: what the tool
 ///   would otherwise say in words (a warning, a smaller request size, a
 ///   request with `-v`);

@@ -70,7 +70,7 @@ import TusTestSupport
     @Test func aRedisStoreKilledDuringTheUploadIsWarnedOfOnceAndTheUploadFinishes() async throws {
         var random = SeededGenerator.forTest(#function)
         let data = random.bytes(2 << 20)
-        let redis = try await RedisProcess.start()
+        let redis = try RedisServerProcess()
         try await withDevServer { server, folder in
             let path = folder.newPath("upload.bin")
             try data.write(to: URL(fileURLWithPath: path))
@@ -84,7 +84,7 @@ import TusTestSupport
                 let listed = try runTus(["store", "list", "--store", store])
                 #expect(listed.stdout.split(separator: "\n").count == 1, "the upload's URL is stored: \(listed.stdout) \(listed.stderr)")
 
-                redis.kill()
+                redis.crash()
                 relay.releaseStalls()
                 #expect(upload.waitForExit() == 0, "\(upload.stderr)")
                 let warnings = upload.stderr.split(separator: "\n").filter { $0.contains("warning") }
@@ -115,7 +115,7 @@ import TusTestSupport
                 ])
                 _ = try await relay.waitUntil(timeout: .seconds(60)) { $0.stallsBegun == 1 }
                 #expect(upload.stderr.contains(Self.warning), "\(upload.stderr)")
-                let redis = try await RedisProcess.start(port: port)
+                let redis = try RedisServerProcess(port: port)
                 #expect(upload.waitForExit() == 2, "the stalled run fails: \(upload.stderr)")
                 relay.releaseStalls()
                 let listed = try runTus(["store", "list", "--store", store])
@@ -128,7 +128,7 @@ import TusTestSupport
                 #expect(!resumed.stderr.contains("warning"), "\(resumed.stderr)")
                 #expect(resumed.stdout.split(separator: "\n").last.map(String.init) == stored)
                 #expect(server.uploadedData(for: try #require(URL(string: stored))) == data)
-                redis.kill()
+                redis.crash()
             }
         }
     }
@@ -150,44 +150,4 @@ import TusTestSupport
         let store = (disk.path as NSString).appendingPathComponent("store.sqlite")
         try await expectFinishedWithOneWarning(["--store", "sqlite:" + store], naming: [store, "the disk is full"])
     }
-}
-
-/// A `redis-server` of this test alone, on a free loopback port, keeping
-/// nothing on disk.
-private final class RedisProcess: Sendable {
-    let port: Int
-    private let process: ChildProcess
-    private let folder: TemporaryFolder
-
-    private init(port: Int, process: ChildProcess, folder: TemporaryFolder) {
-        self.port = port
-        self.process = process
-        self.folder = folder
-    }
-
-    /// Starts the server on `port` (a free one when nil) and waits until it
-    /// answers.
-    static func start(port: Int? = nil) async throws -> RedisProcess {
-        let port = try port ?? freeLoopbackPort()
-        let folder = try TemporaryFolder()
-        let process = try ChildProcess(
-            "/usr/bin/redis-server",
-            ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder.path],
-            outputPath: folder.newPath("redis.log"))
-        let redis = RedisProcess(port: port, process: process, folder: folder)
-        // Whether it answers can only be seen by asking it.
-        try await waitUntil("redis-server on port \(port) answers", timeout: .seconds(10)) {
-            guard process.isRunning else { throw TestError.missing("redis-server on port \(port) ended: \(process.output)") }
-            return try runTus(["store", "list", "--store", "redis://127.0.0.1:\(port)"]).status == 0
-        }
-        return redis
-    }
-
-    /// Kills the server at once, as a crash would, and waits for its end.
-    func kill() {
-        process.send(SIGKILL)
-        _ = process.wait(timeout: .seconds(10))
-    }
-
-    deinit { kill() }
 }

@@ -9,12 +9,6 @@ import TusTestSupport
 /// retries and stalls by reason, uploads by outcome, request and store
 /// durations.
 @Suite struct UploadMetricsTests {
-    private func total(_ metrics: TestMetrics, _ label: String, _ dimensions: [(String, String)] = []) -> Int64 {
-        metrics.counters.filter { counter in
-            counter.label == label && dimensions.allSatisfy { wanted in counter.dimensions.contains { $0 == wanted } }
-        }.map(\.totalValue).reduce(0, +)
-    }
-
     /// Behind nginx taking at most 1 MiB a request.
     @Test func aShrinkAndAFinishedUploadAreCounted() async throws {
         try await withDevServer { server, folder in
@@ -30,13 +24,13 @@ import TusTestSupport
                 // One count per request nginx saw (the OPTIONS beside the
                 // first POST may end after the upload).
                 try await waitUntil("a count for each request nginx saw") {
-                    total(metrics, "tus.client.requests") == Int64(nginx.accessLog().count)
+                    metrics.total("tus.client.requests") == Int64(nginx.accessLog().count)
                 }
-                #expect(total(metrics, "tus.client.requests", [("http.response.status_class", "4xx")]) >= 1)
-                #expect(total(metrics, "tus.client.retries", [("tus.reason", "body_too_large")]) >= 1)
-                #expect(total(metrics, "tus.client.bytes_sent") >= Int64(data.count))
-                #expect(total(metrics, "tus.client.uploads", [("tus.outcome", "finished")]) == 1)
-                #expect(total(metrics, "tus.client.uploads") == 1)
+                #expect(metrics.total("tus.client.requests", [("http.response.status_class", "4xx")]) >= 1)
+                #expect(metrics.total("tus.client.retries", [("tus.reason", "body_too_large")]) >= 1)
+                #expect(metrics.total("tus.client.bytes_sent") >= Int64(data.count))
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "finished")]) == 1)
+                #expect(metrics.total("tus.client.uploads") == 1)
                 let durations = metrics.timers.filter { $0.label == "http.client.request.duration" }
                 #expect(durations.contains { $0.dimensions.contains { $0 == ("http.response.status_code", "413") } })
                 #expect(durations.contains { timer in
@@ -73,15 +67,15 @@ import TusTestSupport
                     _ = try await client.uploader(forFileAtPath: path, options: stalling).upload()
                 }
                 relay.releaseStalls()
-                #expect(total(metrics, "tus.client.stalls") == 1)
-                #expect(total(metrics, "tus.client.retries") == 0, "no retry was allowed")
-                #expect(total(metrics, "tus.client.uploads", [("tus.outcome", "failed_resumable")]) == 1)
+                #expect(metrics.total("tus.client.stalls") == 1)
+                #expect(metrics.total("tus.client.retries") == 0, "no retry was allowed")
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "failed_resumable")]) == 1)
 
                 // The stored URL names the relay, which stalls only once.
                 let url = try await client.uploader(forFileAtPath: path, options: options).upload()
                 #expect(server.uploadedData(for: url) == data)
-                #expect(total(metrics, "tus.client.uploads", [("tus.outcome", "resumed")]) == 1)
-                #expect(total(metrics, "tus.client.uploads", [("tus.outcome", "finished")]) == 1)
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "resumed")]) == 1)
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "finished")]) == 1)
             }
         }
     }

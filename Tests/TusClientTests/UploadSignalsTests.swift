@@ -40,26 +40,21 @@ import TusTestSupport
                 let url = try await client.uploader(forFileAtPath: path, options: options).upload()
                 #expect(server.uploadedData(for: url) == data)
 
-                func total(_ label: String, _ dimension: (String, String)? = nil) -> Int64 {
-                    metrics.counters.filter { counter in
-                        counter.label == label && (dimension.map { wanted in counter.dimensions.contains { $0 == wanted } } ?? true)
-                    }.map(\.totalValue).reduce(0, +)
-                }
                 // The 413 made the first run wait for the OPTIONS sent beside
                 // its POST: every request has ended by now.
                 let requestLines = handler.entries.filter { entry in entry.message.description == "tus request" }
                 let requestSpans = tracer.finishedSpans.filter { span in ["OPTIONS", "POST", "HEAD", "PATCH"].contains(span.operationName) }
                 #expect(requestLines.count == nginx.accessLog().count, "one line per request nginx saw")
-                #expect(Int64(requestLines.count) == total("tus.client.requests"))
+                #expect(Int64(requestLines.count) == metrics.total("tus.client.requests"))
                 #expect(requestSpans.count == requestLines.count)
 
                 let shrinks = requestLines.filter { entry in entry.metadata["tus.verdict"] == "send-smaller" }
                 #expect(!shrinks.isEmpty, "nginx refused a large body")
-                #expect(total("tus.client.retries", ("tus.reason", "body_too_large")) == Int64(shrinks.count))
+                #expect(metrics.total("tus.client.retries", [("tus.reason", "body_too_large")]) == Int64(shrinks.count))
 
-                #expect(total("tus.client.uploads", ("tus.outcome", "failed_resumable")) == 1)
-                #expect(total("tus.client.uploads", ("tus.outcome", "resumed")) == 1)
-                #expect(total("tus.client.uploads", ("tus.outcome", "finished")) == 1)
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "failed_resumable")]) == 1)
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "resumed")]) == 1)
+                #expect(metrics.total("tus.client.uploads", [("tus.outcome", "finished")]) == 1)
                 let uploads = tracer.finishedSpans.filter { span in span.operationName == "tus.upload" }
                 let outcomes = uploads.map { span in span.attributes.get("tus.upload.outcome") }
                 #expect(outcomes == [.string("failed_resumable"), .string("finished")])

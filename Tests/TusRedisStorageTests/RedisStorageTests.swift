@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TusTestSupport
 import TusCore
 import TusRedisStorage
 import TusStorageTesting

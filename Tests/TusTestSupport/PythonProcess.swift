@@ -68,7 +68,12 @@ public final class PythonProcess: @unchecked Sendable {
     public func wait(timeout: Duration = .seconds(60)) async throws -> (status: Int32, errors: String) {
         let (seconds, attoseconds) = timeout.components
         let exited = self.exited
-        let ended = await Task.detached { exited.wait(timeout: Double(seconds) + Double(attoseconds) / 1e18) }.value
+        // Waited for on a Dispatch thread, not on one of the tasks' threads.
+        let ended = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: exited.wait(timeout: Double(seconds) + Double(attoseconds) / 1e18))
+            }
+        }
         if !ended {
             process.terminate()
         }

@@ -71,11 +71,6 @@ final class OutageTolerantStore: Storage {
         }
     }
 
-    /// Whether `error` says the store is out of reach for now.
-    static func isOutage(_ error: any Error) -> Bool {
-        (error as? TusError)?.isStoreOutage ?? false
-    }
-
     /// Whether the store has been out of reach during this upload.
     var hadOutage: Bool { state.value.outage != nil }
 
@@ -86,7 +81,7 @@ final class OutageTolerantStore: Storage {
         }
         do {
             return try await timed("get") { try await base.url(forKey: key) }
-        } catch where tolerates && Self.isOutage(error) {
+        } catch let error as TusError where tolerates && error.isStoreOutage {
             wentDown(error)
             state.withLock { _ = $0.unread.insert(key) }
             return nil
@@ -113,21 +108,21 @@ final class OutageTolerantStore: Storage {
                     try await timed("remove") { try await base.removeURL(forKey: key) }
                 }
                 return
-            } catch where tolerates && Self.isOutage(error) {
+            } catch let error as TusError where tolerates && error.isStoreOutage {
                 wentDown(error)
             }
         }
         state.withLock { $0.pending.append((key, url)) }
     }
 
-    private func wentDown(_ error: any Error) {
+    private func wentDown(_ error: TusError) {
         let first = state.withLock { state -> Bool in
             guard state.outage == nil else { return false }
-            state.outage = error as? TusError
+            state.outage = error
             return true
         }
-        guard first, let error = error as? TusError else { return }
-        logger.debug("the store cannot be reached; the upload goes on without it", metadata: ["reason": "\(error.message)"])
+        guard first else { return }
+        logger.debug("the store cannot be reached; the upload goes on without it", metadata: ["tus.reason": "\(error.message)"])
         onEvent?(.storeUnreachable(error))
     }
 

@@ -1,5 +1,4 @@
-import Foundation
-import TusTestSupport
+public import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,9 +10,9 @@ import Darwin
 ///
 /// It keeps nothing on disk (`--save "" --appendonly no`); its log goes to a
 /// temporary file, quoted when it does not start.
-final class RedisServerProcess {
-    let port: Int
-    let password: String?
+public final class RedisServerProcess {
+    public let port: Int
+    public let password: String?
     /// The server, spawned with the signals it needs (a ``ChildProcess``),
     /// so that stopping it waits, without polling, exactly as long as it
     /// takes to exit.
@@ -21,7 +20,7 @@ final class RedisServerProcess {
     private let folder: TemporaryFolder
 
     /// `redis://127.0.0.1:port`, with the password when there is one.
-    var url: String {
+    public var url: String {
         if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
         return "redis://127.0.0.1:\(port)"
     }
@@ -30,7 +29,7 @@ final class RedisServerProcess {
     /// 127.0.0.1 and, when `alsoIPv6`, on ::1, with `arguments` added (such
     /// as `["--replicaof", "127.0.0.1", "6380"]`), and waits, at most 10 s,
     /// until it answers.
-    convenience init(port: Int? = nil, password: String? = nil, alsoIPv6: Bool = false, arguments extra: [String] = []) throws {
+    public convenience init(port: Int? = nil, password: String? = nil, alsoIPv6: Bool = false, arguments extra: [String] = []) throws {
         let port = try port ?? Self.freePort()
         let folder = try TemporaryFolder()
         var arguments = [
@@ -50,7 +49,7 @@ final class RedisServerProcess {
     /// two; it calls the master down after 1.5 s without an answer (less
     /// gets a busy machine's answers taken for a dead master) and gives a
     /// failover 3 s. Waits, at most 10 s, until it answers.
-    convenience init(sentinelMonitoring masterName: String, port masterPort: Int) throws {
+    public convenience init(sentinelMonitoring masterName: String, port masterPort: Int) throws {
         let port = try Self.freePort()
         let folder = try TemporaryFolder()
         // A sentinel rewrites its configuration file as it learns the set.
@@ -97,25 +96,25 @@ final class RedisServerProcess {
     deinit { stop() }
 
     /// What the server has logged so far.
-    var output: String { process.output }
+    public var output: String { process.output }
 
     /// Stops the server: SIGTERM, then SIGKILL after 5 s. Waits, bounded,
     /// until it has exited.
-    func stop() {
+    public func stop() {
         end(with: SIGTERM)
     }
 
     /// Kills the server at once, as a crash would.
-    func crash() {
+    public func crash() {
         end(with: SIGKILL)
     }
 
     /// Freezes the server: it keeps its port and connections but answers
     /// nothing until ``resume()``.
-    func pause() { process.send(SIGSTOP) }
+    public func pause() { process.send(SIGSTOP) }
 
     /// Lets a paused server run again.
-    func resume() { process.send(SIGCONT) }
+    public func resume() { process.send(SIGCONT) }
 
     /// Sends `signal` (to a paused server too) and waits for the end: 5 s,
     /// then `SIGKILL` and 5 s more. Nothing happens once it has ended.
@@ -130,7 +129,7 @@ final class RedisServerProcess {
 
     /// `name` (by default `redis-server`) from `PATH`, or from
     /// `/usr/bin`; when missing, an error saying to install `package`.
-    static func executable(_ name: String = "redis-server", package: String = "redis-server") throws -> String {
+    public static func executable(_ name: String = "redis-server", package: String = "redis-server") throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         for folder in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"] {
             let candidate = "\(folder)/\(name)"
@@ -141,12 +140,12 @@ final class RedisServerProcess {
 
     /// A loopback TCP port nothing listens on now: the kernel picks it for a
     /// socket bound to port 0, which is then closed.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         try freeLoopbackPort()
     }
 
     /// Whether this machine has the IPv6 loopback address ::1.
-    static var hasIPv6Loopback: Bool {
+    public static var hasIPv6Loopback: Bool {
         let fd = socket(AF_INET6, streamSocketType, 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -160,8 +159,12 @@ final class RedisServerProcess {
         }
     }
 
-    struct ServerError: Error, CustomStringConvertible {
-        var description: String
+    public struct ServerError: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,23 +8,23 @@ import Darwin
 /// A minimal RESP client over a blocking loopback socket, independent of the
 /// store under test: it checks that a server answers and inspects the keys
 /// the store wrote, as an operator would with redis-cli.
-final class RawRedisClient {
+public final class RawRedisClient {
     /// A reply, as RESP2 sends it.
-    enum Reply: Equatable {
+    public enum Reply: Equatable {
         case status(String)
         case error(String)
         case integer(Int)
         case bulk([UInt8]?)
         case array([Reply])
 
-        var integer: Int? { if case .integer(let value) = self { value } else { nil } }
-        var bytes: [UInt8]? { if case .bulk(let value) = self { value } else { nil } }
-        var string: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
-        var array: [Reply]? { if case .array(let value) = self { value } else { nil } }
+        public var integer: Int? { if case .integer(let value) = self { value } else { nil } }
+        public var bytes: [UInt8]? { if case .bulk(let value) = self { value } else { nil } }
+        public var string: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+        public var array: [Reply]? { if case .array(let value) = self { value } else { nil } }
     }
 
-    struct ClientError: Error, CustomStringConvertible {
-        var description: String
+    public struct ClientError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private let fd: Int32
@@ -32,7 +32,7 @@ final class RawRedisClient {
 
     /// Connects to `127.0.0.1:port`, logs in and selects `database`. Every
     /// read and write gives up after 5 s.
-    init(port: Int, password: String? = nil, database: Int = 0) throws {
+    public init(port: Int, password: String? = nil, database: Int = 0) throws {
         fd = socket(AF_INET, streamSocketType, 0)
         guard fd >= 0 else { throw ClientError(description: "socket: errno \(errno)") }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
@@ -61,20 +61,13 @@ final class RawRedisClient {
         }
     }
 
-    /// Connects to the server of a `redis://` URL as the tests' shared
-    /// server gives it.
-    convenience init(url: String) throws {
-        let parsed = try TestRedis.Address(url: url)
-        try self.init(port: parsed.port, password: parsed.password, database: parsed.database)
-    }
-
     deinit { close(fd) }
 
-    func command(_ words: [String]) throws -> Reply {
+    public func command(_ words: [String]) throws -> Reply {
         try command(words.map { Array($0.utf8) })
     }
 
-    func command(_ arguments: [[UInt8]]) throws -> Reply {
+    public func command(_ arguments: [[UInt8]]) throws -> Reply {
         var request = Array("*\(arguments.count)\r\n".utf8)
         for argument in arguments {
             request += Array("$\(argument.count)\r\n".utf8) + argument + Array("\r\n".utf8)
@@ -89,7 +82,7 @@ final class RawRedisClient {
     }
 
     /// Every key whose name starts with `prefix`, found with `SCAN`.
-    func keys(prefix: String) throws -> [String] {
+    public func keys(prefix: String) throws -> [String] {
         var cursor = "0"
         var keys: [String] = []
         repeat {
@@ -104,7 +97,7 @@ final class RawRedisClient {
     }
 
     /// Deletes every key whose name starts with `prefix`.
-    func deleteKeys(prefix: String) throws {
+    public func deleteKeys(prefix: String) throws {
         for key in try keys(prefix: prefix) { _ = try command(["DEL", key]) }
     }
 
