@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import MetricsTestKit
 import Testing
 import TusClient
 import TusDevServer
@@ -21,6 +22,21 @@ import TusTestSupport
 
     private func requestLines(_ entries: [InMemoryLogHandler.Entry]) -> [InMemoryLogHandler.Entry] {
         entries.filter { $0.message.description == "tus request" }
+    }
+
+    /// The requests of `seen`, by method, that have no line of their own in
+    /// `entries`: empty when every request the server saw has its line.
+    private func requestsWithoutALine(_ seen: [String], in entries: [InMemoryLogHandler.Entry]) -> [String: Int] {
+        var missing: [String: Int] = [:]
+        for method in seen { missing[method, default: 0] += 1 }
+        for line in requestLines(entries) { missing["\(line.metadata["http.request.method"] ?? "")", default: 0] -= 1 }
+        return missing.filter { entry in entry.value > 0 }
+    }
+
+    /// The method of each line of nginx's access log
+    /// (`… "POST /files/ HTTP/1.1" 201 …`).
+    private func methods(ofAccessLog lines: [String]) -> [String] {
+        lines.compactMap { line in line.split(separator: "\"").dropFirst().first?.split(separator: " ").first.map(String.init) }
     }
 
     /// Behind nginx that asks for a bearer token and takes at most 1 MiB a
@@ -45,10 +61,11 @@ import TusTestSupport
                 let url = try await client.uploader(forFileAtPath: path, options: options).upload()
                 #expect(server.uploadedData(for: url) == data)
 
-                // One line per request nginx saw (the OPTIONS beside the
-                // first POST may end after the upload).
+                // A line for each request nginx saw (the OPTIONS beside
+                // the first POST may end after the upload, answered or
+                // cancelled).
                 try await waitUntil("a line for each request nginx saw") {
-                    requestLines(handler.entries).count == nginx.accessLog().count
+                    requestsWithoutALine(methods(ofAccessLog: nginx.accessLog()), in: handler.entries).isEmpty
                 }
                 let entries = handler.entries
                 let requests = requestLines(entries)
@@ -89,16 +106,41 @@ import TusTestSupport
             try await withLogger(logger) { _ in
                 _ = try await client.uploader(forFileAtPath: path, options: UploadOptions()).upload()
             }
-            // The OPTIONS sent beside the POST may be answered after the
-            // upload has returned: wait for its line.
-            do {
-                try await waitUntil("a line for each request the server saw") {
-                    requestLines(handler.entries).count == server.requestLog.count
-                }
-            } catch {
-                Issue.record("\(server.requestLog) \(handler.entries.map { "\($0.message) \($0.metadata)" })")
+            // The OPTIONS sent beside the POST may be answered, or
+            // cancelled, after the upload has returned: wait for its line.
+            let seen = { server.requestLog.compactMap { request in request.split(separator: " ").first.map(String.init) } }
+            try await waitUntil("a line for each request the server saw") {
+                requestsWithoutALine(seen(), in: handler.entries).isEmpty
             }
             #expect(requestLines(handler.entries).map { "\($0.metadata["http.request.method"] ?? "")" }.contains("POST"))
+        }
+    }
+
+    /// A request whose task is cancelled while it waits for its answer is
+    /// one line too, with the verdict `cancelled`, and one request counted
+    /// with the status class `cancelled`.
+    @Test func aCancelledRequestIsALineAndACountedRequest() async throws {
+        try await withDevServer { server, folder in
+            try await Relay.withRelay(to: server.endpoint, .init(stall: .once(afterBytes: 50_000))) { relay in
+                let path = folder.newPath("upload.bin")
+                try randomData(200_000).write(to: URL(fileURLWithPath: path))
+                let handler = InMemoryLogHandler()
+                var logger = Logger(label: "test") { _ in handler }
+                logger.logLevel = .debug
+                let metrics = TestMetrics()
+                let client = TusClient(url: relay.url(for: server.endpoint), proxy: .none, logger: logger, metricsFactory: metrics)
+                let uploader = try await client.uploader(forFileAtPath: path, options: UploadOptions())
+                let upload = Task { try await uploader.upload() }
+                try await relay.waitUntil { counters in counters.stallsBegun >= 1 }
+                upload.cancel()
+                await #expect(throws: CancellationError.self) { try await upload.value }
+                relay.releaseStalls()
+
+                let cancelled = requestLines(handler.entries).filter { entry in entry.metadata["tus.verdict"] == "cancelled" }
+                let methods = cancelled.map { entry in "\(entry.metadata["http.request.method"] ?? "")" }
+                #expect(methods.contains("POST"), "the POST held by the stall is a cancelled line: \(methods)")
+                #expect(metrics.total("tus.client.requests", [("http.response.status_class", "cancelled")]) == Int64(cancelled.count))
+            }
         }
     }
 

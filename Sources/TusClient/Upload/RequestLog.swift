@@ -52,6 +52,25 @@ enum RequestLog {
         logger.debug(requestMessage, metadata: metadata)
     }
 
+    /// Logs `sent` at `debug` as a request its task cancelled before an
+    /// answer came, such as the `OPTIONS` sent beside a `POST` that the
+    /// upload no longer needs: verdict `cancelled`, so a request the server
+    /// saw has its line too.
+    static func logCancelled(_ sent: SentRequest, to logger: Logger) {
+        guard logger.logLevel <= .debug else { return }
+        logger.debug(
+            requestMessage,
+            metadata: [
+                "http.request.method": "\(sent.kind.method)",
+                "url.full": "\(sent.url.forMessages)",
+                "tus.request.body_bytes": "\(sent.bodyCount)",
+                "tus.verdict": "\(cancelledWord)",
+            ])
+    }
+
+    /// The verdict word of a request its task cancelled.
+    static let cancelledWord = "cancelled"
+
     /// Logs the headers a request goes out with, at `trace`.
     static func logRequestHeaders(_ method: String, _ url: String, _ headers: [(name: String, value: String)], to logger: Logger) {
         guard logger.logLevel <= .trace else { return }

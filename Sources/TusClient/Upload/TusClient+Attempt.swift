@@ -61,6 +61,10 @@ extension TusClient {
             }
         } catch let failure as TransportFailure {
             outcome = .noAnswer(failure)
+        } catch is CancellationError {
+            RequestLog.logCancelled(sent, to: logger)
+            metrics.recordCancelled(sent)
+            throw CancellationError()
         }
         let attempt = Attempt(sent: sent, outcome: outcome, verdict: Verdict.decide(sent, outcome), seconds: seconds)
         RequestLog.log(attempt, to: logger)

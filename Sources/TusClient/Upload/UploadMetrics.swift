@@ -49,6 +49,16 @@ struct UploadMetrics: Sendable {
         }
     }
 
+    /// Counts a request its task cancelled before an answer came
+    /// (`http.response.status_class` `cancelled`).
+    func recordCancelled(_ sent: SentRequest) {
+        Counter(
+            label: "tus.client.requests",
+            dimensions: [("http.request.method", sent.kind.method), ("http.response.status_class", "cancelled")],
+            factory: factory
+        ).increment()
+    }
+
     /// Counts a request tried again, by reason (see ``Verdict/Failure/reason``).
     func retried(because reason: String) {
         Counter(label: "tus.client.retries", dimensions: [("tus.reason", reason)], factory: factory).increment()
