@@ -5,6 +5,12 @@ Run by Benchmarks/compare (its "Uploads" block); it can also run alone:
 
     python upload.py --tus .build/release/tus [--relay .build/release/test-relay]
                      [--runs 3] [--work DIR] [--results FILE] [--pin]
+                     [--baseline-tus OTHER/tus --baseline-label NAME]
+
+With --baseline-tus, another build of tus (an older commit's, say) takes its
+turn beside ours uploading to tus serve over loopback, through the relay and
+over HTTPS, and a row per workload compares ours's client CPU per GiB with
+that build's (target: within 3 %): what a change between the two costs.
 
 With --pin the servers, the relays and nginx run on one CPU this process may
 use and every client on another (taskset).
@@ -537,7 +543,8 @@ class Bench:
         relay_before = route.relay_cpu()
         rss = None
         tls = ['--cacert', route.cacert] if route.cacert else []
-        if client in ('ours', 'ours-parallel'):
+        if client in ('ours', 'ours-parallel', 'baseline'):
+            executable = self.args.baseline_tus if client == 'baseline' else self.args.tus
             if client == 'ours-parallel':
                 store = None
                 options = ['--no-store', '--parallel', str(self.args.parallel)]
@@ -549,7 +556,7 @@ class Bench:
             else:
                 store = None
                 options = ['--no-store']
-            wall, out, rss, client_cpu = timed([self.args.tus, 'upload', path, '--endpoint', route.endpoint]
+            wall, out, rss, client_cpu = timed([executable, 'upload', path, '--endpoint', route.endpoint]
                                                + options + tls, self.args.work)
             url = out.strip().splitlines()[-1]
             if store:
@@ -612,7 +619,7 @@ class Bench:
         time.sleep(0.2)
         fields = {
             'workload': 'upload', 'server': server.name, 'link': route.link, 'backend': client, 'file_bytes': size,
-            'chunk_bytes': chunk if client in ('curl-chunks', 'tuspy') or (client == 'ours' and sizes == 'chunks')
+            'chunk_bytes': chunk if client in ('curl-chunks', 'tuspy') or (client in ('ours', 'baseline') and sizes == 'chunks')
             else None,
             'bytes_per_s': round(size / wall, 1), 'seconds': round(wall, 3),
             'client_cpu_s': round(client_cpu, 4), 'harness_cpu_s': round(HARNESS_CPU[0], 4),
@@ -736,6 +743,10 @@ def main():
     parser.add_argument('--jobs', type=int, default=8, help='how many files ours uploads at once (tus upload --jobs)')
     parser.add_argument('--only', default='devserver,tuspyserver,growth,relay,https,parallel,files',
                         help='comma-separated: devserver, tuspyserver, growth, relay, https, parallel, files')
+    parser.add_argument('--baseline-tus', help='another build of tus (such as an older commit\'s): its uploads take '
+                        'turns with ours in the devserver, relay and https workloads, and a row compares the client '
+                        'CPU per GiB of ours with its')
+    parser.add_argument('--baseline-label', default='baseline', help='what the rows call the --baseline-tus build')
     parser.add_argument('--pin', action='store_true',
                         help='run the servers, relays and nginx on one CPU and every client on another (taskset)')
     args = parser.parse_args()
@@ -746,6 +757,8 @@ def main():
         SERVER_CPU[:] = ['taskset', '-c', str(cpus[-1])]
         CLIENT_CPU[:] = ['taskset', '-c', str(cpus[0])]
     args.tus = os.path.abspath(args.tus)
+    if args.baseline_tus:
+        args.baseline_tus = os.path.abspath(args.baseline_tus)
     only = set(args.only.split(','))
     unknown = only - {'devserver', 'tuspyserver', 'growth', 'relay', 'https', 'parallel', 'files'}
     if unknown:
@@ -859,9 +872,14 @@ def main():
         # Each round, every upload of a workload once; who goes first turns
         # from round to round.
         plan = []
+        # With --baseline-tus, the other build takes its turn beside ours in
+        # each workload it shares with curl (loopback to tus serve, the relay
+        # to tus serve, HTTPS).
+        baseline = [('baseline', 'baseline')] if args.baseline_tus else []
         if 'devserver' in only:
             plan.append([('dev-ours', 'ours', dev_direct, big), ('dev-curl', 'curl', dev_direct, big),
-                         ('dev-curl-chunks', 'curl-chunks', dev_direct, big), ('dev-tuspy', 'tuspy', dev_direct, big)])
+                         ('dev-curl-chunks', 'curl-chunks', dev_direct, big), ('dev-tuspy', 'tuspy', dev_direct, big)]
+                        + [('dev-' + key, client, dev_direct, big) for key, client in baseline])
         if 'growth' in only:
             if 'devserver' not in only:
                 plan.append([('dev-ours', 'ours', dev_direct, big)])
@@ -872,9 +890,11 @@ def main():
         if 'relay' in only:
             for name, route in relayed.items():
                 plan.append([('relay-%s-%s' % (name, client), client, route, linked)
-                             for client in ('ours', 'curl', 'tuspy')])
+                             for client in ('ours', 'curl', 'tuspy')
+                             + (('baseline',) if baseline and name == 'tus-serve' else ())])
         if tls:
-            plan.append([('https-ours', 'ours', tls, big), ('https-curl', 'curl', tls, big)])
+            plan.append([('https-ours', 'ours', tls, big), ('https-curl', 'curl', tls, big)]
+                        + [('https-' + key, client, tls, big) for key, client in baseline])
         # Uploads of one byte: over loopback, the part of every client's CPU
         # time that does not grow with the file (process start, the
         # requests), for the notes on the CPU rows; through the relay, the
@@ -952,6 +972,16 @@ def main():
                                              ours / cpu_per_gib(same_requests_key)))
             notes.append(note)
 
+        def baseline_row(workload, ours_key, baseline_key):
+            """Ours's client CPU per GiB against the --baseline-tus build's,
+            same workload, taking turns: what a change between the two costs.
+            Target: within 3 %."""
+            if baseline_key not in runs:
+                return
+            ours, other = cpu_per_gib(ours_key), cpu_per_gib(baseline_key)
+            label = 'Client CPU per GiB: %s (ours ÷ %s)' % (workload, args.baseline_label)
+            cpu_rows.append(row(label, ours, other, ours / other, '≤1.03', ours / other <= 1.03, seconds))
+
         size = size_name(args.size_mib)
         chunk = '%d MiB chunks' % args.chunk_mib
         rows = []
@@ -980,6 +1010,7 @@ def main():
             rows.append(against('Upload %s to tus serve, %s (vs curl, one PATCH)' % (size, chunk), 'dev-curl', 0.8))
             rows.append(against('Upload %s to tus serve, %s (vs tuspy)' % (size, chunk), 'dev-tuspy', 2))
             cpu_row('%s to tus serve, %s' % (size, chunk), 'dev-ours', 'dev-curl', 'dev-curl-chunks')
+            baseline_row('%s to tus serve, %s' % (size, chunk), 'dev-ours', 'dev-baseline')
         if tps:
             rows.append(rate_row('Upload %s to tuspyserver, %s (vs tuspy)' % (size, chunk), 'tps-ours', 'tps-tuspy', 1))
             cpu_row('%s to tuspyserver, %s' % (size, chunk), 'tps-ours', 'tps-curl')
@@ -1015,10 +1046,12 @@ def main():
                                 (patches - 1) * args.round_trip_ms))
                 notes.append(note + '.')
             cpu_row(label[len('Upload '):], 'relay-%s-ours' % name, 'relay-%s-curl' % name)
+            baseline_row(label[len('Upload '):], 'relay-%s-ours' % name, 'relay-%s-baseline' % name)
         if tls:
             label = 'Upload %s to tus serve over HTTPS through nginx, default sizes' % size
             rows.append(rate_row('%s (vs curl, one PATCH)' % label, 'https-ours', 'https-curl', 0.8))
             cpu_row(label[len('Upload '):], 'https-ours', 'https-curl')
+            baseline_row(label[len('Upload '):], 'https-ours', 'https-baseline')
             # What nginx saw: how many PATCHes ours sent, the largest, and
             # the TLS version and cipher each client agreed on.
             def seen(key):
