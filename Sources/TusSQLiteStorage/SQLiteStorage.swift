@@ -61,16 +61,28 @@ import TusThreads
 /// written as they are.
 ///
 /// ## Threads
-/// Every method is safe to call from many tasks at once, and none blocks the
-/// thread of its caller. The instance owns one SQLite connection for its
-/// calls and one thread of its own, started on first use, that runs them
-/// one at a time, in the order they were called: SQLite's steps, its waits
-/// of up to `busyTimeout` while another process writes, and its disk I/O
-/// happen there while the calling task is suspended, so the threads of
-/// Swift concurrency's pool stay free for other tasks. A call whose task is
-/// cancelled still runs to its end and returns its result. ``close()`` ends
-/// the thread. Open several instances to write in parallel; each has its
-/// own connection and thread.
+/// Every method is safe to call from many tasks at once, and none makes the
+/// thread of its caller wait. The instance owns one thread of its own,
+/// started on first use, with one SQLite connection, that runs calls one at
+/// a time, in the order they were called: SQLite's waits of up to
+/// `busyTimeout` while another connection writes, checkpoints, opening the
+/// file afresh, and every failure happen there while the calling task is
+/// suspended, so the threads of Swift concurrency's pool stay free for
+/// other tasks.
+///
+/// A look-up, a change or a removal that need not wait is answered on the
+/// caller's thread instead, over a second connection whose busy timeout is
+/// zero, so that it costs no trip to the store's thread and back: a read
+/// never waits for a writer in write-ahead-log mode, and a change that
+/// finds the database locked, or comes while another call holds that
+/// connection, or when the log wants a checkpoint, goes to the store's
+/// thread. Either way a call that returned is committed, and a call made
+/// after it sees it. The second connection is opened by the first call
+/// that runs on the store's thread.
+///
+/// A call whose task is cancelled still runs to its end and returns its
+/// result. ``close()`` ends the thread. Open several instances to write in
+/// parallel; each has its own connections and thread.
 ///
 /// Checkpoints, where SQLite copies the log into the database file and
 /// `fsync`s both, mostly run on a background Dispatch queue over a second
@@ -106,6 +118,8 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     // writes, and whether the last change failed that way.
     private var lastReopening: ContinuousClock.Instant?
     private var changeRefused = false
+    // Answers the calls that need not wait on the caller's thread.
+    private let fastLane = FastLane()
 
     /// Opens the store in the database file at `path`, creating the file and
     /// its schema when the file is missing or empty.
@@ -173,7 +187,11 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         // Closing may checkpoint, which is disk I/O: on the store's thread.
         if let table {
             let owned = OwnedTable(table)
-            executor.stop(after: { owned.table.close() })
+            let fastLane = fastLane
+            executor.stop(after: {
+                fastLane.close()
+                owned.table.close()
+            })
         }
     }
 
@@ -188,7 +206,8 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
 
     /// The URL stored under `key`.
     public func url(forKey key: String) async throws -> String? {
-        try await withTable("cannot read the URL of \(key.debugDescription) from \(self.path)", writes: false) {
+        if let answer = fastLane.url(forKey: key) { return answer }
+        return try await withTable("cannot read the URL of \(key.debugDescription) from \(self.path)", writes: false) {
             try $0.url(forKey: key)
         }
     }
@@ -196,6 +215,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// Stores `url` under `key` with the present time, in one transaction.
     public func setURL(_ url: String, forKey key: String) async throws {
         let now = Date()
+        if fastLane.setURL(url, forKey: key, at: now) { return }
         try await withTable("cannot store the URL of \(key.debugDescription) in \(self.path)", writes: true) {
             try $0.setURL(url, forKey: key, at: now)
         }
@@ -205,6 +225,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// the present time, since every row has one.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
         let date = storedAt ?? Date()
+        if fastLane.setURL(url, forKey: key, at: date) { return }
         try await withTable("cannot store the URL of \(key.debugDescription) in \(self.path)", writes: true) {
             try $0.setURL(url, forKey: key, at: date)
         }
@@ -212,6 +233,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
 
     /// Removes the row of `key`, if any.
     public func removeURL(forKey key: String) async throws {
+        if fastLane.removeURL(forKey: key) { return }
         try await withTable("cannot remove the URL of \(key.debugDescription) from \(self.path)", writes: true) {
             try $0.removeURL(forKey: key)
         }
@@ -225,6 +247,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     public func close() async throws {
         _ = try await executor.finish { [self] in
             isClosed = true
+            fastLane.close()
             table?.close()
             table = nil
         }
@@ -274,6 +297,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
                 // inherit the old one's read-only view of it.
                 lastReopening = ContinuousClock.now
                 changeRefused = false
+                fastLane.close()
                 table?.close()
                 table = nil
             }
@@ -289,6 +313,11 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
             }
             let started = ContinuousClock.now
             defer {
+                // After the call, so that a change refused by the disk
+                // closes the lane before another call takes it.
+                fastLane.refresh(
+                    path: path, checkpointer: table.checkpointer,
+                    usable: table.unwritable == nil && !changeRefused && !isClosed)
                 let elapsed = ContinuousClock.now - started
                 if elapsed >= Self.slowCall {
                     let (whole, fraction) = elapsed.components

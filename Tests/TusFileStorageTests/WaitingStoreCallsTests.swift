@@ -151,8 +151,10 @@ struct WaitingStoreCallsTests {
         }
         log.record("1000 tasks finished")
         #expect(sum == (0..<1000).reduce(0) { $0 + ($1 * $1) % 11 })
-        // Reads do not queue behind a change that waits.
+        // Reads do not queue behind a change that waits (the SQLite store
+        // answers them on the caller's thread, beside its own).
         #expect(try await json.url(forKey: "before") == "https://tus.example/files/json-before")
+        #expect(try await sqlite.url(forKey: "before") == "https://tus.example/files/sqlite-before")
         #expect(log.all == ["1000 tasks finished"])
 
         #expect(try await flockHolder.release() == 0)

@@ -52,6 +52,14 @@ final class Checkpointer: @unchecked Sendable {
     private var unavailable = false
     /// How many pages of the log the last checkpoint copied.
     private var copied: Int32 = 0
+    /// Whether the last commit left the log at the size where the
+    /// committing thread checkpoints.
+    private var inlineDue = false
+
+    /// True when the log has reached the size where the committing thread
+    /// checkpoints: a caller's thread must then leave its change to the
+    /// store's thread, which may wait for that.
+    var inlineCheckpointDue: Bool { lock.withLock { inlineDue } }
 
     // Used on `queue` only.
     private var connection: SQLiteConnection?
@@ -73,10 +81,21 @@ final class Checkpointer: @unchecked Sendable {
     /// Called on the committing thread, inside the commit's `sqlite3_step`,
     /// by the connection's write-ahead-log hook: `pages` is the log's size
     /// after the commit, and `handle` the committing connection.
-    func committed(pages: Int32, on handle: OpaquePointer) {
+    ///
+    /// With `mayWait` false (a commit on a caller's thread, see
+    /// ``FastLane``) nothing runs inline: a checkpoint that would is left to
+    /// the next commit on the store's thread, and ``inlineCheckpointDue``
+    /// says so until then.
+    func committed(pages: Int32, on handle: OpaquePointer, mayWait: Bool = true) {
         let step: Step = lock.withLock {
             if pages < copied { copied = 0 }  // the log started over
+            inlineDue = pages >= (unavailable ? Self.fallbackPages : Self.inlinePages)
             if stopped { return .nothing }
+            if !mayWait {
+                guard !unavailable, !scheduled, pages - copied >= Self.backgroundPages else { return .nothing }
+                scheduled = true
+                return .background
+            }
             if unavailable {
                 guard pages >= Self.fallbackPages else { return .nothing }
                 // Try the second connection again after this checkpoint:

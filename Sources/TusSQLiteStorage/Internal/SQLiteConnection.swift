@@ -210,18 +210,32 @@ final class SQLiteConnection {
     /// SQLite's automatic checkpoints; nil gives them back to SQLite. The
     /// connection does not retain `checkpointer`: its owner keeps it alive
     /// until it removes it or closes the connection.
-    func setCheckpointer(_ checkpointer: Checkpointer?) {
+    ///
+    /// With `mayWait` false the connection's commits never checkpoint on
+    /// the committing thread (see ``Checkpointer/committed(pages:on:mayWait:)``).
+    func setCheckpointer(_ checkpointer: Checkpointer?, mayWait: Bool = true) {
         guard let handle else { return }
         guard let checkpointer else {
             sqlite3_wal_autocheckpoint(handle, Checkpointer.fallbackPages)
             return
         }
-        sqlite3_wal_hook(handle, { context, handle, _, pages in
-            if let context, let handle {
-                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(pages: pages, on: handle)
-            }
-            return SQLITE_OK
-        }, Unmanaged.passUnretained(checkpointer).toOpaque())
+        let context = Unmanaged.passUnretained(checkpointer).toOpaque()
+        if mayWait {
+            sqlite3_wal_hook(handle, { context, handle, _, pages in
+                if let context, let handle {
+                    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().committed(pages: pages, on: handle)
+                }
+                return SQLITE_OK
+            }, context)
+        } else {
+            sqlite3_wal_hook(handle, { context, handle, _, pages in
+                if let context, let handle {
+                    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue()
+                        .committed(pages: pages, on: handle, mayWait: false)
+                }
+                return SQLITE_OK
+            }, context)
+        }
     }
 }
 

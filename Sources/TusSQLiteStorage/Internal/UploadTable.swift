@@ -39,6 +39,15 @@ final class UploadTable {
         PRAGMA user_version = 2;
         """
 
+    /// The statements of a look-up, a change and a removal, which
+    /// ``FastLane`` prepares too.
+    static let selectSQL = "SELECT url FROM tus_uploads WHERE key = ?1"
+    static let upsertSQL = """
+        INSERT INTO tus_uploads (key, url, stored_at) VALUES (?1, ?2, ?3)
+        ON CONFLICT (key) DO UPDATE SET url = excluded.url, stored_at = excluded.stored_at
+        """
+    static let deleteSQL = "DELETE FROM tus_uploads WHERE key = ?1"
+
     private let connection: SQLiteConnection
     // Nil in a read-only table without the schema (a new, empty file).
     private let select: SQLiteStatement?
@@ -47,7 +56,8 @@ final class UploadTable {
     private let upsert: SQLiteStatement?
     private let delete: SQLiteStatement?
     private let prune: SQLiteStatement?
-    private let checkpointer: Checkpointer?
+    /// Runs the log's checkpoints; nil in a read-only table.
+    let checkpointer: Checkpointer?
 
     /// Why the table is read-only, with SQLite's error from the read-write
     /// open; nil when it takes writes.
@@ -80,12 +90,9 @@ final class UploadTable {
             try connection.execute("PRAGMA trusted_schema = OFF")
             try Self.checkOrCreateSchema(connection, path: path)
             do {
-                select = try connection.prepare("SELECT url FROM tus_uploads WHERE key = ?1")
-                upsert = try connection.prepare("""
-                    INSERT INTO tus_uploads (key, url, stored_at) VALUES (?1, ?2, ?3)
-                    ON CONFLICT (key) DO UPDATE SET url = excluded.url, stored_at = excluded.stored_at
-                    """)
-                delete = try connection.prepare("DELETE FROM tus_uploads WHERE key = ?1")
+                select = try connection.prepare(Self.selectSQL)
+                upsert = try connection.prepare(Self.upsertSQL)
+                delete = try connection.prepare(Self.deleteSQL)
                 list = try connection.prepare("SELECT key, url, stored_at FROM tus_uploads")
                 prune = try connection.prepare("DELETE FROM tus_uploads WHERE stored_at < ?1")
             } catch {
@@ -163,7 +170,7 @@ final class UploadTable {
                 }
                 try connection.execute("PRAGMA trusted_schema = OFF")
                 let hasSchema = try Self.checkVersion(connection, path: path)
-                select = hasSchema ? try connection.prepare("SELECT url FROM tus_uploads WHERE key = ?1") : nil
+                select = hasSchema ? try connection.prepare(Self.selectSQL) : nil
                 list = hasSchema ? try connection.prepare("SELECT key, url, stored_at FROM tus_uploads") : nil
             } catch let error as TusError {
                 connection.close()
