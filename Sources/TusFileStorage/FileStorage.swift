@@ -91,7 +91,9 @@ import TusThreads
 /// in the order they were called, with their `flock` waits, writes and
 /// `fsync`s; the other runs the reads, which never wait for a change. The
 /// calling task is suspended meanwhile, so the threads of Swift
-/// concurrency's pool stay free for other tasks. A call whose task is
+/// concurrency's pool stay free for other tasks. A read of a file on a
+/// local disk that has not changed since the store last read or wrote it
+/// is answered on the caller's thread: one `stat` and a lookup. A call whose task is
 /// cancelled still runs to its end and returns its result. ``close()`` ends
 /// both threads.
 public final class FileStorage: ListableStorage, @unchecked Sendable {
@@ -173,7 +175,8 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
 
     /// The URL stored under `key`, as the file on disk holds it now.
     public func url(forKey key: String) async throws -> String? {
-        try await reader.run({ [self] in
+        if let answer = answerFromSnapshot(key) { return answer }
+        return try await reader.run({ [self] in
             try checkOpen()
             let current = try currentSnapshot()
             return current.bytes.withUnsafeBytes { current.index.url(forKey: key, in: $0) }
@@ -289,6 +292,17 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
     /// changed and the last index is used. Otherwise the file is read; when
     /// its bytes are the ones known, their index is reused, else they are
     /// scanned.
+    /// The URL under `key` (`.some(nil)` when there is none) from the
+    /// snapshot read last, when the file on a local disk has not changed
+    /// since: one `stat` on the caller's thread, which waits for no lock and
+    /// no writer. Nil when the file must be read, on the reader's thread.
+    private func answerFromSnapshot(_ key: String) -> String?? {
+        guard let known = stateMutex.withLock({ isClosed ? nil : snapshot }), known.isTrusted,
+              let info = try? POSIX.status(path), known.signature == FileSignature(info), !POSIX.isDirectory(info)
+        else { return nil }
+        return .some(known.bytes.withUnsafeBytes { known.index.url(forKey: key, in: $0) })
+    }
+
     private func currentSnapshot() throws -> Snapshot {
         let readAt = FileClock.now()
         let info: stat

@@ -18,13 +18,13 @@ import Foundation
 ///   parked, for the next one. With one thread, jobs run in the order they
 ///   were submitted: a call submits its job before it suspends, so the calls
 ///   of one task, and calls that follow each other, keep their order.
-/// - Waking a suspended task costs more (some 15–30 µs on a small virtual
-///   machine) than most jobs take (a cached read, one SQLite step). So a
-///   caller first looks for its result for up to 30 µs, giving the
-///   processor away between looks (`sched_yield`), and only then suspends;
-///   and a thread that ran out of jobs looks for the next one for 50 µs
-///   before it parks. A call that waits longer — for a lock, a busy
-///   database, a server — suspends its task after those 30 µs.
+/// - The calling task suspends at once: its thread, one of the pool's,
+///   never spins or waits for the job. Stores answer what needs no wait on
+///   the caller's thread before they come here (a cached JSON read, an
+///   SQLite call over a connection that never waits). A thread that ran
+///   out of jobs looks for the next one for 50 µs before it parks: the next
+///   call of a busy store comes within microseconds, and waking a parked
+///   thread costs more.
 /// - A job always runs to its end, and its caller gets its result, even when
 ///   the caller's task is cancelled meanwhile: a store call that changes
 ///   something must never look abandoned while it still happens. What a job
@@ -58,18 +58,8 @@ package final class ThreadExecutor: Sendable {
     ) async throws -> Result {
         let slot = Slot<Result>()
         guard queue.submit({ slot.fill(Swift.Result { try job() }) }) else { throw stopped() }
-        // Most jobs take microseconds, less than suspending and resuming a
-        // task costs: look for the result for a moment first.
-        let deadline = DispatchTime.now().uptimeNanoseconds + Self.lookNanoseconds
-        repeat {
-            if let result = slot.take() { return try result.get() }
-            sched_yield()
-        } while DispatchTime.now().uptimeNanoseconds < deadline
         return try await withCheckedThrowingContinuation { continuation in slot.wait(continuation) }
     }
-
-    /// How long a caller looks for its result before it suspends.
-    private static let lookNanoseconds: UInt64 = 30_000
 
     /// Runs `job` after every job already submitted, stops the executor, and
     /// returns `job`'s result once every thread has ended. Returns nil,
@@ -112,9 +102,9 @@ package final class ThreadExecutor: Sendable {
     package var waitingJobs: Int { queue.waitingJobs }
 }
 
-/// Where a job of ``ThreadExecutor/run(_:ifStopped:)`` leaves its result:
-/// taken by its caller, or handed to the caller's continuation once it
-/// waits.
+/// Where a job of ``ThreadExecutor/run(_:ifStopped:)`` leaves its result
+/// for the caller's continuation: handed to it when it waits already, or
+/// kept until it does (the job may end before the caller suspends).
 private final class Slot<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var result: Result<Value, any Error>?
@@ -131,11 +121,6 @@ private final class Slot<Value: Sendable>: @unchecked Sendable {
             self.result = result
             lock.unlock()
         }
-    }
-
-    /// The result, when the job has run.
-    func take() -> Result<Value, any Error>? {
-        lock.withLock { result }
     }
 
     /// Resumes `continuation` with the result, now or once the job has run.
