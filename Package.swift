@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The IETF draft's structured header fields (Upload-Complete, Upload-Limit, …).
+        .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
         // `swift package generate-documentation`: the DocC catalogs in Sources/<Target>/<Target>.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -76,11 +78,15 @@ let package = Package(
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
 
         // The tus wire format (header names, metadata, checksums, dates),
-        // written once for the client and the development server. Not a
-        // product.
+        // written once for the client and the development server, and the
+        // IETF draft's (Resumable Uploads for HTTP) beside it. Not a product.
         .target(
             name: "TusProtocol",
-            dependencies: ["TusCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "TusCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "RawStructuredFieldValues", package: "swift-http-structured-headers"),
+            ]
         ),
 
         // The tus 1.0 client.
