@@ -24,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The IETF draft's structured header fields (Upload-Complete, Upload-Limit, …).
+        .package(url: "https://github.com/apple/swift-http-structured-headers", from: "1.7.0"),
+        // Apple's server of the IETF draft (NIOResumableUpload) and the
+        // HTTP types it speaks, for the tests only.
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // `swift package generate-documentation`: the DocC catalogs in Sources/<Target>/<Target>.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -76,11 +82,15 @@ let package = Package(
         .target(name: "TusStorageTesting", dependencies: ["TusCore"]),
 
         // The tus wire format (header names, metadata, checksums, dates),
-        // written once for the client and the development server. Not a
-        // product.
+        // written once for the client and the development server, and the
+        // IETF draft's (Resumable Uploads for HTTP) beside it. Not a product.
         .target(
             name: "TusProtocol",
-            dependencies: ["TusCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "TusCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "RawStructuredFieldValues", package: "swift-http-structured-headers"),
+            ]
         ),
 
         // The tus 1.0 client.
@@ -211,6 +221,23 @@ let package = Package(
         ),
         // The tests' relay as a process, for Benchmarks/compare.
         .executableTarget(name: "test-relay", dependencies: ["TusTestSupport"], path: "Tests/RelayCommand"),
+        // Apple's server of the IETF draft (NIOResumableUpload) writing
+        // uploads to files, for the tests (TusTestSupport's
+        // NIOResumableUploadServer starts it). Not a product.
+        .executableTarget(
+            name: "nio-resumable-upload-server",
+            dependencies: [
+                .product(name: "NIOResumableUpload", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/NIOResumableUploadServer"
+        ),
         .testTarget(name: "TusCoreTests", dependencies: ["TusCore", "TusStorageTesting"]),
         .testTarget(name: "TusThreadsTests", dependencies: ["TusThreads", "TusTestSupport"]),
         .testTarget(name: "TusFingerprintsTests", dependencies: ["TusFingerprints", "TusTestSupport"]),

@@ -15,6 +15,20 @@ public struct CurlResult: Sendable {
     public var stderr: String
     /// `-w '%{time_total}'`: the whole transfer, in seconds.
     public var timeTotal: Double
+    /// The interim answers (`1xx`: `100 Continue`, `104 Upload Resumption
+    /// Supported` …) that came before the last one, in order.
+    public var interim: [Interim] = []
+
+    /// An interim (`1xx`) answer: its status and headers.
+    public struct Interim: Sendable {
+        /// The status, such as 104.
+        public var status: Int
+        /// Header names lowercased; the last value wins.
+        public var headers: [String: String]
+
+        /// The value of the header `name`, whatever its case.
+        public subscript(_ name: String) -> String? { headers[name.lowercased()] }
+    }
 
     /// The body as UTF-8 text.
     public var text: String { String(decoding: body, as: UTF8.self) }
@@ -53,11 +67,14 @@ public func curl(_ arguments: [String], _ url: URL, timeout: Double = 20) async 
     let written = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     var status = 0
     var headers: [String: String] = [:]
+    var interim: [CurlResult.Interim] = []
     let rawHeaders = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
     for line in rawHeaders.components(separatedBy: "\r\n") {
         if line.hasPrefix("HTTP/") {
             // A new block (after `100 Continue`, or a proxy's `200
-            // Connection established`): keep the last.
+            // Connection established`): keep the last, and the interim
+            // answers before it.
+            if (100..<200).contains(status) { interim.append(.init(status: status, headers: headers)) }
             headers = [:]
             let fields = line.split(separator: " ")
             status = fields.count > 1 ? Int(fields[1]) ?? 0 : 0
@@ -69,7 +86,8 @@ public func curl(_ arguments: [String], _ url: URL, timeout: Double = 20) async 
         exitCode: exitCode, status: status, headers: headers,
         body: (try? Data(contentsOf: URL(fileURLWithPath: bodyFile))) ?? Data(),
         stderr: (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "",
-        timeTotal: Double(written.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+        timeTotal: Double(written.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0,
+        interim: interim)
 }
 
 /// One HTTP request through ``curl(_:_:timeout:)``, for tests that speak tus

@@ -18,12 +18,18 @@ public enum TestPaths {
     /// The built `tus` tool: `$TUS_BIN`, else beside the test bundle.
     public static var tusBinary: String {
         if let path = ProcessInfo.processInfo.environment["TUS_BIN"], !path.isEmpty { return path }
+        return builtProduct("tus")
+    }
+
+    /// The executable target `name` of this package, built beside the test
+    /// bundle (`swift build --build-tests` builds them all).
+    public static func builtProduct(_ name: String) -> String {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // On Apple platforms the runner sits inside the .xctest bundle.
         while folder.pathExtension == "xctest" || folder.lastPathComponent == "MacOS" || folder.lastPathComponent == "Contents" {
             folder.deleteLastPathComponent()
         }
-        return folder.appendingPathComponent("tus").path
+        return folder.appendingPathComponent(name).path
     }
 
     /// The Python with tuspy 1.1.0: `$TUS_TEST_PYTHON`, else the package's
