@@ -78,7 +78,9 @@ import TusThreads
 /// connection, or when the log wants a checkpoint, goes to the store's
 /// thread. Either way a call that returned is committed, and a call made
 /// after it sees it. The second connection is opened by the first call
-/// that runs on the store's thread.
+/// that runs on the store's thread, and reads through a memory map of up
+/// to 256 MiB of the file (`PRAGMA mmap_size`), so a page missing from its
+/// cache costs a page fault rather than a `read`.
 ///
 /// A call whose task is cancelled still runs to its end and returns its
 /// result. ``close()`` ends the thread. Open several instances to write in

@@ -97,6 +97,9 @@ final class FastLane: @unchecked Sendable {
 
     // MARK: Opening and closing, on the store's thread
 
+    /// How much of the file the lane maps into memory for its reads.
+    static let mapBytes = 256 << 20
+
     /// After a call on the store's thread: opens the lane on the file at
     /// `path` when `usable` (the store's table is open and takes writes) and
     /// it is not open yet, and closes it when not `usable` or broken.
@@ -115,6 +118,9 @@ final class FastLane: @unchecked Sendable {
             // schema, and the same durability.
             try opened.execute("PRAGMA trusted_schema = OFF")
             try opened.execute("PRAGMA synchronous = NORMAL")
+            // Reads through a memory map: a page missing from the
+            // connection's cache costs a page fault at most, not a read().
+            try opened.execute("PRAGMA mmap_size = \(Self.mapBytes)")
             select = try opened.prepare(UploadTable.selectSQL)
             upsert = try opened.prepare(UploadTable.upsertSQL)
             delete = try opened.prepare(UploadTable.deleteSQL)
