@@ -73,8 +73,12 @@ extension Relay {
         public var bytesPerSecond: Int
 
         /// The receive buffer (`SO_RCVBUF`) of the relay's socket toward
-        /// the client; Linux doubles it for its own bookkeeping.
-        public static let receiveBuffer = 4096
+        /// the client; Linux doubles it for its own bookkeeping. About 2 ms
+        /// worth, between 4 KiB and 64 KiB: small enough that the client
+        /// cannot run ahead, large enough that a fast cap (25 MB/s, say)
+        /// is not read 8 KiB at a time, a wake-up of the relay each, whose
+        /// CPU time would then bound the link rather than the cap.
+        public var receiveBuffer: Int { min(64 << 10, max(4096, bytesPerSecond / 500)) }
         /// The segment size (`TCP_MAXSEG`) the relay announces to the client.
         public static let maximumSegmentSize = 1400
 
