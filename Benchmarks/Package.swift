@@ -8,6 +8,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "swift-tus", path: ".."),
+        // Only for the benchmarks' Swift anchor beside the Python one for
+        // SQLite: the same gets and sets through GRDB's DatabaseQueue.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .executableTarget(
@@ -18,6 +21,7 @@ let package = Package(
                 .product(name: "TusSQLiteStorage", package: "swift-tus"),
                 .product(name: "TusRedisStorage", package: "swift-tus"),
                 .product(name: "TusFingerprints", package: "swift-tus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: [
                 .enableUpcomingFeature("ExistentialAny"),

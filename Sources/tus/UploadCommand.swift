@@ -75,7 +75,10 @@ struct UploadCommand: AsyncParsableCommand {
     @Flag(help: "Keep the upload URL in the store after the upload has finished.")
     var keepURL = false
 
-    @Option(help: ArgumentHelp("Upload the file in this many parts at once, joined on the server (tus concatenation).", valueName: "n"))
+    @Option(help: ArgumentHelp(
+        "Upload the file in this many parts at once, joined on the server (tus concatenation).",
+        discussion: "Pays where one connection cannot fill the link (a cap per connection, a long round trip); on a fast local link it only adds requests and the server's join.",
+        valueName: "n"))
     var parallel: Int = 1
 
     @Option(help: ArgumentHelp("Abandon a request through which nothing moves for this long, and go on: 30s, 2m.", valueName: "duration"))

@@ -4,7 +4,10 @@
 //     test-relay --to HOST:PORT [--round-trip-ms 40] [--cut-every BYTES] [--stall-after BYTES] [--rate BYTES_PER_SECOND]
 //
 // It prints the port it listens on (127.0.0.1) as one line on standard
-// output, then relays until it is killed.
+// output, then relays until it is killed. --rate caps each connection on
+// its own (n connections at once carry up to n times it), from the client
+// toward the server, and with --round-trip-ms each still carries the whole
+// rate (see Relay.Rate).
 import Foundation
 import TusTestSupport
 

@@ -49,8 +49,12 @@ extension Relay {
     /// after the one before it, plus the latency), for as long as it lives.
     ///
     /// The cap is per connection, as a link's bandwidth shared by one
-    /// transfer at a time; a test with parallel connections gets the cap on
-    /// each. Bytes from the server toward the client are not capped: in
+    /// transfer at a time, or a network that shapes each flow; a test with
+    /// parallel connections gets the cap on each, and n connections at once
+    /// carry up to n times the rate. With a round trip as well, each
+    /// connection still carries the whole rate: the bytes on their way
+    /// through the latency do not count against the window the relay reads
+    /// ahead. Bytes from the server toward the client are not capped: in
     /// tus they are headers of a few hundred bytes, and delaying them would
     /// only add latency, which ``Behaviour/roundTripLatency`` gives already.
     ///
@@ -69,8 +73,12 @@ extension Relay {
         public var bytesPerSecond: Int
 
         /// The receive buffer (`SO_RCVBUF`) of the relay's socket toward
-        /// the client; Linux doubles it for its own bookkeeping.
-        public static let receiveBuffer = 4096
+        /// the client; Linux doubles it for its own bookkeeping. About 2 ms
+        /// worth, between 4 KiB and 64 KiB: small enough that the client
+        /// cannot run ahead, large enough that a fast cap (25 MB/s, say)
+        /// is not read 8 KiB at a time, a wake-up of the relay each, whose
+        /// CPU time would then bound the link rather than the cap.
+        public var receiveBuffer: Int { min(64 << 10, max(4096, bytesPerSecond / 500)) }
         /// The segment size (`TCP_MAXSEG`) the relay announces to the client.
         public static let maximumSegmentSize = 1400
 
@@ -81,9 +89,19 @@ extension Relay {
         }
 
         /// The most bytes the relay reads from the client at once, and
-        /// holds before it reads more: about 100 ms worth, between 512 B
-        /// and 64 KiB.
+        /// holds before it reads more (beside those on their way, below):
+        /// about 100 ms worth, between 512 B and 64 KiB.
         var window: Int { min(64 << 10, max(512, bytesPerSecond / 10)) }
+
+        /// The bytes the link carries during `latency`: those it has sent
+        /// on and the latency still holds, which the relay does not count
+        /// against ``window``, so that a link with both a rate and a round
+        /// trip still carries the rate, as a network path whose window
+        /// covers its bandwidth times its delay does.
+        func inFlight(over latency: Duration) -> Int {
+            let (seconds, attoseconds) = latency.components
+            return Int((Double(bytesPerSecond) * (Double(seconds) + Double(attoseconds) / 1e18)).rounded(.up))
+        }
     }
 
     /// Cutting the link: once ``afterBytes`` bytes from the client have

@@ -86,7 +86,7 @@ public final class Relay: Sendable {
             // announces the small window and segment size; accepted
             // sockets inherit both.
             bootstrap = bootstrap
-                .serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(Rate.receiveBuffer))
+                .serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(rate.receiveBuffer))
                 .serverChannelOption(
                     ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_MAXSEG)),
                     value: SocketOptionValue(Rate.maximumSegmentSize))

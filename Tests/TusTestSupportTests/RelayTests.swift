@@ -234,6 +234,63 @@ import TusTestSupport
         }
     }
 
+    /// What a user of `test-relay --rate` relies on: the cap holds each
+    /// connection on its own, so four transfers at once take about as long
+    /// as one, where a cap shared by the link would take four times as
+    /// long. Each transfer ends when the server has every byte; the bound
+    /// compares two transfers of the same test, as the machine may be
+    /// loaded.
+    @Test func aRateCapHoldsEachConnectionOnItsOwn() async throws {
+        let rate = 2_000_000
+        let count = 1_000_000  // half a second at the cap
+        let alone = try await timeToCarry(count, connections: 1, .rate(bytesPerSecond: rate))
+        let fourAtOnce = try await timeToCarry(count, connections: 4, .rate(bytesPerSecond: rate))
+        print("\(count) B at \(rate) B/s a connection: one alone \(alone), four at once \(fourAtOnce)")
+        #expect(fourAtOnce >= .seconds(0.8 * Double(count) / Double(rate)), "faster than the cap: \(fourAtOnce)")
+        #expect(fourAtOnce <= alone * 2, "the connections shared the cap: \(fourAtOnce) against \(alone)")
+    }
+
+    /// A round trip on top of a rate cap adds its latency, not a lower
+    /// rate: a relay that counted the bytes inside the latency against the
+    /// window it reads ahead would carry at most 64 KiB per 20 ms, about
+    /// 3.3 MB/s, and take 2.4 s here instead of half a second.
+    @Test func aRoundTripOnTopOfARateCapOnlyAddsItsLatency() async throws {
+        let rate = 16_000_000
+        let count = 8_000_000  // half a second at the cap
+        let alone = try await timeToCarry(count, connections: 1, .rate(bytesPerSecond: rate))
+        let behind = try await timeToCarry(
+            count, connections: 1, .init(roundTripLatency: .milliseconds(40), rate: .init(bytesPerSecond: rate)))
+        print("\(count) B at \(rate) B/s: without latency \(alone), behind a 40 ms round trip \(behind)")
+        #expect(behind >= .seconds(0.8 * Double(count) / Double(rate)), "faster than the cap: \(behind)")
+        #expect(behind <= alone * 2 + .milliseconds(100), "the round trip lowered the rate: \(behind) against \(alone)")
+    }
+
+    /// Sends `count` bytes on each of `connections` connections at once
+    /// through a relay with `behaviour`; returns the time until the server
+    /// has received them all.
+    private func timeToCarry(_ count: Int, connections: Int, _ behaviour: Relay.Behaviour) async throws -> Duration {
+        try await TCPTestServer.withServer(.sink(pattern: nil)) { server in
+            try await Relay.withRelay(to: "127.0.0.1", port: server.port, behaviour) { relay in
+                let clock = ContinuousClock()
+                let start = clock.now
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<connections {
+                        group.addTask {
+                            try await TCPTestClient.withConnection(to: relay.port) { client in
+                                try await client.send(Data(count: count))
+                                _ = try await server.connections.waitUntil(timeout: .seconds(60)) { records in
+                                    records.count == connections && records.allSatisfy { $0.received == count }
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                return clock.now - start
+            }
+        }
+    }
+
     @Test func aHalfCloseCrossesTheRelayAndTheAnswerStillComesBack() async throws {
         try await TCPTestServer.withServer(.echo) { server in
             try await Relay.withRelay(to: "127.0.0.1", port: server.port, .latency(roundTrip: .milliseconds(20))) { relay in

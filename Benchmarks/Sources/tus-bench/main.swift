@@ -8,6 +8,8 @@
 //   tus-bench json-get        --entries N --ops N --dir D
 //   tus-bench sqlite-set      --entries N --ops N --dir D [--template T]
 //   tus-bench sqlite-get      --entries N --ops N --dir D [--template T]
+//   tus-bench grdb-set        --entries N --ops N --dir D [--template T]
+//   tus-bench grdb-get        --entries N --ops N --dir D [--template T]
 //   tus-bench redis-set       --entries N --ops N --url redis://127.0.0.1:P
 //   tus-bench redis-get       --entries N --ops N --url redis://127.0.0.1:P
 //   tus-bench md5-fingerprint --file F --ops N
@@ -18,8 +20,13 @@
 // time `ops` operations: a set stores a key the store does not hold yet, a get
 // reads a key it holds. Keys and URLs have the shape real ones have
 // (`size:<n>--md5:<32 hex digits>` and `https://tus.example/files/<32 hex digits>`).
+//
+// grdb-set and grdb-get are a Swift anchor beside Python's sqlite3 for the
+// SQLite store: the same table, statements and pragmas as SQLiteStorage,
+// through GRDB's DatabaseQueue and its async `write` and `read`.
 
 import Foundation
+import GRDB
 import TusCore
 import TusFileStorage
 import TusFingerprints
@@ -49,7 +56,8 @@ struct Options {
 func usage() -> Never {
     let text = """
         usage: tus-bench <workload> [--entries N] [--ops N] [--dir D] [--url U] [--file F] [--template T]
-        workloads: json-set json-get sqlite-set sqlite-get redis-set redis-get md5-fingerprint sha256-whole
+        workloads: json-set json-get sqlite-set sqlite-get grdb-set grdb-get redis-set redis-get md5-fingerprint
+                   sha256-whole
 
         """
     FileHandle.standardError.write(Data(text.utf8))
@@ -188,16 +196,7 @@ func jsonWorkload(_ options: Options, set: Bool) async throws {
 }
 
 func sqliteWorkload(_ options: Options, set: Bool) async throws {
-    let path = freshPath(options, "bench.sqlite")
-    if let template = options.template {
-        // Filling a million entries one autocommit at a time would take minutes.
-        try FileManager.default.copyItem(atPath: template, toPath: path)
-        // Flush the copy now, or the store's first checkpoint would pay for
-        // writing all of it to disk inside the timed part.
-        let copy = open(path, O_RDONLY)
-        guard copy != -1, fsync(copy) == 0 else { fail("cannot flush \(path)") }
-        close(copy)
-    }
+    let path = sqliteCopy(options, "bench.sqlite")
     let store = try SQLiteStorage(path: path)
     if options.template == nil {
         for index in 0..<options.entries {
@@ -208,6 +207,89 @@ func sqliteWorkload(_ options: Options, set: Bool) async throws {
     let elapsed = try await runStore(store, set: set, entries: options.entries, ops: options.ops)
     try await store.close()
     report(options.workload, backend: "sqlite", entries: options.entries, ops: options.ops,
+           rate: ("ops_per_s", Double(options.ops) / elapsed))
+}
+
+/// A fresh copy of the `--template` store (or a new empty file), flushed
+/// to disk before anything is timed.
+func sqliteCopy(_ options: Options, _ name: String) -> String {
+    let path = freshPath(options, name)
+    if let template = options.template {
+        // Filling a million entries one autocommit at a time would take minutes.
+        do { try FileManager.default.copyItem(atPath: template, toPath: path) } catch { fail("cannot copy \(template): \(error)") }
+        // Flush the copy now, or the store's first checkpoint would pay for
+        // writing all of it to disk inside the timed part.
+        let copy = open(path, O_RDONLY)
+        guard copy != -1, fsync(copy) == 0 else { fail("cannot flush \(path)") }
+        close(copy)
+    }
+    return path
+}
+
+/// The SQLite store's table and statements, as `SQLiteStorage` (schema
+/// version 2) and `references/stores.py` have them.
+enum UploadTableSQL {
+    static let schema = """
+        CREATE TABLE tus_uploads (key TEXT PRIMARY KEY NOT NULL, url TEXT NOT NULL, stored_at REAL NOT NULL) WITHOUT ROWID;
+        CREATE INDEX tus_uploads_stored_at ON tus_uploads (stored_at);
+        PRAGMA user_version = 2;
+        """
+    static let upsert = """
+        INSERT INTO tus_uploads (key, url, stored_at) VALUES (?1, ?2, ?3) \
+        ON CONFLICT (key) DO UPDATE SET url = excluded.url, stored_at = excluded.stored_at
+        """
+    static let select = "SELECT url FROM tus_uploads WHERE key = ?1"
+}
+
+/// The same gets and sets through GRDB: a `DatabaseQueue` (one connection,
+/// its own serial queue) in WAL mode with `synchronous = NORMAL`, a set one
+/// `write` (GRDB's transaction around the upsert), a get one `read` (GRDB's
+/// read-only transaction around the select), both with GRDB's cached
+/// statements, awaited from the caller's task as the store's calls are.
+func grdbWorkload(_ options: Options, set: Bool) async throws {
+    let path = sqliteCopy(options, "grdb.sqlite")
+    var configuration = Configuration()
+    configuration.prepareDatabase { db in
+        try db.execute(sql: "PRAGMA synchronous = NORMAL")
+    }
+    let queue = try DatabaseQueue(path: path, configuration: configuration)
+    try await queue.writeWithoutTransaction { db in
+        if options.template == nil { try db.execute(sql: UploadTableSQL.schema) }
+        try db.execute(sql: "PRAGMA journal_mode = WAL")
+    }
+    @Sendable func store(_ url: String, _ key: String) async throws {
+        try await queue.write { db in
+            try db.cachedStatement(sql: UploadTableSQL.upsert).execute(arguments: [key, url, Date().timeIntervalSince1970])
+        }
+    }
+    if options.template == nil {
+        for index in 0..<options.entries {
+            let (key, url) = entry(index)
+            try await store(url, key)
+        }
+    }
+    let elapsed: Double
+    if set {
+        let fresh = (0..<options.ops).map { entry(options.entries + $0) }
+        elapsed = try await timed {
+            for (key, url) in fresh { try await store(url, key) }
+        }
+    } else {
+        guard options.entries > 0 else { fail("a get workload needs --entries > 0") }
+        let keys = (0..<options.ops).map { entry(($0 &* 7919) % options.entries).key }
+        var found = 0
+        elapsed = try await timed {
+            for key in keys {
+                let url = try await queue.read { db in
+                    try String.fetchOne(db.cachedStatement(sql: UploadTableSQL.select), arguments: [key])
+                }
+                if url != nil { found += 1 }
+            }
+        }
+        if found != options.ops { fail("only \(found) of \(options.ops) keys were found") }
+    }
+    try queue.close()
+    report(options.workload, backend: "grdb", entries: options.entries, ops: options.ops,
            rate: ("ops_per_s", Double(options.ops) / elapsed))
 }
 
@@ -289,6 +371,8 @@ do {
     case "json-get": try await jsonWorkload(options, set: false)
     case "sqlite-set": try await sqliteWorkload(options, set: true)
     case "sqlite-get": try await sqliteWorkload(options, set: false)
+    case "grdb-set": try await grdbWorkload(options, set: true)
+    case "grdb-get": try await grdbWorkload(options, set: false)
     case "redis-set": try await redisWorkload(options, set: true)
     case "redis-get": try await redisWorkload(options, set: false)
     case "md5-fingerprint": try await md5Workload(options)

@@ -81,7 +81,20 @@ final class RelayConnection: @unchecked Sendable {
     /// so far.
     private var pacedUntil = NIODeadline.uptimeNanoseconds(0)
 
+    /// The most client bytes read and not yet written: ``backlogLimit``,
+    /// or under a rate cap one window plus what the link carries during the
+    /// one-way latency. Bytes the link has carried but the latency still
+    /// holds are on the wire, not waiting to be read: were they counted
+    /// against one window, a 40 ms round trip would cap every connection at
+    /// a window per 20 ms (64 KiB: about 3.3 MB/s), whatever its rate.
+    private let clientBacklogLimit: Int
+
     init(client: any Channel, link: RelayLink, upstreamHost: String, upstreamPort: Int, oneWay: TimeAmount) {
+        if let rate = link.behaviour.rate {
+            clientBacklogLimit = min(Self.backlogLimit, rate.window + rate.inFlight(over: link.behaviour.roundTripLatency / 2))
+        } else {
+            clientBacklogLimit = Self.backlogLimit
+        }
         self.client = client
         self.eventLoop = client.eventLoop
         self.link = link
@@ -320,9 +333,10 @@ final class RelayConnection: @unchecked Sendable {
 
     /// Reads `side` again if the connection is open, the side has not
     /// ended, and its backlog has room: ``backlogLimit``, or under a rate
-    /// cap one window for the client's side.
+    /// cap, for the client's side, one window beyond what the link holds on
+    /// its way (``Relay/Rate/inFlight(over:)``).
     private func readIfWanted(_ side: Side) {
-        let limit = side == .client ? link.behaviour.rate?.window ?? Self.backlogLimit : Self.backlogLimit
+        let limit = side == .client ? clientBacklogLimit : Self.backlogLimit
         guard phase == .open, direction(side).ended == nil, direction(side).backlog < limit,
             let channel = channel(side)
         else { return }
