@@ -285,13 +285,6 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         }
     }
 
-    /// The file as it is on disk now.
-    ///
-    /// One `stat`: when the file's signature is the one of the last read or
-    /// write, and the file was older than that read, its bytes cannot have
-    /// changed and the last index is used. Otherwise the file is read; when
-    /// its bytes are the ones known, their index is reused, else they are
-    /// scanned.
     /// The URL under `key` (`.some(nil)` when there is none) from the
     /// snapshot read last, when the file on a local disk has not changed
     /// since: one `stat` on the caller's thread, which waits for no lock and
@@ -303,6 +296,13 @@ public final class FileStorage: ListableStorage, @unchecked Sendable {
         return .some(known.bytes.withUnsafeBytes { known.index.url(forKey: key, in: $0) })
     }
 
+    /// The file as it is on disk now.
+    ///
+    /// One `stat`: when the file's signature is the one of the last read or
+    /// write, and the file was older than that read, its bytes cannot have
+    /// changed and the last index is used. Otherwise the file is read; when
+    /// its bytes are the ones known, their index is reused, else they are
+    /// scanned.
     private func currentSnapshot() throws -> Snapshot {
         let readAt = FileClock.now()
         let info: stat

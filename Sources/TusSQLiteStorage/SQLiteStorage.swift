@@ -61,38 +61,44 @@ import TusThreads
 /// written as they are.
 ///
 /// ## Threads
-/// Every method is safe to call from many tasks at once, and none makes the
-/// thread of its caller wait. The instance owns one thread of its own,
-/// started on first use, with one SQLite connection, that runs calls one at
-/// a time, in the order they were called: SQLite's waits of up to
-/// `busyTimeout` while another connection writes, checkpoints, opening the
-/// file afresh, and every failure happen there while the calling task is
-/// suspended, so the threads of Swift concurrency's pool stay free for
-/// other tasks.
+/// Every method is safe to call from many tasks at once, and none waits on
+/// the thread of its caller for a lock, another writer or an `fsync`. The
+/// instance owns one thread of its own, started on first use, with the
+/// store's connection, that runs calls one at a time, in the order they
+/// were handed to it: SQLite's waits of up to `busyTimeout` while another
+/// connection writes, checkpoints on the committing thread, the commits
+/// that sync the log, opening the file afresh, listing, pruning and every
+/// failure happen there while the calling task is suspended, so the threads
+/// of Swift concurrency's pool stay free for other tasks.
 ///
 /// A look-up, a change or a removal that need not wait is answered on the
-/// caller's thread instead, over a second connection whose busy timeout is
-/// zero, so that it costs no trip to the store's thread and back: a read
-/// never waits for a writer in write-ahead-log mode, and a change that
-/// finds the database locked, or comes while another call holds that
-/// connection, or when the log wants a checkpoint, goes to the store's
-/// thread. Either way a call that returned is committed, and a call made
-/// after it sees it. The second connection is opened by the first call
-/// that runs on the store's thread, and reads through a memory map of up
-/// to 256 MiB of the file (`PRAGMA mmap_size`), so a page missing from its
-/// cache costs a page fault rather than a `read`.
+/// caller's thread instead, over a connection of its own whose busy
+/// timeout is zero, so that it costs no trip to the store's thread and
+/// back. A read never waits for a writer in write-ahead-log mode (SQLite
+/// may still retry a read for a few microseconds while another connection
+/// starts the log over, and a page that is not in memory is read from the
+/// disk there). A change goes to the store's thread when that connection
+/// is in use, when the database is locked, when the next commit may sync
+/// the log (it is as large as a checkpoint wants, or starts over), and while
+/// an earlier change waits on the store's thread, so that a later change
+/// never overtakes it. A call that returned is committed, and a call made
+/// after it sees it. That connection is opened by the first call that runs
+/// on the store's thread, on the same file.
 ///
 /// A call whose task is cancelled still runs to its end and returns its
-/// result. ``close()`` ends the thread. Open several instances to write in
-/// parallel; each has its own connections and thread.
+/// result. ``close()`` ends the thread; a change made once it has been
+/// called waits its turn on the store's thread, and so throws
+/// `TusError.Code.closed`. Open several instances to write in parallel;
+/// each has its own connections and thread.
 ///
 /// Checkpoints, where SQLite copies the log into the database file and
-/// `fsync`s both, mostly run on a background Dispatch queue over a second
-/// connection the instance opens once its writes have filled 250 log pages. A call
-/// checkpoints itself only when the log reaches 2,000 pages (about 8 MB),
-/// which keeps the `-wal` file near that size. ``close()`` waits for a
-/// background checkpoint under way. When the second connection cannot be
-/// opened, calls checkpoint at SQLite's default of 1,000 pages instead.
+/// `fsync`s both, mostly run on a background Dispatch queue over a
+/// connection of their own, opened once the writes have filled 250 log
+/// pages. The store's thread checkpoints itself only when the log reaches
+/// 2,000 pages (about 8 MB), which keeps the `-wal` file near that size.
+/// ``close()`` waits for a background checkpoint under way. When the
+/// checkpoints' connection cannot be opened, the store's thread checkpoints
+/// at SQLite's default of 1,000 pages instead.
 public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// The database file, as an absolute path with symbolic links resolved.
     public let path: String
@@ -247,6 +253,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
     /// `-wal` file. Then the store's thread ends. Later calls throw
     /// `TusError.Code.closed`; closing again does nothing.
     public func close() async throws {
+        fastLane.stopChanges()
         _ = try await executor.finish { [self] in
             isClosed = true
             fastLane.close()
@@ -286,7 +293,11 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
         writes: Bool,
         _ body: @escaping @Sendable (UploadTable) throws -> Result
     ) async throws -> Result {
-        try await executor.run({ [self] in
+        // Changes on the caller's thread wait for this one: none overtakes
+        // it.
+        if writes { fastLane.changeHandedOver() }
+        defer { if writes { fastLane.changeDone() } }
+        return try await executor.run({ [self] in
             if isClosed { throw closedError() }
             let due = writes ? changeRefused || table?.unwritable != nil
                 : table?.unwritable != nil && lastReopening.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
@@ -317,9 +328,7 @@ public final class SQLiteStorage: ListableStorage, @unchecked Sendable {
             defer {
                 // After the call, so that a change refused by the disk
                 // closes the lane before another call takes it.
-                fastLane.refresh(
-                    path: path, checkpointer: table.checkpointer,
-                    usable: table.unwritable == nil && !changeRefused && !isClosed)
+                fastLane.refresh(path: path, table: table, usable: table.unwritable == nil && !changeRefused && !isClosed)
                 let elapsed = ContinuousClock.now - started
                 if elapsed >= Self.slowCall {
                     let (whole, fraction) = elapsed.components

@@ -4,9 +4,10 @@ import Foundation
 /// wait for a file lock, a disk, a database or a server never holds one of
 /// the few threads of Swift concurrency's cooperative pool.
 ///
-/// Every store of this package owns one with a single thread: its calls run
-/// there one at a time, in the order they were made, and the calling task is
-/// suspended meanwhile, leaving its thread to other tasks.
+/// Every store of this package owns one with a single thread: the calls
+/// that may wait run there one at a time, in the order they were made, and
+/// the calling task is suspended meanwhile, leaving its thread to other
+/// tasks.
 ///
 /// ```swift
 /// let executor = ThreadExecutor(name: "tus-sqlite")

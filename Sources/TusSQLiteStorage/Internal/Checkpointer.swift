@@ -55,11 +55,18 @@ final class Checkpointer: @unchecked Sendable {
     /// Whether the last commit left the log at the size where the
     /// committing thread checkpoints.
     private var inlineDue = false
+    /// Whether the next commit may start the log over, which syncs its
+    /// header (`synchronous=NORMAL` syncs there and at checkpoints only):
+    /// true from the start (the first commit may write a new log) and after
+    /// a checkpoint that copied the whole log, until a commit on a
+    /// connection that may wait.
+    private var restartDue = true
 
-    /// True when the log has reached the size where the committing thread
-    /// checkpoints: a caller's thread must then leave its change to the
-    /// store's thread, which may wait for that.
-    var inlineCheckpointDue: Bool { lock.withLock { inlineDue } }
+    /// True when the next commit may wait for the disk: the log has reached
+    /// the size where the committing thread checkpoints, or may start over
+    /// and sync its header. A caller's thread must then leave its change to
+    /// the store's thread.
+    var commitMayWait: Bool { lock.withLock { inlineDue || restartDue } }
 
     // Used on `queue` only.
     private var connection: SQLiteConnection?
@@ -84,12 +91,13 @@ final class Checkpointer: @unchecked Sendable {
     ///
     /// With `mayWait` false (a commit on a caller's thread, see
     /// ``FastLane``) nothing runs inline: a checkpoint that would is left to
-    /// the next commit on the store's thread, and ``inlineCheckpointDue``
-    /// says so until then.
+    /// the next commit on the store's thread, and ``commitMayWait`` says so
+    /// until then.
     func committed(pages: Int32, on handle: OpaquePointer, mayWait: Bool = true) {
         let step: Step = lock.withLock {
             if pages < copied { copied = 0 }  // the log started over
             inlineDue = pages >= (unavailable ? Self.fallbackPages : Self.inlinePages)
+            if mayWait { restartDue = false }
             if stopped { return .nothing }
             if !mayWait {
                 guard !unavailable, !scheduled, pages - copied >= Self.backgroundPages else { return .nothing }
@@ -118,9 +126,7 @@ final class Checkpointer: @unchecked Sendable {
             // checkpoint of another process makes this one fail busy, and
             // the next commit tries again.
             if afterBackground { queue.sync {} }
-            if let result = Self.checkpoint(handle) {
-                lock.withLock { copied = result }
-            }
+            checkpointAndRecord(handle)
         case .background:
             queue.async { self.checkpointInBackground() }
         }
@@ -140,11 +146,8 @@ final class Checkpointer: @unchecked Sendable {
                 return
             }
         }
-        let result = connection.flatMap { $0.withHandle(Self.checkpoint) ?? nil }
-        lock.withLock {
-            scheduled = false
-            if let result { copied = result }
-        }
+        _ = connection?.withHandle { handle in checkpointAndRecord(handle) }
+        lock.withLock { scheduled = false }
     }
 
     /// Stops starting background checkpoints, waits for the one under way,
@@ -159,12 +162,23 @@ final class Checkpointer: @unchecked Sendable {
         }
     }
 
-    /// A passive checkpoint on `handle`: the number of log pages copied, or
-    /// nil when it failed or another checkpoint was under way.
-    private static func checkpoint(_ handle: OpaquePointer) -> Int32? {
+    /// A passive checkpoint on `handle`; records how much it copied, and
+    /// that the next commit may start the log over when it copied all.
+    private func checkpointAndRecord(_ handle: OpaquePointer) {
+        guard let result = Self.checkpoint(handle) else { return }
+        lock.withLock {
+            copied = result.copied
+            if result.copied == result.pages { restartDue = true }
+        }
+    }
+
+    /// A passive checkpoint on `handle`: the log's size and the number of
+    /// its pages copied, or nil when it failed or another checkpoint was
+    /// under way.
+    private static func checkpoint(_ handle: OpaquePointer) -> (pages: Int32, copied: Int32)? {
         var pages: Int32 = 0
         var copied: Int32 = 0
         let result = sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_PASSIVE, &pages, &copied)
-        return result == SQLITE_OK && copied >= 0 ? copied : nil
+        return result == SQLITE_OK && copied >= 0 ? (pages, copied) : nil
     }
 }

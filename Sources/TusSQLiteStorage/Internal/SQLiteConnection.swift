@@ -5,8 +5,8 @@ import Foundation
 ///
 /// It is not thread-safe: the handle is opened in SQLite's multi-thread mode
 /// (`SQLITE_OPEN_NOMUTEX`), so one connection must never be used by two
-/// threads at once. ``SQLiteStorage`` owns each connection and reaches it only
-/// from its own thread.
+/// threads at once. Each has one owner that serialises its use: the store's
+/// thread (the table), the checkpoints' queue, or ``FastLane``'s lock.
 final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [SQLiteStatement] = []

@@ -57,6 +57,20 @@ enum StoreFile {
     /// hard links the file is created in place instead, where another
     /// instance of this process that opens it in the moment before its
     /// descriptor closes can lose its locks.
+    /// A file's device and inode: which file a path named at some moment.
+    struct Identity: Equatable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    /// The identity of the file at `path` now, or nil when it cannot be
+    /// read.
+    static func identity(_ path: String) -> Identity? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
     static func createIfMissing(_ path: String) throws(SystemError) {
         removeAbandonedTemporaries(of: path)
         var status = stat()

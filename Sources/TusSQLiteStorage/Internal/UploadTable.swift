@@ -59,6 +59,9 @@ final class UploadTable {
     /// Runs the log's checkpoints; nil in a read-only table.
     let checkpointer: Checkpointer?
 
+    /// The file the table opened, as its path named it just after the open.
+    let file: StoreFile.Identity?
+
     /// Why the table is read-only, with SQLite's error from the read-write
     /// open; nil when it takes writes.
     let unwritable: (problem: UnwritableDisk, cause: SQLiteError)?
@@ -80,6 +83,7 @@ final class UploadTable {
         } catch {
             throw TusError.sqlite(error, opening, path: path)
         }
+        file = StoreFile.identity(path)
         do {
             let start = try connection.fileStart(count: StoreFile.headerSize)
             if StoreFile.contents(size: start.size, header: start.bytes) == .other {
@@ -181,6 +185,7 @@ final class UploadTable {
                 continue
             }
             self.connection = connection
+            self.file = StoreFile.identity(path)
             self.select = select
             self.list = list
             upsert = nil
