@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import InMemoryTracing
 import MetricsTestKit
 import Testing
 import TusClient
@@ -79,8 +80,9 @@ import TusTestSupport
                 let refusedVerdicts = Set(refused.map { entry in "\(entry.metadata["tus.verdict"] ?? "")" })
                 #expect(!refused.isEmpty, "nginx refused a large body")
                 #expect(refusedVerdicts == ["send-smaller"])
-                let last = try #require(requests.last)
-                #expect(last.metadata["http.request.method"] == "PATCH")
+                // The last PATCH finished the upload (the OPTIONS sent
+                // beside the first POST may have ended after it).
+                let last = try #require(requests.last { entry in entry.metadata["http.request.method"] == "PATCH" })
                 #expect(last.metadata["tus.upload.offset"] == "\(data.count)")
 
                 let headerLines = entries.filter { entry in entry.message.description == "tus request headers" }
@@ -128,7 +130,9 @@ import TusTestSupport
                 var logger = Logger(label: "test") { _ in handler }
                 logger.logLevel = .debug
                 let metrics = TestMetrics()
-                let client = TusClient(url: relay.url(for: server.endpoint), proxy: .none, logger: logger, metricsFactory: metrics)
+                let tracer = InMemoryTracer()
+                let client = TusClient(
+                    url: relay.url(for: server.endpoint), proxy: .none, logger: logger, metricsFactory: metrics, tracer: tracer)
                 let uploader = try await client.uploader(forFileAtPath: path, options: UploadOptions())
                 let upload = Task { try await uploader.upload() }
                 try await relay.waitUntil { counters in counters.stallsBegun >= 1 }
@@ -140,6 +144,8 @@ import TusTestSupport
                 let methods = cancelled.map { entry in "\(entry.metadata["http.request.method"] ?? "")" }
                 #expect(methods.contains("POST"), "the POST held by the stall is a cancelled line: \(methods)")
                 #expect(metrics.total("tus.client.requests", [("http.response.status_class", "cancelled")]) == Int64(cancelled.count))
+                let cancelledSpans = tracer.finishedSpans.filter { span in span.attributes.get("tus.verdict") == .string("cancelled") }
+                #expect(cancelledSpans.map(\.operationName) == methods, "a span for each cancelled request says so")
             }
         }
     }

@@ -29,7 +29,14 @@ extension TusClient {
             span.attributes["http.request.body.size"] = sent.bodyCount
             var headers = headers
             tracer.inject(ServiceContext.current ?? .topLevel, into: &headers, using: HeaderInjector())
-            let attempt = try await attemptInSpan(sent, headers: headers, body: body, options: options, on: loop, onBodySent: onBodySent)
+            let attempt: Attempt
+            do {
+                attempt = try await attemptInSpan(
+                    sent, headers: headers, body: body, options: options, on: loop, onBodySent: onBodySent)
+            } catch let error as CancellationError {
+                span.attributes["tus.verdict"] = RequestLog.cancelledWord
+                throw error
+            }
             switch attempt.outcome {
             case .answer(let exchange):
                 span.attributes["http.response.status_code"] = Int(exchange.status.code)
