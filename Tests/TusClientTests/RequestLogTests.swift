@@ -21,6 +21,14 @@ import TusTestSupport
         }.joined(separator: "\n")
     }
 
+    /// A logger at `level` whose lines `handler` keeps.
+    private func recordingLogger(_ label: String, level: Logger.Level) -> (Logger, InMemoryLogHandler) {
+        let handler = InMemoryLogHandler()
+        var logger = Logger(label: label) { _ in handler }
+        logger.logLevel = level
+        return (logger, handler)
+    }
+
     private func requestLines(_ entries: [InMemoryLogHandler.Entry]) -> [InMemoryLogHandler.Entry] {
         entries.filter { $0.message.description == "tus request" }
     }
@@ -51,9 +59,7 @@ import TusTestSupport
                 let data = random.bytes(3 << 20)
                 let path = folder.newPath("upload.bin")
                 try data.write(to: URL(fileURLWithPath: path))
-                let handler = InMemoryLogHandler()
-                var logger = Logger(label: "test") { _ in handler }
-                logger.logLevel = .trace
+                let (logger, handler) = recordingLogger("test", level: .trace)
                 var options = UploadOptions()
                 options.retryPolicy.delay = .milliseconds(10)
                 let client = TusClient(
@@ -101,9 +107,7 @@ import TusTestSupport
         try await withDevServer { server, folder in
             let path = folder.newPath("upload.bin")
             try randomData(100_000).write(to: URL(fileURLWithPath: path))
-            let handler = InMemoryLogHandler()
-            var logger = Logger(label: "task") { _ in handler }
-            logger.logLevel = .debug
+            let (logger, handler) = recordingLogger("task", level: .debug)
             let client = TusClient(url: server.endpoint, proxy: .none)
             try await withLogger(logger) { _ in
                 _ = try await client.uploader(forFileAtPath: path, options: UploadOptions()).upload()
@@ -126,9 +130,7 @@ import TusTestSupport
             try await Relay.withRelay(to: server.endpoint, .init(stall: .once(afterBytes: 50_000))) { relay in
                 let path = folder.newPath("upload.bin")
                 try randomData(200_000).write(to: URL(fileURLWithPath: path))
-                let handler = InMemoryLogHandler()
-                var logger = Logger(label: "test") { _ in handler }
-                logger.logLevel = .debug
+                let (logger, handler) = recordingLogger("test", level: .debug)
                 let metrics = TestMetrics()
                 let tracer = InMemoryTracer()
                 let client = TusClient(
@@ -155,9 +157,7 @@ import TusTestSupport
         try await withDevServer { server, folder in
             let path = folder.newPath("upload.bin")
             try randomData(10_000).write(to: URL(fileURLWithPath: path))
-            let handler = InMemoryLogHandler()
-            var logger = Logger(label: "test") { _ in handler }
-            logger.logLevel = .trace
+            let (logger, handler) = recordingLogger("test", level: .trace)
             var components = URLComponents(url: server.endpoint, resolvingAgainstBaseURL: false)!
             components.user = "uploader"
             components.password = "pa55-Wq9Zr"
