@@ -20,10 +20,10 @@ package enum DraftHeaderName {
     package static let uploadComplete = "Upload-Complete"
     /// `Upload-Offset`: the bytes the upload resource has processed, or
     /// where an append's content starts; see ``DraftByteCountField``.
-    package static let uploadOffset = "Upload-Offset"
+    package static let uploadOffset = TusHeaderName.uploadOffset
     /// `Upload-Length`: the size of the whole upload, in bytes; see
     /// ``DraftByteCountField``.
-    package static let uploadLength = "Upload-Length"
+    package static let uploadLength = TusHeaderName.uploadLength
     /// `Upload-Limit`: the server's limits on sizes and on the upload
     /// resource's lifetime; see ``UploadLimit``.
     package static let uploadLimit = "Upload-Limit"

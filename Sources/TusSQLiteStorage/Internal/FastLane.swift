@@ -81,8 +81,9 @@ final class FastLane: @unchecked Sendable {
         change({ (delete) throws(SQLiteError) in try delete.run([.text(key)]) }, using: { delete })
     }
 
-    /// Runs one change with `statement`, when the lane is free and the log
-    /// wants no checkpoint on the committing thread.
+    /// Runs one change with `statement`, when the lane is free, no earlier
+    /// change waits on the store's thread, and the commit cannot wait for
+    /// the disk.
     private func change(
         _ body: (SQLiteStatement) throws(SQLiteError) -> Void, using statement: () -> SQLiteStatement?
     ) -> Bool {
