@@ -158,6 +158,13 @@ public struct TusClient: Sendable {
     /// Remembers that the server ignores or refuses bytes sent with POST.
     func rememberIgnoresBytesWithCreation() { capabilitiesCache.setIgnoresBytesWithCreation(url) }
 
+    /// The interop version of the IETF draft the endpoint answered an
+    /// upload of ``UploadProtocol/auto`` in, if it did: later uploads of
+    /// this client speak it from their first request.
+    var knownDraftVersion: DraftInteropVersion? { capabilitiesCache.draftVersion(url) }
+
+    func rememberSpeaksDraft(_ version: DraftInteropVersion) { capabilitiesCache.setDraftVersion(version, for: url) }
+
     /// What the server supports, or ``ServerCapabilities/assumed`` when it
     /// does not answer OPTIONS.
     func capabilitiesOrAssumed(options: UploadOptions) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
@@ -170,10 +177,15 @@ public struct TusClient: Sendable {
         }
     }
 
-    /// The headers of a request: `Tus-Resumable`, the client's, the upload's,
-    /// then `extra`.
-    func requestHeaders(_ extra: [(String, String)], options: UploadOptions? = nil) -> [(String, String)] {
-        var result = [(TusHeaderName.tusResumable, tusProtocolVersion)]
+    /// The headers of a request: `Tus-Resumable` and, for a request that
+    /// speaks the IETF draft, `Upload-Draft-Interop-Version` (as `speech`
+    /// says), the client's, the upload's, then `extra`.
+    func requestHeaders(_ extra: [(String, String)], options: UploadOptions? = nil, speech: Speech = .only(.tus)) -> [(String, String)] {
+        var result: [(String, String)] = []
+        if speech.sendsTus { result.append((TusHeaderName.tusResumable, tusProtocolVersion)) }
+        if let version = speech.draftVersion {
+            result.append((DraftHeaderName.uploadDraftInteropVersion, version.headerValue))
+        }
         result += headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let options { result += options.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
         return result + extra
@@ -188,12 +200,16 @@ public struct TusClient: Sendable {
     /// - Throws: `TusError` when the server cannot be reached or
     ///   refuses, for example because it does not support termination.
     public func terminateUpload(at url: URL) async throws {
-        try await terminateUpload(at: url, options: nil)
+        // A URL as a store keeps it says which protocol the upload speaks.
+        let (plain, dialect) = StoredUploadURL.parse(url.absoluteString) ?? (url, .tus)
+        try await terminateUpload(at: plain, options: nil, dialect: dialect)
     }
 
-    func terminateUpload(at url: URL, options: UploadOptions?) async throws {
+    func terminateUpload(at url: URL, options: UploadOptions?, dialect: Dialect = .tus) async throws {
         var retries = RetryLoop(options: options, logger: logger, metrics: metrics)
-        _ = try await perform(SentRequest(kind: .terminate, url: url), headers: [], options: options, retries: &retries)
+        var sent = SentRequest(kind: .terminate, url: url)
+        sent.speech = .only(dialect)
+        _ = try await perform(sent, headers: [], options: options, retries: &retries)
     }
 
     // MARK: Uploaders
@@ -259,5 +275,15 @@ private final class CapabilitiesCache: @unchecked Sendable {
 
     func setIgnoresBytesWithCreation(_ url: URL) {
         lock.withLock { ignoringBytes = url }
+    }
+
+    private var speakingDraft: (url: URL, version: DraftInteropVersion)?
+
+    func draftVersion(_ url: URL) -> DraftInteropVersion? {
+        lock.withLock { speakingDraft?.url == url ? speakingDraft?.version : nil }
+    }
+
+    func setDraftVersion(_ version: DraftInteropVersion, for url: URL) {
+        lock.withLock { speakingDraft = (url, version) }
     }
 }

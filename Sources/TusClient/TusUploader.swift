@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Tracing
 import TusCore
+import TusProtocol
 
 /// One upload: created on the server, or resumed from a URL kept in a
 /// `Storage`, then sent chunk by chunk.
@@ -71,6 +72,8 @@ public final class TusUploader: @unchecked Sendable {
     private var isRunning = false
     /// The OPTIONS sent alongside a POST that carries bytes unasked.
     var askingAlongside: Task<Void, Never>?
+    /// Storing the URL a `104` gave while the creation request runs.
+    var storingAtOnce: Task<Void, Never>?
 
     /// The most bytes of a stream one request carries, when the options
     /// set no ceiling: they are kept in memory until the server has them.
@@ -165,7 +168,26 @@ public final class TusUploader: @unchecked Sendable {
             state.url = resumed.url
             state.offset = resumed.offset
             state.lengthDeferred = resumed.lengthDeferred
+            state.dialect = resumed.dialect
             if let seconds = resumed.seconds { state.sizer.measuredRoundTrip(seconds) }
+            if let most = resumed.maxAppendSize, most > 0 { state.sizer.limit(to: Int(clamping: most)) }
+        } else {
+            state.dialect = Self.dialect(for: options, client: client)
+        }
+    }
+
+    /// The protocol a new upload speaks from its first request: what the
+    /// options ask for, or in ``UploadProtocol/auto`` what this client
+    /// learnt of the server (nil: the first answer decides).
+    private static func dialect(for options: UploadOptions, client: TusClient) -> Dialect? {
+        let version = DraftInteropVersion(rawValue: options.draftInteropVersion) ?? .v6
+        switch options.uploadProtocol {
+        case .tus: return .tus
+        case .ietfDraft: return .draft(version)
+        case .auto:
+            if let known = client.knownDraftVersion { return .draft(known) }
+            if client.knownCapabilities?.versions.contains(tusProtocolVersion) == true { return .tus }
+            return nil
         }
     }
 
@@ -176,6 +198,11 @@ public final class TusUploader: @unchecked Sendable {
         var lengthDeferred: Bool
         /// How long the HEAD took.
         var seconds: Double?
+        /// The protocol the upload was created with.
+        var dialect: Dialect = .tus
+        /// The draft's `Upload-Limit: max-append-size`, when the HEAD gave
+        /// one.
+        var maxAppendSize: Int64?
     }
 
     static func make(client: TusClient, source: UploadSource, options: UploadOptions) async throws -> TusUploader {
@@ -187,6 +214,13 @@ public final class TusUploader: @unchecked Sendable {
         }
         guard options.parallelUploads >= 1 else {
             throw TusError(.invalidArgument, "the number of parallel uploads must be at least 1, not \(options.parallelUploads)")
+        }
+        guard DraftInteropVersion(rawValue: options.draftInteropVersion) != nil else {
+            let spoken = DraftInteropVersion.allCases.map { String($0.rawValue) }.joined(separator: " or ")
+            throw TusError(.invalidArgument, "the IETF draft's interop version must be \(spoken), not \(options.draftInteropVersion)")
+        }
+        if options.uploadProtocol == .ietfDraft, options.parallelUploads > 1 {
+            throw TusError(.invalidArgument, "cannot upload in \(options.parallelUploads) parallel parts with the IETF draft: parts are joined by tus's concatenation extension, which the draft has no counterpart of; upload with tus, or in one part")
         }
         var options = options
         if let storage = options.storage, source.isSeekable {
@@ -237,10 +271,12 @@ public final class TusUploader: @unchecked Sendable {
             options.onEvent?(.storedUploadForgotten(url: URL(string: stored)?.forMessages ?? stored, reason: reason))
             return nil
         }
-        guard let url = URL(string: stored), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            return try await forget("it is not an http(s) URL")
+        guard let (url, dialect) = StoredUploadURL.parse(stored), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https" else {
+            return try await forget("it is not an http(s) URL of an upload this client can resume")
         }
-        let sent = SentRequest(kind: .resume, url: url, size: size, fileCheck: fileCheck)
+        var sent = SentRequest(kind: .resume, url: url, size: size, fileCheck: fileCheck)
+        sent.speech = .only(dialect)
         var retries = RetryLoop(options: options, logger: client.logger, metrics: client.metrics)
         let attempt: Attempt
         do {
@@ -255,7 +291,13 @@ public final class TusUploader: @unchecked Sendable {
         }
         switch attempt.verdict {
         case .resumable(let offset, let lengthDeferred):
-            return Resumed(url: url, offset: offset, lengthDeferred: lengthDeferred, seconds: attempt.seconds)
+            var limit: Int64?
+            if let version = dialect.draftVersion, case .answer(let answer) = attempt.outcome {
+                limit = answer.uploadLimit(version: version)?.maxAppendSize
+            }
+            return Resumed(
+                url: url, offset: offset, lengthDeferred: lengthDeferred, seconds: attempt.seconds, dialect: dialect,
+                maxAppendSize: limit)
         case .forget(let reason):
             return try await forget(reason)
         default:
@@ -287,7 +329,7 @@ public final class TusUploader: @unchecked Sendable {
         defer { lock.withLock { isRunning = false } }
 
         return try await client.tracer.withSpan("tus.upload", ofKind: .client) { span in
-            span.attributes["tus.protocol"] = "tus-1.0.0"
+            if let dialect = lock.withLock({ state.dialect }) { span.attributes["tus.protocol"] = dialect.name }
             if let size { span.attributes["tus.upload.size"] = size }
             if isResuming { span.attributes["tus.upload.resumed_from"] = offset }
             span.attributes["tus.upload.parts"] = parallel?.partCount ?? 1
@@ -385,7 +427,7 @@ public final class TusUploader: @unchecked Sendable {
         guard let url else {
             throw TusError(.invalidArgument, "there is no upload of \(source.name) to terminate: it was never created")
         }
-        try await client.terminateUpload(at: url, options: options)
+        try await client.terminateUpload(at: url, options: options, dialect: lock.withLock { state.dialect } ?? .tus)
         try await forgetStoredURL()
         await settleStore()
         lock.withLock {

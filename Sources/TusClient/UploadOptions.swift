@@ -129,5 +129,17 @@ public struct UploadOptions: Sendable {
     public var uploadsDuringCreation = true
 
     /// Creates the default options.
+    /// Which protocol a new upload speaks (see ``UploadProtocol``):
+    /// ``UploadProtocol/auto`` by default, which lets the server's first
+    /// answer decide. A stored upload resumes in the protocol it was
+    /// created with.
+    public var uploadProtocol: UploadProtocol = .auto
+
+    /// The `Upload-Draft-Interop-Version` sent when the upload speaks the
+    /// IETF draft: 6 (drafts -04 and -05, what Apple's URLSession and
+    /// NIOResumableUpload, tusd and tus-js-client speak; the default) or 8
+    /// (drafts -09 to -12).
+    public var draftInteropVersion = 6
+
     public init() {}
 }

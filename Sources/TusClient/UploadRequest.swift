@@ -99,5 +99,8 @@ public enum UploadEvent: Sendable {
         case bodyTooLarge
         /// The link failed or stalled in the middle of a request.
         case interrupted
+        /// The server said how many bytes it takes in one request (the IETF
+        /// draft's `Upload-Limit`, `max-append-size`).
+        case serverLimit
     }
 }

@@ -81,6 +81,12 @@ struct UploadCommand: AsyncParsableCommand {
         valueName: "n"))
     var parallel: Int = 1
 
+    @Option(name: .customLong("protocol"), help: ArgumentHelp(
+        "The protocol of a new upload: tus (tus 1.0), ietf (the IETF draft Resumable Uploads for HTTP, interop version 6) or auto.",
+        discussion: "auto lets the server's first answer decide. An upload resumed from the store goes on in the protocol it was created with.",
+        valueName: "tus|ietf|auto"))
+    var uploadProtocol: UploadProtocol = .auto
+
     @Option(help: ArgumentHelp("Abandon a request through which nothing moves for this long, and go on: 30s, 2m.", valueName: "duration"))
     var stallTimeout: DurationArgument = DurationArgument(argument: "30s")!
 
@@ -108,6 +114,9 @@ struct UploadCommand: AsyncParsableCommand {
         }
         if parallel < 1 {
             throw ValidationError("--parallel takes a number of parts, 1 or more")
+        }
+        if parallel > 1 && uploadProtocol == .ietfDraft {
+            throw ValidationError("--parallel needs tus's concatenation, which the IETF draft has no counterpart of: use --protocol tus or auto, or one part")
         }
         if key != nil && cert == nil {
             throw ValidationError("--key goes with --cert")
@@ -147,6 +156,7 @@ struct UploadCommand: AsyncParsableCommand {
         var options = UploadOptions()
         options.chunkSize = chunkSize?.bytes
         options.parallelUploads = parallel
+        options.uploadProtocol = uploadProtocol
         options.retryPolicy.retries = retries
         options.stallTimeout = stallTimeout.seconds > 0 ? stallTimeout.duration : nil
         options.checksum = checksum

@@ -20,10 +20,10 @@ import TusCore
         var state = UploadState(sizer: ChunkSizer(ceiling: 1000, start: 400))
         #expect(state.nextStep(size: 1000) == .create)
         let created = state.apply(attempt(
-            SentRequest(kind: .create, url: Self.endpoint, bodyCount: 400, size: 1000), .created(url: Self.upload, offset: 400)))
+            SentRequest(kind: .create, url: Self.endpoint, bodyCount: 400, size: 1000), .created(url: Self.upload, offset: 400, dialect: .tus)))
         #expect(state.url == Self.upload)
         #expect(state.offset == 400)
-        #expect(created.contains { if case .storeURL(Self.upload) = $0 { true } else { false } })
+        #expect(created.contains { if case .storeURL(Self.upload, .tus) = $0 { true } else { false } })
         #expect(created.contains { if case .progressed = $0 { true } else { false } })
         #expect(state.nextStep(size: 1000) == .append)
         _ = state.apply(attempt(SentRequest(kind: .append, url: Self.upload, offset: 400, bodyCount: 600, size: 1000), .moved(to: 1000)))
@@ -33,7 +33,7 @@ import TusCore
     @Test func aServerThatIgnoresBytesWithPOSTGetsThemWithPATCH() {
         var state = UploadState(sizer: ChunkSizer(ceiling: 1000))
         let effects = state.apply(attempt(
-            SentRequest(kind: .create, url: Self.endpoint, bodyCount: 400, unasked: true, size: 1000), .created(url: Self.upload, offset: nil)))
+            SentRequest(kind: .create, url: Self.endpoint, bodyCount: 400, unasked: true, size: 1000), .created(url: Self.upload, offset: nil, dialect: .tus)))
         #expect(state.offset == 0)
         #expect(state.createsWithoutBody)
         #expect(effects.contains { if case .serverTakesNoBytesWithCreation = $0 { true } else { false } })

@@ -110,14 +110,14 @@ import TusCore
         sent.unasked = true
         sent.bodyCount = 1000
         let ignored = Verdict.decide(sent, .answer(Self.exchange(201, ["Location": "/files/x"])))
-        guard case .created(let url, nil) = ignored else { Issue.record("\(ignored)"); return }
+        guard case .created(let url, nil, .tus) = ignored else { Issue.record("\(ignored)"); return }
         #expect(url.absoluteString == "http://tus.example/files/x")
         let taken = Verdict.decide(sent, .answer(Self.exchange(201, ["Location": "x", "Upload-Offset": "600"])))
-        guard case .created(let relative, 600) = taken else { Issue.record("\(taken)"); return }
+        guard case .created(let relative, 600, .tus) = taken else { Issue.record("\(taken)"); return }
         #expect(relative.absoluteString == "http://tus.example/files/x")
         // More than was sent is not believed.
         let tooMany = Verdict.decide(sent, .answer(Self.exchange(201, ["Location": "x", "Upload-Offset": "1001"])))
-        guard case .created(_, 0) = tooMany else { Issue.record("\(tooMany)"); return }
+        guard case .created(_, 0, .tus) = tooMany else { Issue.record("\(tooMany)"); return }
         sent.unasked = false
         #expect(Self.name(Verdict.decide(sent, .answer(Self.exchange(400, [:])))) == "retry")
         sent.bodyCount = 0

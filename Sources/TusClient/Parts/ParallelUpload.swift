@@ -175,6 +175,8 @@ final class ParallelUpload: @unchecked Sendable {
         partOptions.storage = nil
         partOptions.parallelUploads = 1
         partOptions.keepsURLAfterSuccess = true
+        // Parts and their joining are tus's concatenation extension.
+        partOptions.uploadProtocol = .tus
         let snapshot = lock.withLock { (parts, offsets) }
         let uploaders = snapshot.0.enumerated().map { index, part -> TusUploader in
             let resumed = part.url.flatMap(URL.init(string:)).map {

@@ -15,7 +15,7 @@ import TusCore
 /// every connection, `http://` ones too, with `CONNECT`, and its request
 /// line always holds the path and query only (origin form). So these
 /// requests go out over a small SwiftNIO HTTP/1.1 connection of their own
-/// (``AbsoluteFormHandler``), one connection per request, closed once the
+/// (``OneRequestConnection``), one connection per request, closed once the
 /// answer came. `https://` requests keep AsyncHTTPClient's tunnel, in which
 /// TLS runs end to end.
 struct AbsoluteFormProxy: Sendable, Hashable {
@@ -44,10 +44,6 @@ struct AbsoluteFormProxy: Sendable, Hashable {
     /// `host:port`, for messages.
     var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// How long connecting to the proxy may take, as for AsyncHTTPClient's
-    /// shared clients.
-    static let connectTimeout = TimeAmount.seconds(10)
-
     /// Sends one request through the proxy and reads its whole answer (at
     /// most 1 MiB of body), as `HTTPClient.exchange` does without a proxy.
     ///
@@ -70,51 +66,16 @@ struct AbsoluteFormProxy: Sendable, Hashable {
         on loop: any EventLoop,
         timeout: Duration,
         stallTimeout: Duration?,
-        peerPort: Int?
+        peerPort: Int?,
+        onInterim: (@Sendable (HTTPResponseHead) -> Void)? = nil
     ) async throws -> Exchange {
         let label = "\(method.rawValue) \(url.forMessages)"
         guard let head = requestHead(method, url, headers: headers, bodyCount: body?.count ?? 0) else {
             throw TusError(.invalidArgument, "\(label): not a URL this client can send to")
         }
-        let progress = RequestProgress(loop: loop, peerPort: peerPort)
-        let outcome = loop.makePromise(of: Exchange.self)
-        let deadline = loop.scheduleTask(in: TimeAmount(timeout)) { outcome.fail(DeadlinePassed()) }
-        progress.watch(stallTimeout: stallTimeout) { outcome.fail(Stalled(seconds: stallTimeout ?? .zero)) }
-        defer {
-            deadline.cancel()
-            progress.stopWatching()
-        }
-        let connectTimeout = min(Self.connectTimeout, TimeAmount(timeout))
-        ClientBootstrap(group: loop)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(
-                        AbsoluteFormHandler(head: head, body: body, fromFile: fromFile, progress: progress, outcome: outcome))
-                }
-            }
-            .connect(host: host, port: port)
-            .whenComplete { result in
-                switch result {
-                case .success(let channel):
-                    // Whatever ends the request (its answer, a failure, the
-                    // deadline, a cancellation) closes its connection.
-                    outcome.futureResult.whenComplete { _ in channel.close(promise: nil) }
-                case .failure(let error):
-                    outcome.fail(error)
-                }
-            }
-        do {
-            let exchange = try await withTaskCancellationHandler {
-                try await outcome.futureResult.get()
-            } onCancel: {
-                outcome.fail(CancellationError())
-            }
-            return exchange
-        } catch {
-            throw RequestEnd.failure(error, label: label, timeout: timeout, deadlinePassed: error is DeadlinePassed, bytesSent: progress.bytesSent)
-        }
+        return try await OneRequestConnection.exchange(
+            head, label: label, body: body, to: OneRequestConnection.Peer(host: host, port: port), fromFile: fromFile,
+            on: loop, timeout: timeout, stallTimeout: stallTimeout, peerPort: peerPort, onInterim: onInterim)
     }
 
     /// The request as the proxy takes it: the absolute URL (without user,
@@ -148,6 +109,3 @@ struct AbsoluteFormProxy: Sendable, Hashable {
     }
 
 }
-
-/// The request's deadline passed before its whole answer came.
-struct DeadlinePassed: Error {}

@@ -10,6 +10,9 @@ struct Exchange: Sendable {
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var body: ByteBuffer
+    /// The interim (1xx) answers that came before this one, where the way
+    /// the request went shows them (see ``OneRequestConnection``).
+    var interim: [HTTPResponseHead] = []
 
     /// The server's `Upload-Offset`, or an error naming `request` when it is
     /// missing or not a byte count.
@@ -48,6 +51,9 @@ struct Exchange: Sendable {
     func location(relativeTo base: URL) -> URL? {
         headers.first(name: "Location").flatMap { TusLocation.resolve($0, against: base) }
     }
+
+    /// The header `name`, if present.
+    func header(_ name: String) -> String? { headers.first(name: name) }
 
     /// The start of the body, for error messages.
     var bodySnippet: String {

@@ -10,6 +10,8 @@ struct TransportFailure: Error, Sendable {
     var error: TusError
     var bytesSent: Int
     var stalled: Bool
+    /// The interim (1xx) answers that came before the request failed.
+    var interim: [HTTPResponseHead] = []
 }
 
 /// An answer, and how long it took from sending the request.
@@ -24,17 +26,25 @@ extension TusClient {
     /// Sends one request: the protocol's and the user's headers, the hooks
     /// of `options`, the route (proxy, TLS) to `url`, and failures in words.
     ///
+    /// With `onInterim`, interim (1xx) answers are handed to it as they
+    /// come, and kept in the answer: the request goes over a connection of
+    /// its own (``OneRequestConnection``), except through an HTTP client
+    /// the user gave or to an `https://` server through a proxy, where
+    /// AsyncHTTPClient carries it and drops them.
+    ///
     /// - Throws: ``TransportFailure`` when no answer came (the network, a
     ///   stall, the request's deadline); `TusError` for a route that cannot
     ///   be used and a file that cannot be read; whatever a hook throws;
     ///   `CancellationError`.
     func send(
         _ method: HTTPMethod, _ url: URL, headers extra: [(String, String)], body: RequestBody? = nil,
-        options: UploadOptions?, on loop: (any EventLoop)? = nil, onBodySent: (@Sendable (Int) -> Void)? = nil
+        options: UploadOptions?, speech: Speech = .only(.tus), on loop: (any EventLoop)? = nil,
+        onBodySent: (@Sendable (Int) -> Void)? = nil, onInterim: (@Sendable (HTTPResponseHead) -> Void)? = nil
     ) async throws -> TimedExchange {
         let route = try route(to: url)
         var request = UploadRequest(
-            method: method.rawValue, url: url, headers: requestHeaders(extra, options: options), bodyCount: body?.count ?? 0)
+            method: method.rawValue, url: url, headers: requestHeaders(extra, options: options, speech: speech),
+            bodyCount: body?.count ?? 0)
         if let hook = options?.beforeRequest { try await hook(&request) }
         let logger = self.logger
         RequestLog.logRequestHeaders(method.rawValue, url.forMessages, request.headers, to: logger)
@@ -48,7 +58,15 @@ extension TusClient {
             if let proxy = route.absoluteFormProxy {
                 exchange = try await proxy.exchange(
                     method, url, headers: headers, body: body, fromFile: route.httpClient.hasOneEventLoop,
-                    on: loop, timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url))
+                    on: loop, timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onInterim: onInterim)
+            } else if onInterim != nil, !route.isCustom, route.proxy == nil,
+                      let peer = try OneRequestConnection.server(of: url, tls: route.tlsConfiguration),
+                      let head = OneRequestConnection.originFormHead(method, url, headers: headers, bodyCount: body?.count ?? 0) {
+                exchange = try await OneRequestConnection.exchange(
+                    head, label: "\(method.rawValue) \(url.forMessages)", body: body, to: peer,
+                    fromFile: url.scheme?.lowercased() == "http" && route.httpClient.hasOneEventLoop, on: loop,
+                    timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onBodySent: onBodySent,
+                    onInterim: onInterim)
             } else {
                 exchange = try await route.httpClient.exchange(
                     method, url, headers: headers, body: body, tls: route.tlsConfiguration, on: loop,
@@ -61,11 +79,11 @@ extension TusClient {
             let label = "\(method.rawValue) \(url.forMessages)"
             if let stall = failure.error as? Stalled {
                 let error = TusError(.timeout, "\(label): nothing moved for \(Self.seconds(stall.seconds)); the request was abandoned", cause: stall)
-                throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: true)
+                throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: true, interim: failure.interim)
             }
             let error = await ConnectionFailure.error(
                 failure.error, url: url, route: route, tls: tls, bytesSent: failure.bytesSent, group: route.httpClient.eventLoopGroup)
-            throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false)
+            throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false, interim: failure.interim)
         }
         let elapsed = ContinuousClock.now - started
         RequestLog.logResponseHeaders(method.rawValue, url.forMessages, status: exchange.status.code, exchange.headers, to: logger)

@@ -76,6 +76,13 @@ struct ChunkSizer {
     }
 
     /// The link failed after part of a request of `bytes` went out.
+    /// The server takes at most `most` bytes a request: the ceiling comes
+    /// down to it (never up).
+    mutating func limit(to most: Int) {
+        ceiling = max(1, min(ceiling, most))
+        size = min(size, ceiling)
+    }
+
     mutating func interrupted(bytes: Int) {
         hasFailed = true
         size = max(floor, min(size, bytes / 2))

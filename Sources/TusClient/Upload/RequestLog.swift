@@ -95,6 +95,8 @@ enum RequestLog {
         "upload-offset", "upload-length", "upload-defer-length", "upload-expires", "upload-concat", "upload-checksum",
         "location", "content-type", "content-length", "transfer-encoding", "connection", "date", "server", "host",
         "user-agent", "accept", "expect", "cache-control", "x-http-method-override", "access-control-expose-headers",
+        // The IETF draft's.
+        "upload-draft-interop-version", "upload-complete", "upload-incomplete", "upload-limit",
     ]
 
     /// `Name: value` lines, each value not in ``shownHeaders`` masked.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 
 /// What a request of an upload is for. Each kind has its own reading of
 /// the server's answers (see ``Verdict/decide(_:_:)``).
@@ -56,6 +57,12 @@ struct SentRequest: Sendable {
     var proxy: Proxy?
     /// What is uploaded, for messages: the file's path, and which part.
     var name: String?
+    /// The protocol the request speaks: tus 1.0, the IETF draft, or (the
+    /// first `POST` of an upload in ``UploadProtocol/auto``) both.
+    var speech: Speech = .only(.tus)
+    /// For the draft: the request said `Upload-Complete: ?1` (its body
+    /// ends the upload).
+    var completes = false
 
     /// A proxy, as messages name it.
     struct Proxy: Sendable {
@@ -73,4 +80,12 @@ struct SentRequest: Sendable {
 enum Outcome: Sendable {
     case answer(Exchange)
     case noAnswer(TransportFailure)
+
+    /// The interim (1xx) answers that came, whatever the end.
+    var interim: [HTTPResponseHead] {
+        switch self {
+        case .answer(let exchange): exchange.interim
+        case .noAnswer(let failure): failure.interim
+        }
+    }
 }

@@ -21,7 +21,8 @@ extension TusClient {
     ///   request that got no answer, which is an outcome like an answer.
     func attempt(
         _ sent: SentRequest, headers: [(String, String)], body: RequestBody? = nil,
-        options: UploadOptions?, on loop: (any EventLoop)? = nil, onBodySent: (@Sendable (Int) -> Void)? = nil
+        options: UploadOptions?, on loop: (any EventLoop)? = nil, onBodySent: (@Sendable (Int) -> Void)? = nil,
+        onInterim: (@Sendable (HTTPResponseHead) -> Void)? = nil
     ) async throws -> Attempt {
         try await tracer.withSpan(sent.kind.method, ofKind: .client) { span in
             span.attributes["http.request.method"] = sent.kind.method
@@ -32,7 +33,7 @@ extension TusClient {
             let attempt: Attempt
             do {
                 attempt = try await attemptInSpan(
-                    sent, headers: headers, body: body, options: options, on: loop, onBodySent: onBodySent)
+                    sent, headers: headers, body: body, options: options, on: loop, onBodySent: onBodySent, onInterim: onInterim)
             } catch let error as CancellationError {
                 span.attributes["tus.verdict"] = RequestLog.cancelledWord
                 throw error
@@ -52,15 +53,16 @@ extension TusClient {
 
     private func attemptInSpan(
         _ sent: SentRequest, headers: [(String, String)], body: RequestBody?,
-        options: UploadOptions?, on loop: (any EventLoop)?, onBodySent: (@Sendable (Int) -> Void)?
+        options: UploadOptions?, on loop: (any EventLoop)?, onBodySent: (@Sendable (Int) -> Void)?,
+        onInterim: (@Sendable (HTTPResponseHead) -> Void)?
     ) async throws -> Attempt {
         var sent = sent
         let outcome: Outcome
         var seconds: Double?
         do {
             let timed = try await send(
-                HTTPMethod(rawValue: sent.kind.method), sent.url, headers: headers, body: body, options: options, on: loop,
-                onBodySent: onBodySent)
+                HTTPMethod(rawValue: sent.kind.method), sent.url, headers: headers, body: body, options: options,
+                speech: sent.speech, on: loop, onBodySent: onBodySent, onInterim: onInterim)
             outcome = .answer(timed.exchange)
             seconds = timed.seconds
             if let proxy = timed.proxy {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Logging
 import NIOHTTP1
 import TusCore
 import TusProtocol
@@ -36,10 +37,10 @@ extension TusUploader {
                 let start = lock.withLock { state.offset }
                 attempt = try await append(afterAbandoned: retries.afterAbandoned, onBodySent: bodyProgress(from: start, progress))
             case .askOffset:
-                let url = lock.withLock { state.url! }
-                attempt = try await client.attempt(
-                    SentRequest(kind: .offset, url: url, size: size, afterAbandoned: retries.afterAbandoned),
-                    headers: [], options: options, on: eventLoop)
+                let (url, dialect) = lock.withLock { (state.url!, state.dialect ?? .tus) }
+                var sent = SentRequest(kind: .offset, url: url, size: size, afterAbandoned: retries.afterAbandoned)
+                sent.speech = .only(dialect)
+                attempt = try await client.attempt(sent, headers: [], options: options, on: eventLoop)
             }
             if case .answer = attempt.outcome, attempt.sent.bodyCount == 0, let seconds = attempt.seconds {
                 // A request without a body times a round trip.
@@ -75,10 +76,12 @@ extension TusUploader {
         _ effect: UploadState.Effect, retries: inout RetryLoop, progress: (@Sendable (UploadProgress) -> Void)?
     ) async throws {
         switch effect {
-        case .storeURL(let url):
-            logger.debug("created", metadata: ["url": "\(url.forMessages)"])
+        case .storeURL(let url, let dialect):
+            logger.debug("created", metadata: ["url": "\(url.forMessages)", "protocol": "\(dialect.name)"])
+            UploadTracing.uploadSpan?.attributes["tus.protocol"] = dialect.name
+            if case .draft(let version) = dialect, options.uploadProtocol == .auto { client.rememberSpeaksDraft(version) }
             if let key, let storage = options.storage {
-                try await offLoop { try await storage.setURL(url.absoluteString, forKey: key) }
+                try await offLoop { try await storage.setURL(StoredUploadURL.value(url, dialect: dialect), forKey: key) }
             }
             if let part { try await offLoop { try await part.created(url) } }
         case .serverTakesNoBytesWithCreation:
@@ -108,6 +111,48 @@ extension TusUploader {
         // For a stream, the first chunk tells whether its length is known.
         if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
         let size = self.size
+        let speech: Speech = switch lock.withLock({ state.dialect }) {
+        case .tus?: .only(.tus)
+        case .draft(let version)?: .only(.draft(version))
+        case nil: .either(draft: DraftInteropVersion(rawValue: options.draftInteropVersion) ?? .v6)
+        }
+        var headers: [(String, String)] = []
+        var body: RequestBody?
+        var unasked = false
+        if speech.sendsTus {
+            (headers, body, unasked) = try await tusCreation(size: size, chunkSize: chunkSize)
+        } else {
+            // The draft: bytes go with every creation (-05 §4.2), no
+            // capabilities are asked.
+            if let size { headers.append((DraftHeaderName.uploadLength, String(size))) }
+            if size != 0, !lock.withLock({ state.createsWithoutBody }) {
+                body = try self.body(at: 0, count: chunkSize)
+                headers.append(("Content-Type", "application/octet-stream"))
+            }
+        }
+        var sent = SentRequest(
+            kind: .create, url: client.url, bodyCount: body?.count ?? 0, unasked: unasked, size: size, afterAbandoned: afterAbandoned)
+        sent.name = name
+        sent.speech = speech
+        var onInterim: (@Sendable (HTTPResponseHead) -> Void)?
+        if let version = speech.draftVersion {
+            // Every byte of a known size in this request ends the upload.
+            sent.completes = size.map { Int64(sent.bodyCount) == $0 } ?? false
+            headers.append((DraftHeaderName.uploadComplete, UploadCompleteField.headerValue(sent.completes)))
+            // The logger of this task: the answer comes on the event loop.
+            let logger = self.logger
+            onInterim = { [self] head in storeAtOnce(head, version: version, logger: logger) }
+        }
+        let attempt = try await client.attempt(
+            sent, headers: headers, body: body, options: options, on: eventLoop, onBodySent: onBodySent, onInterim: onInterim)
+        await finishStoringAtOnce()
+        return attempt
+    }
+
+    /// The headers and body of a creation in tus 1.0 (or in both
+    /// protocols, for the first `POST` of an upload in
+    /// ``UploadProtocol/auto``), and whether its bytes go unasked.
+    private func tusCreation(size: Int64?, chunkSize: Int) async throws -> (headers: [(String, String)], body: RequestBody?, unasked: Bool) {
         var headers: [(String, String)] = []
         if part != nil { headers.append((TusHeaderName.uploadConcat, UploadConcat.partial.headerValue)) }
         if let size {
@@ -142,10 +187,31 @@ extension TusUploader {
                 body = chunk
             }
         }
-        var sent = SentRequest(
-            kind: .create, url: client.url, bodyCount: body?.count ?? 0, unasked: unasked, size: size, afterAbandoned: afterAbandoned)
-        sent.name = name
-        return try await client.attempt(sent, headers: headers, body: body, options: options, on: eventLoop, onBodySent: onBodySent)
+        return (headers, body, unasked)
+    }
+
+    /// A `104 (Upload Resumption Supported)` of `version` names the
+    /// upload's URL before the creation's body has gone out: it is stored
+    /// at once, so that a run killed during that request resumes from the
+    /// bytes the server holds. Called on the event loop; the store call
+    /// runs in a task of its own, awaited once the request ends.
+    private func storeAtOnce(_ head: HTTPResponseHead, version: DraftInteropVersion, logger: Logger) {
+        guard let url = [head].uploadResource(version: version, relativeTo: client.url) else { return }
+        logger.debug("the server made the upload resumable (104)", metadata: ["url": "\(url.forMessages)"])
+        guard let key, let storage = options.storage else { return }
+        lock.withLock {
+            guard storingAtOnce == nil else { return }
+            let value = StoredUploadURL.value(url, dialect: .draft(version))
+            // A failure shows again when the final answer stores the URL.
+            storingAtOnce = Task { _ = try? await offLoop { try await storage.setURL(value, forKey: key) } }
+        }
+    }
+
+    /// Waits for the URL a `104` gave to be stored.
+    private func finishStoringAtOnce() async {
+        guard let task = lock.withLock({ storingAtOnce }) else { return }
+        await task.value
+        lock.withLock { storingAtOnce = nil }
     }
 
     /// PATCHes the next bytes.
@@ -157,20 +223,28 @@ extension TusUploader {
         if let size, !lengthDeferred, Int64(chunk.count) < min(Int64(chunkSize), size - offset) {
             throw TusError(.io, "\(source.name) changed while uploading: it has fewer than its \(size) bytes now")
         }
+        let dialect = lock.withLock { state.dialect } ?? .tus
+        let isDraft = dialect.draftVersion != nil
         var headers: [(String, String)] = [
             (TusHeaderName.uploadOffset, String(offset)),
-            ("Content-Type", "application/offset+octet-stream"),
+            ("Content-Type", isDraft ? PartialUploadMediaType.contentType : "application/offset+octet-stream"),
         ]
         let tellsLength = lengthDeferred && size != nil
         if tellsLength, let size { headers.append((TusHeaderName.uploadLength, String(size))) }
-        if let checksum = try await checksumHeader(of: chunk) {
+        if !isDraft, let checksum = try await checksumHeader(of: chunk) {
             headers.append((TusHeaderName.uploadChecksum, checksum))
         }
         // The size goes in only when known to the server after this
         // request: a stream's length is told once its end is read.
-        let sent = SentRequest(
+        var sent = SentRequest(
             kind: .append, url: url, offset: offset, bodyCount: chunk.count, size: lengthDeferred && !tellsLength ? nil : size,
             afterAbandoned: afterAbandoned)
+        sent.speech = .only(dialect)
+        if isDraft {
+            // Every append says whether it ends the upload (-05 §6).
+            sent.completes = size.map { offset + Int64(chunk.count) >= $0 } ?? false
+            headers.append((DraftHeaderName.uploadComplete, UploadCompleteField.headerValue(sent.completes)))
+        }
         return try await client.attempt(sent, headers: headers, body: chunk, options: options, on: eventLoop, onBodySent: onBodySent)
     }
 
@@ -225,9 +299,10 @@ extension TusUploader {
 
     // MARK: Checksums
 
-    /// The checksum algorithm to use, if any.
+    /// The checksum algorithm to use, if any: none for an upload in the
+    /// IETF draft, which has no checksum of its own.
     private func checksumAlgorithm() async throws -> ChecksumAlgorithm? {
-        guard let algorithm = options.checksum else { return nil }
+        guard let algorithm = options.checksum, lock.withLock({ state.dialect?.draftVersion == nil }) else { return nil }
         return try await capabilities().supports(algorithm) ? algorithm : nil
     }
 

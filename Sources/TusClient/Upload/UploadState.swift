@@ -36,6 +36,12 @@ struct UploadState: Sendable {
     var createsWithoutBody = false
     /// Ask the server for its offset before the next `PATCH`.
     var needsResync = false
+    /// The protocol the upload speaks, once created or resumed; nil before
+    /// the first answer of an upload in ``UploadProtocol/auto``.
+    var dialect: Dialect?
+    /// The most bytes the server takes in one request, when it said so
+    /// (the draft's `Upload-Limit: max-append-size`).
+    var maxAppendSize: Int64?
 
     init(sizer: ChunkSizer) {
         self.sizer = sizer
@@ -64,8 +70,8 @@ struct UploadState: Sendable {
     /// What the uploader does, besides what the state now holds.
     enum Effect {
         /// Keep the new upload's URL in the store (and tell the parent of a
-        /// part).
-        case storeURL(URL)
+        /// part), with the protocol it speaks.
+        case storeURL(URL, Dialect)
         /// The server ignores or refuses bytes sent with `POST`: later
         /// uploads of the client send none.
         case serverTakesNoBytesWithCreation
@@ -87,11 +93,13 @@ struct UploadState: Sendable {
     mutating func apply(_ attempt: Attempt) -> [Effect] {
         let sent = attempt.sent
         switch attempt.verdict {
-        case .created(let url, let took):
+        case .created(let url, let took, let dialect):
             self.url = url
+            self.dialect = dialect
             offset = took ?? 0
             lengthDeferred = sent.size == nil
-            var effects: [Effect] = [.storeURL(url)]
+            var effects: [Effect] = [.storeURL(url, dialect)]
+            effects += applyLimit(attempt, dialect: dialect)
             if took == nil {
                 createsWithoutBody = true
                 effects.append(.serverTakesNoBytesWithCreation)
@@ -102,6 +110,7 @@ struct UploadState: Sendable {
             }
             return effects
         case .moved(let to):
+            let limited = applyLimit(attempt, dialect: dialect)
             let before = offset
             offset = to
             if sent.kind == .offset {
@@ -112,7 +121,7 @@ struct UploadState: Sendable {
                     sizer.succeeded(bytes: sent.bodyCount, seconds: seconds)
                 }
             }
-            return to > before ? [.progressed] : []
+            return limited + (to > before ? [.progressed] : [])
         case .sendSmaller:
             var effects: [Effect] = sent.kind == .create && sent.unasked ? [.checkSizeLimit] : []
             if sizer.refusedAsTooLarge(bytes: sent.bodyCount) {
@@ -146,11 +155,42 @@ struct UploadState: Sendable {
     /// makes the next ones smaller.
     mutating func willRetry(after attempt: Attempt, resync: Bool) -> [Effect] {
         needsResync = needsResync || resync
+        var effects: [Effect] = []
+        // A creation that failed after a 104 still made the upload: go on
+        // at its URL, from the bytes the server holds.
+        if attempt.sent.kind == .create, url == nil, let version = attempt.sent.speech.draftVersion,
+           let early = attempt.outcome.interim.uploadResource(version: version, relativeTo: attempt.sent.url) {
+            url = early
+            dialect = .draft(version)
+            lengthDeferred = attempt.sent.size == nil
+            needsResync = true
+            effects.append(.storeURL(early, .draft(version)))
+        }
         guard case .noAnswer(let failure) = attempt.outcome, attempt.sent.bodyCount > 0,
               failure.bytesSent > 0 || failure.stalled
-        else { return [] }
+        else { return effects }
         let before = sizer.size
         sizer.interrupted(bytes: attempt.sent.bodyCount)
-        return sizer.size < before ? [.shrunk(from: before, to: sizer.size, reason: .interrupted)] : []
+        return effects + (sizer.size < before ? [.shrunk(from: before, to: sizer.size, reason: .interrupted)] : [])
+    }
+
+    /// Takes the draft's `Upload-Limit` from an answer: `max-append-size`
+    /// bounds the request size, `max-size` the upload's.
+    mutating func applyLimit(_ attempt: Attempt, dialect: Dialect?) -> [Effect] {
+        guard let version = dialect?.draftVersion, case .answer(let answer) = attempt.outcome,
+              let limit = answer.uploadLimit(version: version) else { return [] }
+        var effects: [Effect] = []
+        if let most = limit.maxAppendSize, most > 0 {
+            maxAppendSize = most
+            let before = sizer.size
+            sizer.limit(to: Int(clamping: most))
+            if sizer.size < before { effects.append(.shrunk(from: before, to: sizer.size, reason: .serverLimit)) }
+        }
+        if let most = limit.maxSize, let size = attempt.sent.size, size > most {
+            effects.append(.fail(TusError(
+                .invalidArgument,
+                "cannot upload \(attempt.sent.name ?? "the file") to \(attempt.sent.url.forMessages): its \(size) bytes are more than the server's limit of \(most) (Upload-Limit max-size)")))
+        }
+        return effects
     }
 }

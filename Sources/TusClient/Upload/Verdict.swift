@@ -15,10 +15,11 @@ enum Verdict: Sendable {
 
     /// `OPTIONS`: what the server supports.
     case capabilities(ServerCapabilities)
-    /// `POST`: the upload exists at `url`. `offset` is how many of the
-    /// bytes sent with it the server took, nil when it took none because it
-    /// ignores bytes sent with `POST` (no `Upload-Offset` in its answer).
-    case created(url: URL, offset: Int64?)
+    /// `POST`: the upload exists at `url`, and speaks `dialect`. `offset`
+    /// is how many of the bytes sent with it the server took, nil when it
+    /// took none because it ignores bytes sent with `POST` (no
+    /// `Upload-Offset` in a tus answer).
+    case created(url: URL, offset: Int64?, dialect: Dialect)
     /// `PATCH` or `HEAD` during the upload: the server holds `offset` bytes.
     case moved(to: Int64)
     /// `HEAD` of a stored URL: it is this file's upload; go on at `offset`.
@@ -94,6 +95,14 @@ extension Verdict {
             let error = TusError(.unavailable, "\(sent.label) \(answer.statusDescription): the server still holds the upload for another request")
             return .waitForRelease(Failure(statusCode: code, error: error))
         }
+        switch sent.speech {
+        case .only(.draft(let version)):
+            return draft(answer, sent: sent, version: version)
+        case .either(let version) where sent.kind == .create && answersInDraft(answer):
+            return draft(answer, sent: sent, version: version)
+        case .only(.tus), .either:
+            break
+        }
         switch sent.kind {
         case .options: return options(answer, sent: sent)
         case .create: return created(answer, sent: sent)
@@ -123,15 +132,15 @@ extension Verdict {
             guard let url = answer.location(relativeTo: sent.url) else {
                 return .stop(TusError(.protocolViolation, "\(sent.label) answered \(code) with no usable Location header"))
             }
-            guard sent.bodyCount > 0 else { return .created(url: url, offset: 0) }
+            guard sent.bodyCount > 0 else { return .created(url: url, offset: 0, dialect: .tus) }
             guard let text = answer.headers.first(name: TusHeaderName.uploadOffset) else {
                 // A server without creation-with-upload ignores the bytes.
-                return .created(url: url, offset: sent.unasked ? nil : 0)
+                return .created(url: url, offset: sent.unasked ? nil : 0, dialect: .tus)
             }
             // More than was sent, or no byte count: not to be believed;
             // the upload asks before going on.
             let offset = NonNegativeInteger.parseTrimmed(text) ?? 0
-            return .created(url: url, offset: offset > Int64(sent.bodyCount) ? 0 : offset)
+            return .created(url: url, offset: offset > Int64(sent.bodyCount) ? 0 : offset, dialect: .tus)
         }
         switch code {
         case 413 where sent.bodyCount > 0:
@@ -232,7 +241,7 @@ extension Verdict {
         return .retry(Failure(statusCode: code, error: TusError(.unavailable, "cannot join the parts: \(sent.label) \(answer.statusDescription)")), resync: false)
     }
 
-    private static func terminated(_ answer: Exchange, sent: SentRequest) -> Verdict {
+    static func terminated(_ answer: Exchange, sent: SentRequest) -> Verdict {
         // An upload the server no longer has counts as deleted.
         if answer.isSuccess || answer.code == 404 || answer.code == 410 { return .terminated }
         return .retry(Failure(statusCode: answer.code, error: TusError(.unavailable, "cannot terminate the upload: \(sent.label) \(answer.statusDescription)")), resync: false)
@@ -242,7 +251,7 @@ extension Verdict {
 
     /// An error answer to a request for the upload's own URL: gone (404,
     /// 410), another protocol version (412), or worth another try.
-    private static func refused(_ answer: Exchange, sent: SentRequest, resync: Bool) -> Verdict {
+    static func refused(_ answer: Exchange, sent: SentRequest, resync: Bool) -> Verdict {
         switch answer.code {
         case 404, 410:
             return .forget(reason: "the server says the upload is gone (\(sent.label) \(answer.statusDescription))")
@@ -313,9 +322,9 @@ extension RequestKind {
     }
 }
 
-private extension Exchange {
-    /// The status code: read here, and nowhere else in the client but the
-    /// retry policy's default.
+extension Exchange {
+    /// The status code: read here and in `Verdict+Draft.swift`, and nowhere
+    /// else in the client but the retry policy's default.
     var code: Int { Int(status.code) }
 
     /// A 2xx answer.

@@ -4,7 +4,9 @@ import NIOHTTP1
 
 /// Sends one request on a fresh HTTP/1.1 connection, its body a piece at a
 /// time, and completes `outcome` with the answer (at most 1 MiB of its
-/// body kept).
+/// body kept) and the interim (1xx) answers before it, each also handed to
+/// `onInterim` as it comes. The connection's decoder must forward
+/// informational answers (see ``OneRequestConnection``).
 ///
 /// At most ``PiecePump/limit`` pieces are handed to the connection and not
 /// yet written, and none while the connection is not writable: memory holds
@@ -16,7 +18,7 @@ import NIOHTTP1
 /// Lives on its channel's event loop, like every NIO handler; ``outcome``
 /// is completed once, and whatever completes it first wins (the request's
 /// owner also fails it, for a deadline, a stall or a cancellation).
-final class AbsoluteFormHandler: ChannelInboundHandler {
+final class OneRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
@@ -28,6 +30,7 @@ final class AbsoluteFormHandler: ChannelInboundHandler {
     private let fromFile: Bool
     private let progress: RequestProgress
     private let outcome: EventLoopPromise<Exchange>
+    private let onInterim: (@Sendable (HTTPResponseHead) -> Void)?
 
     private var context: ChannelHandlerContext?
     private var isFinished = false
@@ -37,8 +40,13 @@ final class AbsoluteFormHandler: ChannelInboundHandler {
     private var isEndWritten = false
     private var answerHead: HTTPResponseHead?
     private var answerBody = ByteBuffer()
+    private var interim: [HTTPResponseHead] = []
 
-    init(head: HTTPRequestHead, body: RequestBody?, fromFile: Bool, progress: RequestProgress, outcome: EventLoopPromise<Exchange>) {
+    init(
+        head: HTTPRequestHead, body: RequestBody?, fromFile: Bool, progress: RequestProgress, outcome: EventLoopPromise<Exchange>,
+        onInterim: (@Sendable (HTTPResponseHead) -> Void)? = nil
+    ) {
+        self.onInterim = onInterim
         self.head = head
         self.body = body
         self.fromFile = fromFile
@@ -69,8 +77,10 @@ final class AbsoluteFormHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         progress.received()
         switch unwrapInboundIn(data) {
+        case .head(let head) where head.status.code < 200 && head.status != .switchingProtocols:
+            interim.append(head)
+            onInterim?(head)
         case .head(let head):
-            // NIO's decoder drops 1xx answers: this is the real one.
             answerHead = head
         case .body(var part):
             let room = Self.maximumBodySize - answerBody.readableBytes
@@ -79,7 +89,7 @@ final class AbsoluteFormHandler: ChannelInboundHandler {
             }
         case .end:
             guard let answerHead else { return }
-            outcome.succeed(Exchange(status: answerHead.status, headers: answerHead.headers, body: answerBody))
+            outcome.succeed(Exchange(status: answerHead.status, headers: answerHead.headers, body: answerBody, interim: interim))
         }
     }
 
@@ -97,7 +107,7 @@ final class AbsoluteFormHandler: ChannelInboundHandler {
     /// answer.
     private func fail(_ error: any Error) {
         if let answerHead {
-            outcome.succeed(Exchange(status: answerHead.status, headers: answerHead.headers, body: answerBody))
+            outcome.succeed(Exchange(status: answerHead.status, headers: answerHead.headers, body: answerBody, interim: interim))
         } else {
             outcome.fail(error)
         }
@@ -147,3 +157,4 @@ final class AbsoluteFormHandler: ChannelInboundHandler {
         }
     }
 }
+

@@ -1,0 +1,5 @@
+public import ArgumentParser
+public import TusClient
+
+/// `--protocol tus|ietf|auto`.
+extension UploadProtocol: ExpressibleByArgument {}
