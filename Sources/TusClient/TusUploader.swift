@@ -34,7 +34,10 @@ import TusProtocol
 /// The URL of a new upload is stored as soon as the answer to its `POST`
 /// comes, which carries at most ``firstRequestCeiling`` bytes, and removed
 /// once the upload has finished, unless
-/// ``UploadOptions/keepsURLAfterSuccess`` is set.
+/// ``UploadOptions/keepsURLAfterSuccess`` is set. An upload in the IETF
+/// draft stores it sooner, from the server's `104 (Upload Resumption
+/// Supported)`, and resumes in the draft whatever
+/// ``UploadOptions/uploadProtocol`` says (see <doc:TusAndTheIETFDraft>).
 ///
 /// ## Failures during the upload
 /// A network error, a stalled request (``UploadOptions/stallTimeout``), a
