@@ -113,4 +113,30 @@ import TusTestSupport
             #expect(try Data(contentsOf: server.uploadedFile("data.bin")) == data)
         }
     }
+
+    /// A pipe (a stream of unknown length) goes up in the draft: the
+    /// creation carries no `Upload-Length`, appends follow as the stream is
+    /// read, and the last says `Upload-Complete: ?1`; the JSON lines on
+    /// standard error are those of a tus upload.
+    @Test func aPipeGoesUpInTheDraftWithJSONProgress() async throws {
+        var random = SeededGenerator.forTest(#function)
+        let data = random.bytes(3 << 20)
+        try await NIOResumableUploadServer.withServer { server in
+            let folder = try TemporaryFolder()
+            let path = folder.newPath("input.bin")
+            try data.write(to: URL(fileURLWithPath: path))
+            let target = server.uploadURL("stream.bin").absoluteString
+            let command = "cat '\(path)' | '\(TestPaths.tusBinary)' upload - --endpoint \(target) --protocol ietf --chunk-size 1MiB --progress json"
+            let result = try runProcess("/bin/sh", ["-c", command])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try Data(contentsOf: server.uploadedFile("stream.bin")) == data)
+            let events = result.stderr.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            let finished = try #require(events.last, "\(result.stderr)")
+            #expect(finished["event"] as? String == "finished")
+            #expect(finished["url"] as? String == result.output)
+            #expect(events.first { $0["event"] as? String != "message" }?["event"] as? String == "started", "\(result.stderr)")
+        }
+    }
 }
