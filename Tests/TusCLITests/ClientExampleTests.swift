@@ -146,6 +146,32 @@ import TusTestSupport
         #expect(result.stderr == "error: cannot connect to redis://127.0.0.1:\(closed.port): Connection refused\n")
         #expect(!result.stdout.contains("Upload URL"))
     }
+
+    // MARK: against a server of the IETF draft
+
+    /// The upload examples run unchanged against a server that speaks the
+    /// IETF draft only (Apple's NIOResumableUpload), given its URL with
+    /// `--endpoint`: the server ends with the file's bytes.
+    @Test(arguments: ["basic-upload", "resume-upload", "custom-fingerprint", "custom-storage"])
+    func theUploadExamplesRunUnchangedAgainstADraftServer(_ name: String) async throws {
+        let redis = name == "custom-storage" ? try RedisServerProcess() : nil
+        defer { redis?.stop() }
+        try await NIOResumableUploadServer.withServer { server in
+            let folder = try TemporaryFolder()
+            let file = try uniqueFile(in: folder, size: 3_000_000)
+            var arguments = [file, "--endpoint", server.uploadURL(name).absoluteString]
+            if let redis {
+                arguments += ["--redis", "redis://127.0.0.1:\(redis.port)"]
+            } else {
+                arguments += ["--store", folder.newPath("store.json")]
+            }
+            let result = try runProcess(example(name), arguments)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            let url = try #require(value(after: "Upload URL: ", in: result.stdout), "\(result.stdout)")
+            #expect(url.hasPrefix(server.origin.absoluteString + "/resumable_upload/"), "\(url)")
+            #expect(try Data(contentsOf: server.uploadedFile(name)) == Data(contentsOf: URL(fileURLWithPath: file)))
+        }
+    }
 }
 
 /// A TCP port on 127.0.0.1 held for the test: listening (connections wait in
