@@ -78,7 +78,6 @@ public final class TusDevServer: Sendable {
         let context = try ServerContext(configuration: configuration)
         let basePath = context.basePath
         let responder = context.makeResponder()
-        let commonHeaders = [(name: TusHeaderName.tusResumable, value: tusProtocolVersion)]
         let logger = configuration.logger
         let metrics = configuration.metricsFactory ?? MetricsSystem.factory
         // One thread for work that would hold up an event loop: joining
@@ -98,8 +97,8 @@ public final class TusDevServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPChannelHandler(
-                            responder: responder, threadPool: threadPool, commonHeaders: commonHeaders, logger: logger,
-                            metrics: metrics))
+                            responder: responder, threadPool: threadPool,
+                            answerHeaders: { ProtocolChoice.answerHeaders(for: $0) }, logger: logger, metrics: metrics))
                 }
             }
         let channel: any Channel
@@ -199,8 +198,9 @@ public final class TusDevServer: Sendable {
 
     /// What the server knows about the upload at `uploadURL` (an absolute
     /// upload URL, a path such as `/files/abc`, or just the id): its length
-    /// (`nil` while deferred), offset, metadata, expiry, and whether it is a
-    /// partial or final upload (``UploadInfo/concatenation``). `nil` if the
+    /// (`nil` while deferred), offset, metadata, expiry, whether it is a
+    /// partial or final upload (``UploadInfo/concatenation``), and which
+    /// protocol made it (``UploadInfo/madeWith``). `nil` if the
     /// server knows no such upload, or it was terminated or expired.
     public func uploadInfo(for uploadURL: URL) -> UploadInfo? {
         guard let id = uploadID(for: uploadURL), case .found(let record) = context.store.lookup(id) else {
@@ -219,7 +219,10 @@ public final class TusDevServer: Sendable {
                 case .partial: .partial
                 case .final(let parts): .final(partIDs: parts.map(\.id))
                 }
-            }
+            },
+            madeWith: record.draft.map {
+                UploadInfo.UploadProtocol.ietfDraft(interopVersion: $0.interopVersion.rawValue, complete: $0.complete)
+            } ?? .tus
         )
     }
 
