@@ -12,7 +12,9 @@ import TusProtocol
 /// It implements the core protocol and the `creation`,
 /// `creation-defer-length`, `creation-with-upload`, `termination`,
 /// `checksum` (`sha1`, `sha256`, `md5`), `expiration` and `concatenation`
-/// extensions, keeps
+/// extensions, and on the same endpoint the IETF draft "Resumable Uploads
+/// for HTTP" (interop versions 6 and 8) for requests that carry
+/// `Upload-Draft-Interop-Version` and no `Tus-Resumable`; keeps
 /// every upload on disk in ``Configuration/directory`` (so a server started
 /// again on the same directory resumes where the last one stopped), streams
 /// request bodies straight to disk, and can play ``Fault``s so client tests
