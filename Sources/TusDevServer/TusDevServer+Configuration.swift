@@ -26,12 +26,14 @@ extension TusDevServer {
         /// The path of the creation endpoint; upload URLs are
         /// `<basePath><id>`. Leading and trailing slashes are added if missing.
         public var basePath: String = "/files/"
-        /// The largest `Upload-Length` accepted, announced as `Tus-Max-Size`.
-        /// A larger upload is answered with `413`.
+        /// The largest `Upload-Length` accepted, announced as `Tus-Max-Size`
+        /// to tus requests and as `Upload-Limit`'s `max-size` to the IETF
+        /// draft's. A larger upload is answered with `413`.
         public var maxUploadSize: Int64 = 1 << 40
         /// How long an unfinished upload lives after its creation or its last
-        /// `PATCH`, announced as `Upload-Expires` on `POST` and `PATCH`
-        /// responses. An upload past its expiry is deleted, and requests for
+        /// `PATCH`, announced as `Upload-Expires` on tus `POST` and `PATCH`
+        /// responses, and as the seconds left in `Upload-Limit` (`max-age`,
+        /// `expires` in interop version 6) to the IETF draft's requests. An upload past its expiry is deleted, and requests for
         /// it get `410 Gone` (`404` after a restart). `nil`: uploads never
         /// expire. Finished uploads never expire.
         public var expiration: TimeInterval? = 24 * 3600

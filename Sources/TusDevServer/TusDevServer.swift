@@ -12,7 +12,9 @@ import TusProtocol
 /// It implements the core protocol and the `creation`,
 /// `creation-defer-length`, `creation-with-upload`, `termination`,
 /// `checksum` (`sha1`, `sha256`, `md5`), `expiration` and `concatenation`
-/// extensions, keeps
+/// extensions, and on the same endpoint the IETF draft "Resumable Uploads
+/// for HTTP" (interop versions 6 and 8) for requests that carry
+/// `Upload-Draft-Interop-Version` and no `Tus-Resumable`; keeps
 /// every upload on disk in ``Configuration/directory`` (so a server started
 /// again on the same directory resumes where the last one stopped), streams
 /// request bodies straight to disk, and can play ``Fault``s so client tests
@@ -78,7 +80,6 @@ public final class TusDevServer: Sendable {
         let context = try ServerContext(configuration: configuration)
         let basePath = context.basePath
         let responder = context.makeResponder()
-        let commonHeaders = [(name: TusHeaderName.tusResumable, value: tusProtocolVersion)]
         let logger = configuration.logger
         let metrics = configuration.metricsFactory ?? MetricsSystem.factory
         // One thread for work that would hold up an event loop: joining
@@ -98,8 +99,8 @@ public final class TusDevServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPChannelHandler(
-                            responder: responder, threadPool: threadPool, commonHeaders: commonHeaders, logger: logger,
-                            metrics: metrics))
+                            responder: responder, threadPool: threadPool,
+                            answerHeaders: { ProtocolChoice.answerHeaders(for: $0) }, logger: logger, metrics: metrics))
                 }
             }
         let channel: any Channel
@@ -199,8 +200,9 @@ public final class TusDevServer: Sendable {
 
     /// What the server knows about the upload at `uploadURL` (an absolute
     /// upload URL, a path such as `/files/abc`, or just the id): its length
-    /// (`nil` while deferred), offset, metadata, expiry, and whether it is a
-    /// partial or final upload (``UploadInfo/concatenation``). `nil` if the
+    /// (`nil` while deferred), offset, metadata, expiry, whether it is a
+    /// partial or final upload (``UploadInfo/concatenation``), and which
+    /// protocol made it (``UploadInfo/madeWith``). `nil` if the
     /// server knows no such upload, or it was terminated or expired.
     public func uploadInfo(for uploadURL: URL) -> UploadInfo? {
         guard let id = uploadID(for: uploadURL), case .found(let record) = context.store.lookup(id) else {
@@ -219,7 +221,10 @@ public final class TusDevServer: Sendable {
                 case .partial: .partial
                 case .final(let parts): .final(partIDs: parts.map(\.id))
                 }
-            }
+            },
+            madeWith: record.draft.map {
+                UploadInfo.UploadProtocol.ietfDraft(interopVersion: $0.interopVersion.rawValue, complete: $0.complete)
+            } ?? .tus
         )
     }
 

@@ -31,6 +31,26 @@ public struct UploadInfo: Sendable, Equatable {
     /// ``Concatenation/final(partIDs:)`` for one made by joining partial
     /// uploads, `nil` for an ordinary upload.
     public var concatenation: Concatenation?
+    /// The protocol whose request created the upload: ``UploadProtocol/tus``
+    /// or ``UploadProtocol/ietfDraft(interopVersion:complete:)``.
+    public var madeWith: UploadProtocol
+
+    /// The protocol that created an upload. Both kinds live side by side on
+    /// one endpoint, in the same folder, and are inspected alike.
+    ///
+    /// ```swift
+    /// let info = try #require(server.uploadInfo(for: location))
+    /// #expect(info.madeWith == .ietfDraft(interopVersion: 8, complete: true))
+    /// ```
+    public enum UploadProtocol: Sendable, Equatable {
+        /// tus 1.0: the creation `POST` carried `Tus-Resumable`.
+        case tus
+        /// The IETF draft "Resumable Uploads for HTTP", in this interop
+        /// version (6 or 8). `complete` is true once a request with
+        /// `Upload-Complete: ?1` was processed whole: from then on no byte
+        /// may be appended, and the length is the offset.
+        case ietfDraft(interopVersion: Int, complete: Bool)
+    }
 
     /// How an upload takes part in concatenation (the tus `concatenation`
     /// extension).
@@ -51,8 +71,14 @@ public struct UploadInfo: Sendable, Equatable {
         case final(partIDs: [String])
     }
 
-    /// Whether the length is known and every byte has been received.
-    public var isComplete: Bool { length.map { offset == $0 } ?? false }
+    /// Whether every byte has been received: for tus, the length is known
+    /// and the offset has reached it; for the draft, a request said
+    /// `Upload-Complete: ?1` and all of it arrived (the draft's uploads may
+    /// hold as many bytes as their length and still wait for that word).
+    public var isComplete: Bool {
+        if case .ietfDraft(_, let complete) = madeWith { return complete }
+        return length.map { offset == $0 } ?? false
+    }
     /// Whether the upload was created with `Upload-Defer-Length: 1` and has
     /// not been given its length yet.
     public var isLengthDeferred: Bool { length == nil }
@@ -79,7 +105,8 @@ public struct UploadInfo: Sendable, Equatable {
         rawMetadata: String? = nil,
         createdAt: Date,
         expiresAt: Date? = nil,
-        concatenation: Concatenation? = nil
+        concatenation: Concatenation? = nil,
+        madeWith: UploadProtocol = .tus
     ) {
         self.id = id
         self.length = length
@@ -89,5 +116,6 @@ public struct UploadInfo: Sendable, Equatable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.concatenation = concatenation
+        self.madeWith = madeWith
     }
 }

@@ -67,9 +67,11 @@ final class ServerContext: Sendable {
     }
 
     /// The stages every request goes through, outermost first: the request
-    /// log, fault injection, then the tus decisions with the body sink.
+    /// log, fault injection, the choice of protocol, then tus's decisions or
+    /// the draft's, with the body sink.
     func makeResponder() -> any Responder {
-        RequestLogging(server: self, next: FaultInjection(server: self, next: TusResponder(server: self)))
+        let protocols = ProtocolChoice(tus: TusResponder(server: self), draft: DraftResponder(server: self))
+        return RequestLogging(server: self, next: FaultInjection(server: self, next: protocols))
     }
 
     /// Removes and returns the first queued fault for which `matches` holds.

@@ -20,8 +20,10 @@ package struct DraftHeaderError: Error, Sendable, Equatable, CustomStringConvert
     package var problem: String
     /// Whether the value is well formed but names an interop version this
     /// package does not speak (only for `Upload-Draft-Interop-Version`): a
-    /// server then treats the request as a plain upload, a client ignores
-    /// the `104` (draft -12 Appendix B).
+    /// server then treats the request as a plain upload (this package's
+    /// development server, whose endpoint takes only uploads, answers `400`
+    /// naming the versions it speaks instead), a client ignores the `104`
+    /// (draft -12 Appendix B).
     package var isUnsupportedVersion: Bool
 
     /// An error about `value` of `header`.

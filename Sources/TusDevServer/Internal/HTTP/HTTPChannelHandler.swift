@@ -15,9 +15,10 @@ import NIOPosix
 /// from another thread, or until work done off the event loop finishes. A
 /// body being received can be stopped from any thread: it is ended where it
 /// is, answered, and the connection closed. It answers `Expect:
-/// 100-continue`, writes responses (with `Content-Length` and the headers
-/// every response carries) and closes the connection when the client asked
-/// for it or a refused body will not follow.
+/// 100-continue`, sends a body's interim answer (the draft's `104`) before
+/// reading it, writes responses (with `Content-Length` and the headers the
+/// request's answers carry) and closes the connection when the client
+/// asked for it or a refused body will not follow.
 final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -36,7 +37,7 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let responder: any Responder
     private let threadPool: NIOThreadPool
-    private let commonHeaders: [(name: String, value: String)]
+    private let answerHeaders: @Sendable (Request) -> [(name: String, value: String)]
     private let logger: Logger
     private let metrics: any MetricsFactory
 
@@ -58,16 +59,18 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestStarted: NIODeadline?
 
     /// - Parameters:
-    ///   - commonHeaders: added to every response.
+    ///   - answerHeaders: the headers added to every answer (interim ones
+    ///     included) to the request given.
     ///   - threadPool: runs ``Outcome/offload(_:)`` work.
     init(
-        responder: any Responder, threadPool: NIOThreadPool, commonHeaders: [(name: String, value: String)],
+        responder: any Responder, threadPool: NIOThreadPool,
+        answerHeaders: @escaping @Sendable (Request) -> [(name: String, value: String)],
         logger: Logger, metrics: any MetricsFactory
     ) {
         self.metrics = metrics
         self.responder = responder
         self.threadPool = threadPool
-        self.commonHeaders = commonHeaders
+        self.answerHeaders = answerHeaders
         self.logger = logger
     }
 
@@ -190,6 +193,16 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.writeAndFlush(
                     wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
+            if let interim = body.interimResponse {
+                // Before any byte of the body is read: a client keeps the
+                // upload's URL from it, so a cut in the body loses nothing.
+                var headers = HTTPHeaders()
+                for (name, value) in answerHeaders(request) + interim.headers { headers.add(name: name, value: value) }
+                let status = HTTPResponseStatus(statusCode: interim.status, reasonPhrase: interim.reasonPhrase ?? "")
+                context.writeAndFlush(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                    promise: nil)
+            }
         case .wait(let seconds, let next):
             let number = beginPause()
             let bound = NIOLoopBound((self, context, next), eventLoop: context.eventLoop)
@@ -306,7 +319,9 @@ final class HTTPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func send(_ response: Response, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        for (name, value) in commonHeaders { headers.add(name: name, value: value) }
+        if let request {
+            for (name, value) in answerHeaders(request) { headers.add(name: name, value: value) }
+        }
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         var body: ByteBuffer?
         if response.status != 204 {

@@ -88,8 +88,9 @@ struct Headers: Sendable {
 }
 
 /// An answer. The channel handler adds `Content-Length`, `Content-Type`
-/// (for a body), `Connection: close` when it closes, and the headers every
-/// response carries (`Tus-Resumable`).
+/// (for a body), `Connection: close` when it closes, and the headers that
+/// mark the protocol of the request it answers (`Tus-Resumable`, or the
+/// draft's `Upload-Draft-Interop-Version`: see `ProtocolChoice`).
 struct Response: Sendable {
     /// The status code, such as 204.
     var status: Int
@@ -145,6 +146,10 @@ enum Outcome {
 /// ``receive(_:)``, a call to ``end()``, or a call to ``connectionLost()``.
 /// Nothing is called after it.
 protocol RequestBody: AnyObject {
+    /// An interim (`1xx`) answer to send before the body is read, after
+    /// `100 Continue` when the client expects that: the draft's `104
+    /// (Upload Resumption Supported)` for a creation. `nil` for none.
+    var interimResponse: Response? { get }
     /// The body is about to be read. `stop`, which any thread may call (more
     /// than once), ends it early: the channel handler reads no more of it,
     /// calls ``end()`` on its event loop as if the body had ended there,
@@ -158,6 +163,11 @@ protocol RequestBody: AnyObject {
     /// The connection closed (or the server shut down) before the body
     /// ended.
     func connectionLost()
+}
+
+extension RequestBody {
+    /// No interim answer.
+    var interimResponse: Response? { nil }
 }
 
 /// What to do after a piece of a body.

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The stage that plays queued ``Fault``s, around the tus decisions and the
-/// body sink; the stages inside it know nothing of faults.
+/// The stage that plays queued ``Fault``s, around the protocols' decisions
+/// (tus 1.0's and the draft's alike) and the body sink; the stages inside
+/// it know nothing of faults.
 ///
 /// Each request consumes at most one fault, the first queued one it
 /// matches (by its effective method):
@@ -83,6 +84,8 @@ final class CutBody: RequestBody {
         remaining = bytes
     }
 
+    var interimResponse: Response? { inner.interimResponse }
+
     func started(stop: @escaping @Sendable () -> Void) {
         inner.started(stop: stop)
     }
@@ -115,6 +118,8 @@ final class FailingChecksumBody: RequestBody {
     init(_ inner: UploadBody) {
         self.inner = inner
     }
+
+    var interimResponse: Response? { inner.interimResponse }
 
     func started(stop: @escaping @Sendable () -> Void) {
         inner.started(stop: stop)

@@ -17,8 +17,10 @@ import Darwin
 ///
 /// Every method is thread-safe. The info file holds what a `PATCH` does not
 /// change (length, metadata, creation date, the upload's part in a
-/// concatenation) and is written when an upload is created or its deferred
-/// length is declared; a `PATCH` only writes the data file. When an upload is
+/// concatenation, the draft's interop version and completeness for an
+/// upload the IETF draft made) and is written when an upload is created,
+/// its deferred length is declared or a draft upload is completed; a
+/// `PATCH` only writes the data file otherwise. When an upload is
 /// loaded from disk (after a restart), the data file's size is its offset,
 /// and its modification time plus the expiration its last change.
 final class UploadStore: Sendable {
@@ -32,13 +34,31 @@ final class UploadStore: Sendable {
         var expiresAt: Date?
         /// `nil` for an ordinary upload.
         var concat: Concat? = nil
+        /// `nil` for an upload tus 1.0 made.
+        var draft: DraftState? = nil
 
-        var isComplete: Bool { length.map { offset == $0 } ?? false }
+        /// Whether every byte is in: for tus, the offset has reached the
+        /// length; for the draft, a request with `Upload-Complete: ?1` was
+        /// processed whole, since there the offset may reach the length of
+        /// an upload still incomplete (draft -12 §4.1.2, §4.1.3).
+        var isComplete: Bool {
+            if let draft { return draft.complete }
+            return length.map { offset == $0 } ?? false
+        }
         var isPartial: Bool { concat == .partial }
         var isFinal: Bool {
             if case .final = concat { return true }
             return false
         }
+    }
+
+    /// What the store keeps of an upload the IETF draft made.
+    struct DraftState: Equatable, Sendable {
+        /// The interop version of the request that created it.
+        var interopVersion: DraftInteropVersion
+        /// Whether a request with `Upload-Complete: ?1` was processed
+        /// whole; from then on no byte may be appended.
+        var complete = false
     }
 
     /// An upload's part in a concatenation.
@@ -135,13 +155,16 @@ final class UploadStore: Sendable {
 
     // MARK: Operations
 
-    /// Creates an empty upload (a partial one with `partial`) and persists
-    /// it.
-    func create(length: Int64?, rawMetadata: String?, partial: Bool = false, now given: Date? = nil) throws -> Record {
+    /// Creates an empty upload (a partial one with `partial`, a draft one
+    /// with `draft`) and persists it.
+    func create(
+        length: Int64?, rawMetadata: String?, partial: Bool = false, draft: DraftInteropVersion? = nil,
+        now given: Date? = nil
+    ) throws -> Record {
         let now = given ?? clock()
         var record = Record(
             id: Self.newID(), length: length, offset: 0, rawMetadata: rawMetadata, createdAt: now,
-            expiresAt: nil, concat: partial ? .partial : nil)
+            expiresAt: nil, concat: partial ? .partial : nil, draft: draft.map { DraftState(interopVersion: $0) })
         if !record.isComplete, let expiration { record.expiresAt = now.addingTimeInterval(expiration) }
         let path = dataPath(record.id)
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
@@ -319,6 +342,14 @@ final class UploadStore: Sendable {
             logger.error("ignoring upload info file \(infoPath(id)): unknown concat kind '\(concat.kind)'")
             return nil
         }
+        if let draft = info.draft {
+            guard let version = DraftInteropVersion(rawValue: draft.interopVersion) else {
+                logger.error(
+                    "ignoring upload info file \(infoPath(id)): draft interop version \(draft.interopVersion) is not spoken here")
+                return nil
+            }
+            record.draft = DraftState(interopVersion: version, complete: draft.complete)
+        }
         var status = stat()
         if stat(dataPath(id), &status) == 0 {
             let size = Int64(status.st_size)
@@ -345,7 +376,8 @@ final class UploadStore: Sendable {
 
     /// What an info file holds. Files written by earlier versions also hold
     /// `offset` and `expiresAt`, which are ignored: the data file is the
-    /// truth about both. Those without `concat` are ordinary uploads.
+    /// truth about both. Those without `concat` are ordinary uploads, those
+    /// without `draft` tus ones.
     private struct InfoFile: Codable {
         var id: String
         var length: Int64?
@@ -354,6 +386,14 @@ final class UploadStore: Sendable {
         /// `{"kind": "partial"}`, or `{"kind": "final", "parts": [{"id":
         /// …, "url": …}, …]}`; absent for an ordinary upload.
         var concat: ConcatInfo?
+        /// `{"interopVersion": 8, "complete": false}` for an upload the
+        /// IETF draft made; absent for a tus one.
+        var draft: DraftInfo?
+    }
+
+    private struct DraftInfo: Codable {
+        var interopVersion: Int
+        var complete: Bool
     }
 
     private struct ConcatInfo: Codable {
@@ -375,7 +415,8 @@ final class UploadStore: Sendable {
     /// reader sees the old file or the new one. Not flushed to disk (no
     /// `fsync`), like the data. Called when an upload is created (a final
     /// one once its data is joined) and when its deferred length is
-    /// declared, never for a plain `PATCH`.
+    /// declared, and when a draft upload is completed; never for a plain
+    /// `PATCH`.
     private func save(_ record: Record) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
@@ -387,7 +428,8 @@ final class UploadStore: Sendable {
             bytes = try encoder.encode(
                 InfoFile(
                     id: record.id, length: record.length, rawMetadata: record.rawMetadata, createdAt: record.createdAt,
-                    concat: record.concat.map(ConcatInfo.init)))
+                    concat: record.concat.map(ConcatInfo.init),
+                    draft: record.draft.map { DraftInfo(interopVersion: $0.interopVersion.rawValue, complete: $0.complete) }))
         } catch {
             throw TusError(.io, "cannot encode upload info for \(destination)", cause: error)
         }

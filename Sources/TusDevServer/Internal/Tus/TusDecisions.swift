@@ -20,23 +20,11 @@ import TusProtocol
 /// holder to stop, waits for it to let go, and asks again. Only once that
 /// wait is over (``decide(_:mayTakeOver:)`` with `mayTakeOver` false) is a
 /// held upload answered `423 Locked`.
-struct TusDecisions: Sendable {
+struct TusDecisions: UploadDecisions {
     let server: ServerContext
 
-    /// What to do with a request.
-    enum Decision {
-        /// Answer with this (the body, if any, is thrown away).
-        case respond(Response)
-        /// Write the body into an upload: see ``BodyPlan``.
-        case writeBody(BodyPlan)
-        /// Join partial uploads into a new final upload, then answer: see
-        /// ``FinalUploadPlan`` and ``TusDecisions/concatenate(_:)``.
-        case concatenate(FinalUploadPlan)
-        /// Another request holds this upload: ask it to stop, wait until it
-        /// lets go (at most ``ServerContext/takeoverTimeout`` in all), then
-        /// decide again. Nothing is held for the request meanwhile.
-        case takeOver(String)
-    }
+    /// What to do with a request: shared with the draft's decisions.
+    typealias Decision = UploadDecision
 
     /// The extensions announced in `Tus-Extension`.
     static let extensions = [
@@ -374,50 +362,7 @@ struct TusDecisions: Sendable {
         }
     }
 
-    /// The scheme and authority upload URLs are given with: the request's
-    /// `Host` if it is usable, else the server's own address.
-    func authority(of request: Request) -> String {
-        var authority = request.headers.first("Host")?.trimmingCharacters(in: .whitespaces) ?? ""
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]_")
-        if authority.isEmpty || !authority.allSatisfy({ allowed.contains($0) }) {
-            authority = request.localAuthority
-        }
-        return authority
-    }
-
-    /// The absolute URL of upload `id`.
-    func location(for id: String, authority: String) -> String {
-        "http://\(authority)\(server.basePath)\(id)"
-    }
-
     private func location(for id: String, request: Request) -> String {
         location(for: id, authority: authority(of: request))
     }
-}
-
-/// What a request whose body goes into an upload may do: "expect a body of
-/// at most `limit - offset` bytes at `offset` for upload `uploadID`",
-/// checked against `checksum` if set.
-///
-/// The upload is held for the request (``UploadStore/acquire(_:for:now:)``);
-/// the ``UploadBodySink`` that carries the plan out lets it go, when the
-/// body ends or a newer request for the upload stops it.
-struct BodyPlan: Sendable, Equatable {
-    /// The upload the bytes go to.
-    var uploadID: String
-    /// Where the body starts: the upload's offset.
-    var offset: Int64
-    /// Where the body must stop: the upload's length, or the maximum size
-    /// while the length is deferred.
-    var limit: Int64
-    /// Whether `limit` is the maximum size, the length being deferred.
-    var lengthIsDeferred: Bool
-    /// The request's `Upload-Checksum`, if any.
-    var checksum: UploadChecksum?
-    /// The new upload's URL when the body came with the creation `POST`
-    /// (`creation-with-upload`); `nil` for a `PATCH`.
-    var createdLocation: String?
-
-    /// The most bytes the body may have.
-    var maxBytes: Int64 { limit - offset }
 }

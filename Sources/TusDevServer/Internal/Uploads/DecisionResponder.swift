@@ -1,22 +1,29 @@
 import Foundation
 
-/// The innermost stage: turns ``TusDecisions`` into what the channel
-/// handler does. A body to write gets an ``UploadBodySink`` (through an
-/// ``UploadBody``); joining parts runs off the event loop.
+/// The innermost stage of tus 1.0.
+typealias TusResponder = DecisionResponder<TusDecisions>
+/// The innermost stage of the IETF draft.
+typealias DraftResponder = DecisionResponder<DraftDecisions>
+
+/// The innermost stage: turns a protocol's decisions (``TusDecisions`` or
+/// ``DraftDecisions``) into what the channel handler does. A body to write
+/// gets an ``UploadBodySink`` (through an ``UploadBody``, with the interim
+/// answer the decisions give, such as the draft's `104`); joining parts
+/// runs off the event loop.
 ///
 /// A request for an upload another request holds
-/// (``TusDecisions/Decision/takeOver(_:)``) asks the holder to stop and
+/// (``UploadDecision/takeOver(_:)``) asks the holder to stop and
 /// waits, reading nothing, until it lets go; then it is decided again. A
 /// holder that is stopped lets go at once, so the request goes on within
 /// moments; one that cannot be stopped (a join) or does not let go within
 /// ``ServerContext/takeoverTimeout`` (counted from the first wait) leaves
 /// the request to be decided without waiting: 423 for a `PATCH`, a `DELETE`
 /// or a final `POST`, the upload as it stands for a `HEAD`.
-struct TusResponder: Responder {
-    let decisions: TusDecisions
+struct DecisionResponder<Decisions: UploadDecisions>: Responder {
+    let decisions: Decisions
 
     init(server: ServerContext) {
-        decisions = TusDecisions(server: server)
+        decisions = Decisions(server: server)
     }
 
     func respond(to request: Request) -> Outcome {
@@ -37,7 +44,7 @@ struct TusResponder: Responder {
                 decisions.server.logger.error("\(error)")
                 return .respond(Response(status: 500, body: "cannot open the upload's data file\n"))
             }
-            return .receive(UploadBody(sink: sink, decisions: decisions))
+            return .receive(UploadBody(sink: sink, answers: decisions, interimResponse: decisions.interimAnswer(plan)))
         case .concatenate(let plan):
             let decisions = decisions
             return .offload { decisions.concatenate(plan) }

@@ -17,8 +17,8 @@ import TusProtocol
 /// (``whenAskedToStop(_:)``): the request's body then ends where it is, and
 /// the sink commits or rolls back as for any body that ended.
 ///
-/// It knows files and the store, not HTTP: the answers are
-/// ``TusDecisions``'.
+/// It knows files and the store, not HTTP: the answers are the protocol's
+/// decisions' (``TusDecisions``, ``DraftDecisions``).
 final class UploadBodySink {
     /// What a write did.
     enum WriteResult {
@@ -113,9 +113,16 @@ final class UploadBodySink {
     ///
     /// Nothing but the data file is written: after a restart the offset is
     /// the data file's size and the expiry its modification time plus the
-    /// expiration, which is what the record gets here too.
+    /// expiration, which is what the record gets here too. Except when
+    /// `markingComplete` completes a draft upload: then its length (the
+    /// offset, if it had none) and completeness go to its info file too,
+    /// before the upload is let go.
+    ///
+    /// - Parameter markingComplete: the body ended a draft request that
+    ///   said `Upload-Complete: ?1`. The upload is complete unless its known
+    ///   length differs from the offset reached.
     @discardableResult
-    func commit() -> UploadStore.Record? {
+    func commit(markingComplete: Bool = false) -> UploadStore.Record? {
         guard !finished else { return nil }
         finished = true
         let modified = file.modificationDate()
@@ -126,8 +133,14 @@ final class UploadBodySink {
         let offset = self.offset
         let expiration = self.expiration
         var result: UploadStore.Record?
+        var completed = false
         store.update(plan.uploadID) { record in
             record.offset = offset
+            if markingComplete, record.draft != nil, (record.length ?? offset) == offset {
+                record.length = offset
+                record.draft?.complete = true
+                completed = true
+            }
             if record.isComplete {
                 record.expiresAt = nil
             } else if let expiration {
@@ -135,6 +148,7 @@ final class UploadBodySink {
             }
             result = record
         }
+        if completed { store.persist(plan.uploadID) }
         store.release(plan.uploadID)
         return result
     }
