@@ -65,6 +65,101 @@ import TusTestSupport
     }
 }
 
+/// The uploader speaking the IETF draft to `tus serve`, through a relay
+/// that cuts or stalls and with the dev server's faults: the same retries,
+/// resynchronisation and termination as tus.
+@Suite struct DraftDevServerTests {
+    private func draftOptions(chunkSize: Int? = nil, storage: (any Storage)? = nil) -> UploadOptions {
+        var options = testOptions(chunkSize: 64 * 1024, storage: storage)
+        options.chunkSize = chunkSize
+        options.uploadProtocol = .ietfDraft
+        options.stallTimeout = .seconds(2)
+        return options
+    }
+
+    /// The connection of the creation breaks after the `104` came: the
+    /// upload goes on at the `104`'s URL from the server's offset, with no
+    /// second upload created.
+    @Test func aCreationCutAfterThe104GoesOnAtItsURL() async throws {
+        var random = SeededGenerator.forTest(#function)
+        let data = random.bytes(3 << 20)
+        try await withDevServer { server, folder in
+            // A steady 4 MB/s, so the 104 (sent as the creation's head
+            // arrives) reaches the client before the cut, as on any real
+            // link; on an unlimited loopback the cut's reset can beat it.
+            let link = Relay.Behaviour(cut: .init(afterBytes: 1 << 20, times: 1), rate: .init(bytesPerSecond: 4_000_000))
+            try await Relay.withRelay(to: server.endpoint, link) { relay in
+                let storage = try FileStorage(path: folder.newPath("store.json"))
+                let client = TusClient(url: relay.url(for: server.endpoint))
+                let url = try await client.uploader(forFileAtPath: try file(data, in: folder), options: draftOptions(storage: storage)).upload()
+                #expect(server.uploadedData(for: url.withPort(server.endpoint.port)) == data)
+                let log = server.requestLog
+                #expect(log.filter { $0.hasPrefix("POST") }.count == 1, "one upload: \(log)")
+                #expect(log.contains { $0.hasPrefix("HEAD") }, "the offset was asked: \(log)")
+                #expect(server.uploadInfo(for: url.withPort(server.endpoint.port))?.madeWith == .ietfDraft(interopVersion: 6, complete: true))
+            }
+        }
+    }
+
+    /// A 503, and a 409, to an append: tried again, the 409 after asking
+    /// the server's offset; the bytes end whole.
+    @Test(arguments: [503, 409])
+    func anAppendRefusedWith(status: Int) async throws {
+        var random = SeededGenerator.forTest(#function + "\(status)")
+        let data = random.bytes(1 << 20)
+        try await withDevServer { server, folder in
+            server.inject(.status(status, method: "PATCH"))
+            let client = TusClient(url: server.endpoint)
+            let url = try await client.uploader(forFileAtPath: try file(data, in: folder), options: draftOptions(chunkSize: 256 << 10)).upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(server.pendingFaults.isEmpty)
+            if status == 409 { #expect(server.requestLog.contains { $0.hasPrefix("HEAD") }, "\(server.requestLog)") }
+        }
+    }
+
+    /// A stored draft upload is terminated with `DELETE`, and its URL
+    /// forgotten.
+    @Test func aDraftUploadIsTerminated() async throws {
+        var random = SeededGenerator.forTest(#function)
+        let data = random.bytes(300_000)
+        try await withDevServer { server, folder in
+            let storage = try FileStorage(path: folder.newPath("store.json"))
+            var options = draftOptions(storage: storage)
+            options.keepsURLAfterSuccess = true
+            let uploader = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options)
+            let url = try await uploader.upload()
+            #expect(server.uploadInfo(for: url) != nil)
+            try await uploader.terminate()
+            #expect(server.uploadInfo(for: url) == nil, "the server no longer has it")
+            #expect(server.requestLog.contains { $0.hasPrefix("DELETE") })
+            #expect(try await storage.entries().isEmpty)
+        }
+    }
+
+    /// In `auto`, `tus serve` (which answers a request carrying
+    /// `Tus-Resumable` in tus) gets a tus upload.
+    @Test func autoSpeaksTusToTusServe() async throws {
+        var random = SeededGenerator.forTest(#function)
+        let data = random.bytes(300_000)
+        try await withDevServer { server, folder in
+            var options = testOptions()
+            options.uploadProtocol = .auto
+            let url = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options).upload()
+            #expect(server.uploadedData(for: url) == data)
+            #expect(server.uploadInfo(for: url)?.madeWith == .tus)
+        }
+    }
+}
+
+private extension URL {
+    /// The same URL at `port` (the relay's URL of an upload, at the server).
+    func withPort(_ port: Int?) -> URL {
+        var components = URLComponents(url: self, resolvingAgainstBaseURL: false)!
+        components.port = port
+        return components.url!
+    }
+}
+
 /// A list appended to from hooks, read by the test.
 final class LockedList<Element: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
