@@ -36,6 +36,36 @@ import TusTestSupport
         }
     }
 
+    /// Several files at once in the IETF draft: each a draft upload of
+    /// its own, byte for byte; parts are refused with the draft, in words.
+    @Test func manyFilesGoUpInTheDraftAndPartsAreRefused() async throws {
+        try await withDevServer { server, folder in
+            var random = SeededGenerator.forTest(#function)
+            var files: [String: Data] = [:]
+            for index in 0..<5 {
+                let path = folder.newPath("file-\(index).bin")
+                let data = random.bytes(200_000 + index * 50_000)
+                try data.write(to: URL(fileURLWithPath: path))
+                files[path] = data
+            }
+            let store = "json:" + folder.newPath("store.json")
+            let result = try runTus(
+                ["upload"] + files.keys.sorted() + ["--endpoint", server.endpoint.absoluteString, "--jobs", "3", "--store", store, "--protocol", "ietf"])
+            #expect(result.status == 0, "\(result.stderr)")
+            for line in result.stdout.split(separator: "\n") {
+                let fields = line.split(separator: "\t").map(String.init)
+                let url = try #require(fields.count == 2 ? URL(string: fields[1]) : nil, "\(line)")
+                #expect(server.uploadedData(for: url) == files[fields[0]], "\(line)")
+                #expect(server.uploadInfo(for: url)?.madeWith == .ietfDraft(interopVersion: 6, complete: true), "\(line)")
+            }
+            #expect(result.stdout.split(separator: "\n").count == files.count)
+
+            let parts = try runTus(["upload", files.keys.sorted()[0], "--endpoint", server.endpoint.absoluteString, "--parallel", "2", "--protocol", "ietf"])
+            #expect(parts.status == 2, "\(parts.stderr)")
+            #expect(parts.stderr.contains("--parallel needs tus's concatenation"), "\(parts.stderr)")
+        }
+    }
+
     @Test func aServerWithoutConcatenationGetsOneUploadAndTheCLISaysSo() async throws {
         try await withDevServer({ $0.concatenation = false }) { server, folder in
             let data = randomData(400_000)

@@ -71,4 +71,30 @@ import TusTestSupport
             }
         }
     }
+
+    /// The IETF draft over HTTPS through nginx, which asks for a client
+    /// certificate: the creation (on a connection of its own, to see a
+    /// `104`) and the appends (through AsyncHTTPClient) both present it, and
+    /// trust the private CA; the upload is a draft upload on the server.
+    @Test func theDraftGoesOverHTTPSWithAClientCertificate() async throws {
+        try await withDevServer { server, folder in
+            let tls = Nginx.Configuration.TLS(certificates.server, requiringClientsOf: certificates.clientCA)
+            try await Nginx.withNginx(upstream: server.endpoint, .init(tls: tls)) { nginx in
+                var random = SeededGenerator.forTest(#function)
+                let data = random.bytes(3 << 20)
+                let path = folder.newPath("upload.bin")
+                try data.write(to: URL(fileURLWithPath: path))
+                let endpoint = nginx.url(for: server.endpoint).absoluteString
+                let result = try upload([
+                    path, "--endpoint", endpoint, "--protocol", "ietf", "--chunk-size", "1MiB", "--cacert", certificates.serverCABundle,
+                    "--cert", certificates.client.certificate, "--key", certificates.client.key,
+                ])
+                #expect(result.status == 0, "\(result.stderr)")
+                let url = try #require(URL(string: result.output.split(separator: "\n").last.map(String.init) ?? ""))
+                #expect(url.scheme == "https", "\(url)")
+                #expect(server.uploadedData(for: url) == data)
+                #expect(server.uploadInfo(for: url)?.madeWith == .ietfDraft(interopVersion: 6, complete: true))
+            }
+        }
+    }
 }
