@@ -72,6 +72,26 @@ import TusProtocol
         #expect(VerdictTests.name(Verdict.decide(sent, .answer(Self.exchange(413, [:])))) == "sendSmaller")
     }
 
+    /// A 409 with the server's offset goes on from there, without a HEAD;
+    /// one without asks.
+    @Test func a409WithTheServersOffsetResyncsWithoutAsking() {
+        let sent = Self.sent(.append, body: 300, offset: 200)
+        func state(after answer: Exchange) -> UploadState {
+            var state = UploadState(sizer: ChunkSizer(ceiling: 1 << 20))
+            state.url = Self.resource
+            state.dialect = .draft(.v6)
+            state.offset = 200
+            let verdict = Verdict.decide(sent, .answer(answer))
+            _ = state.willRetry(after: Attempt(sent: sent, outcome: .answer(answer), verdict: verdict), resync: true)
+            return state
+        }
+        let told = state(after: Self.exchange(409, ["Upload-Offset": "150", "Upload-Complete": "?0"]))
+        #expect(told.offset == 150)
+        #expect(told.nextStep(size: 1000) == .append)
+        let untold = state(after: Self.exchange(409, ["Upload-Complete": "?0"]))
+        #expect(untold.nextStep(size: 1000) == .askOffset)
+    }
+
     /// A stored URL resumes at the server's offset, unless it is another
     /// file's, complete at another size, or out of time by `Upload-Limit`.
     @Test func aStoredDraftURLResumesOrIsForgotten() {
@@ -99,7 +119,8 @@ import TusProtocol
         #expect(error.message.contains("interop version 3 of the IETF draft, not 6"))
     }
 
-    /// `Upload-Limit: max-append-size` bounds the next requests.
+    /// `Upload-Limit`'s `max-append-size` and `min-append-size` bound the
+    /// next requests.
     @Test func maxAppendSizeBoundsTheRequests() {
         var state = UploadState(sizer: ChunkSizer(ceiling: 1 << 30))
         let created = Attempt(
@@ -109,6 +130,19 @@ import TusProtocol
         let effects = state.apply(created)
         #expect(state.sizer.size == 4096)
         #expect(effects.contains { if case .shrunk(_, 4096, .serverLimit) = $0 { true } else { false } })
+        // min-append-size: a request cut in its middle halves the size,
+        // but not below the server's least.
+        var least = UploadState(sizer: ChunkSizer(ceiling: 1 << 30, start: 1 << 20))
+        _ = least.apply(Attempt(
+            sent: Self.sent(.create),
+            outcome: .answer(Self.exchange(201, ["Location": Self.resource.absoluteString, "Upload-Offset": "100", "Upload-Limit": "min-append-size=800000"])),
+            verdict: .created(url: Self.resource, offset: 100, dialect: .draft(.v6))))
+        let cut = Attempt(
+            sent: Self.sent(.append, body: 1 << 20, offset: 100),
+            outcome: .noAnswer(TransportFailure(error: TusError(.io, "cut"), bytesSent: 1000, stalled: false)),
+            verdict: .retry(Verdict.Failure(statusCode: nil, error: TusError(.io, "cut")), resync: true))
+        _ = least.willRetry(after: cut, resync: true)
+        #expect(least.sizer.size == 800_000)
     }
 
     /// A tus URL is stored as it is (what tuspy stores); a draft URL with a

@@ -13,7 +13,8 @@
 ///   rest of the upload.
 /// - After the link fails in the middle of a request it halves, so a link
 ///   that cuts every few megabytes still moves the offset.
-/// - It never goes below ``floor`` nor above the ceiling.
+/// - It never goes below ``floor`` (or the server's least, see
+///   ``keepAtLeast(_:)``) nor above the ceiling.
 struct ChunkSizer {
     /// The first size, when the ceiling allows: 5 MiB, small enough to fail
     /// fast on a bad link, and grown from there on a good one. (tuspy and
@@ -35,6 +36,8 @@ struct ChunkSizer {
     /// The shortest request without a body, in seconds: the round trip.
     private(set) var roundTrip: Double?
     private var hasFailed = false
+    /// The fewest bytes the server takes in a request, when it said so.
+    private var least = 1
 
     /// Sizes up to `ceiling`, from `start` (by default ``start``).
     init(ceiling: Int, start: Int = ChunkSizer.start) {
@@ -42,7 +45,7 @@ struct ChunkSizer {
         size = max(1, min(start, self.ceiling))
     }
 
-    private var floor: Int { min(Self.floor, ceiling) }
+    private var floor: Int { min(max(Self.floor, least), ceiling) }
 
     /// A request without a body took `seconds`.
     mutating func measuredRoundTrip(_ seconds: Double) {
@@ -76,6 +79,13 @@ struct ChunkSizer {
     }
 
     /// The link failed after part of a request of `bytes` went out.
+    /// The server takes no fewer than `fewest` bytes in a request (but the
+    /// last): sizes stay at or above it, within the ceiling.
+    mutating func keepAtLeast(_ fewest: Int) {
+        least = max(1, fewest)
+        size = min(ceiling, max(size, least))
+    }
+
     /// The server takes at most `most` bytes a request: the ceiling comes
     /// down to it (never up).
     mutating func limit(to most: Int) {

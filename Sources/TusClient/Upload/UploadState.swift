@@ -166,6 +166,12 @@ struct UploadState: Sendable {
             needsResync = true
             effects.append(.storeURL(early, .draft(version)))
         }
+        // The draft's 409 carries the server's offset (-05 §6, -12
+        // §4.4.2): go on from it without asking.
+        if attempt.sent.kind == .append, attempt.sent.speech.draftVersion != nil, let offset = attempt.conflictOffset {
+            self.offset = offset
+            needsResync = false
+        }
         guard case .noAnswer(let failure) = attempt.outcome, attempt.sent.bodyCount > 0,
               failure.bytesSent > 0 || failure.stalled
         else { return effects }
@@ -175,7 +181,8 @@ struct UploadState: Sendable {
     }
 
     /// Takes the draft's `Upload-Limit` from an answer: `max-append-size`
-    /// bounds the request size, `max-size` the upload's.
+    /// and `min-append-size` bound the request size, `max-size` the
+    /// upload's.
     mutating func applyLimit(_ attempt: Attempt, dialect: Dialect?) -> [Effect] {
         guard let version = dialect?.draftVersion, case .answer(let answer) = attempt.outcome,
               let limit = answer.uploadLimit(version: version) else { return [] }
@@ -186,6 +193,7 @@ struct UploadState: Sendable {
             sizer.limit(to: Int(clamping: most))
             if sizer.size < before { effects.append(.shrunk(from: before, to: sizer.size, reason: .serverLimit)) }
         }
+        if let fewest = limit.minAppendSize, fewest > 0 { sizer.keepAtLeast(Int(clamping: fewest)) }
         if let most = limit.maxSize, let size = attempt.sent.size, size > most {
             effects.append(.fail(TusError(
                 .invalidArgument,

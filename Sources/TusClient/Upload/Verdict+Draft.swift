@@ -79,7 +79,8 @@ extension Verdict {
         }
         switch code {
         case 409:
-            // The server's offset differs (-05 §6, -12 §4.4.2): ask it.
+            // The server's offset differs (-05 §6, -12 §4.4.2): go on from
+            // the one the answer gives (UploadState.willRetry), else ask.
             let error = TusError(.protocolViolation, "\(sent.label): the server's offset is not \(sent.offset) (409)")
             return .retry(Failure(statusCode: code, error: error), resync: true)
         case 413 where sent.bodyCount > 0:
@@ -151,6 +152,18 @@ extension Verdict {
         guard answer.code == 400, let named = answer.header(DraftHeaderName.uploadDraftInteropVersion),
               named.trimmingCharacters(in: .whitespaces) != version.headerValue else { return nil }
         return TusError(.unsupported, "\(sent.label): the server speaks interop version \(named) of the IETF draft, not \(version.rawValue) (400); set the draft interop version to \(named), or upload with tus")
+    }
+}
+
+extension Attempt {
+    /// The server's offset in a draft `409` answer to an append, when it
+    /// gives a well-formed one within the upload's size.
+    var conflictOffset: Int64? {
+        guard case .answer(let answer) = outcome, answer.code == DraftStatus.conflict,
+              let text = answer.header(DraftHeaderName.uploadOffset),
+              let offset = try? DraftByteCountField.uploadOffset.parse(text) else { return nil }
+        if let size = sent.size, offset > size { return nil }
+        return offset
     }
 }
 
