@@ -15,8 +15,21 @@ private final class EventLog: @unchecked Sendable {
 /// How many connections to `port` on 127.0.0.1 hold bytes their server has
 /// not read, from `/proc/net/tcp`: commands written to a paused server.
 private func connectionsWithUnreadBytes(toPort port: Int) -> Int {
-    guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return 0 }
-    let local = String(format: "0100007F:%04X", port)
+    // Read to its end by hand: the file says its size is 0, and it can be
+    // long (a line per socket of the machine).
+    let fd = open("/proc/net/tcp", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        bytes += buffer[..<count]
+    }
+    let table = String(decoding: bytes, as: UTF8.self)
+    let hex = String(port, radix: 16, uppercase: true)
+    let local = "0100007F:" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     return table.split(separator: "\n").dropFirst().filter { line in
         let fields = line.split(separator: " ")
         guard fields.count > 4, fields[1] == local else { return false }
