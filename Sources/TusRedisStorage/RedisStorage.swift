@@ -46,13 +46,20 @@ import TusThreads
 /// replicas acknowledged it (`WAIT`).
 ///
 /// ## Threads
-/// No call blocks the thread of its caller. The instance has one thread of
-/// its own, started on first use, that runs its calls one at a time, in the
-/// order they were called: connecting and every round trip to the server
-/// happen there while the calling task is suspended, so the threads of
-/// Swift concurrency's pool stay free for other tasks. A call whose task is
-/// cancelled still runs to its end and returns its result. ``close()`` ends
-/// the thread. Open several instances to send commands in parallel.
+/// No call blocks the thread of its caller. The instance has a thread of
+/// its own, `tus-redis`, started on first use, that runs its calls one at a
+/// time, in the order they were called: connecting, reconnecting, following
+/// a failover, listing and pruning happen there while the calling task is
+/// suspended, so the threads of Swift concurrency's pool stay free for
+/// other tasks. On Linux, a get, set, remove or ``connect()`` that finds the
+/// connection open and no other call in flight skips that hop: its commands
+/// are written on the caller's thread without waiting, and its replies read
+/// there without waiting when they have come; when they have not, the task
+/// suspends until a second thread, `tus-redis-wait`, sees the socket
+/// readable (`epoll`) or ``Configuration/commandTimeout`` pass. A call whose
+/// task is cancelled still runs to its end and returns its result.
+/// ``close()`` ends both threads. Open several instances to send commands
+/// in parallel.
 ///
 /// Every wait is bounded: the connection by ``Configuration/connectTimeout``, each
 /// command by ``Configuration/commandTimeout``. When the server closes the
@@ -93,8 +100,17 @@ public final class RedisStorage: ListableStorage, Sendable {
     public var address: String { configuration.address }
 
     private let session: Session
-    // Runs every call, one at a time: the only thread that touches `session`.
+    // Runs every call that does not go on its caller's thread, one at a time.
     private let executor = ThreadExecutor(name: "tus-redis")
+    // Gives `session` to one call on its caller's thread or to the
+    // executor's thread; nil where calls never go on their caller's thread
+    // (a cluster, whose connections follow redirections and failovers on
+    // the store's thread, and systems without `epoll`).
+    private let lane: CallerLane?
+    #if os(Linux)
+    // Resumes the calls whose replies had not come when they were written.
+    private let waiter: ReplyWaiter
+    #endif
 
     /// Makes a store from its settings. Nothing is sent to the server until
     /// the first operation or ``connect()``.
@@ -118,6 +134,12 @@ public final class RedisStorage: ListableStorage, Sendable {
     public init(configuration: Configuration, logger: Logger? = nil) throws {
         self.configuration = try configuration.validated()
         self.session = Session(configuration: self.configuration, logger: logger ?? Logger.current)
+        #if os(Linux)
+        self.lane = self.configuration.clusterNodes == nil ? CallerLane() : nil
+        self.waiter = ReplyWaiter(name: "tus-redis-wait", idle: self.configuration.commandTimeout)
+        #else
+        self.lane = nil
+        #endif
     }
 
     /// Makes a store from a Redis URL:
@@ -149,9 +171,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     ///
     /// - Throws: `TusError` as every operation does.
     public func connect() async throws {
-        try await perform("open the store") { session, operation in
-            _ = try session.run(["PING"], operation)
-        }
+        _ = try await call(session.command([Array("PING".utf8)])) { "open the store" }
     }
 
     // MARK: Storage
@@ -159,14 +179,15 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// Returns the URL stored under `key` (`GET <prefix>url:<key>`), or `nil`
     /// when there is none or it has expired.
     public func url(forKey key: String) async throws -> String? {
-        try await perform("read the URL of \(Self.shown(key))") { session, operation in
-            let reply = try session.run([Array("GET".utf8), session.urlKey(key)], operation)
+        let session = session
+        let request = session.command([Array("GET".utf8), session.urlKey(key)]).map { reply, operation -> String? in
             switch reply {
             case .null: return nil
             case .string(let bytes): return String(decoding: bytes, as: UTF8.self)
             default: throw session.unexpected(reply, from: "GET", expected: "a string", operation)
             }
         }
+        return try await call(request) { "read the URL of \(Self.shown(key))" }
     }
 
     /// Stores `url` under `key` and records the time, replacing any URL
@@ -181,33 +202,39 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// counts from this call, not from `storedAt`.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
         let milliseconds = Self.milliseconds(storedAt ?? Date())
-        try await perform("store the URL of \(Self.shown(key))") { session, operation in
-            var set = [Array("SET".utf8), session.urlKey(key), Array(url.utf8)]
-            if let ttl = session.configuration.ttl {
-                set += [Array("PX".utf8), Array(String(max(1, Int64((ttl * 1000).rounded(.up)))).utf8)]
-            }
-            _ = try session.transaction(
-                [set, [Array("ZADD".utf8), session.indexKey, Array(milliseconds.utf8), Array(key.utf8)]], operation
-            )
+        var set = [Array("SET".utf8), session.urlKey(key), Array(url.utf8)]
+        if let ttl = configuration.ttl {
+            set += [Array("PX".utf8), Array(String(max(1, Int64((ttl * 1000).rounded(.up)))).utf8)]
         }
+        let request = session.transactionRequest(
+            [set, [Array("ZADD".utf8), session.indexKey, Array(milliseconds.utf8), Array(key.utf8)]]
+        )
+        _ = try await call(request) { "store the URL of \(Self.shown(key))" }
     }
 
     /// Removes the URL stored under `key` and its index member. Removing an
     /// absent key is not an error.
     public func removeURL(forKey key: String) async throws {
-        try await perform("remove the URL of \(Self.shown(key))") { session, operation in
-            _ = try session.transaction(
-                [[Array("ZREM".utf8), session.indexKey, Array(key.utf8)], [Array("DEL".utf8), session.urlKey(key)]],
-                operation
-            )
-        }
+        let request = session.transactionRequest(
+            [[Array("ZREM".utf8), session.indexKey, Array(key.utf8)], [Array("DEL".utf8), session.urlKey(key)]]
+        )
+        _ = try await call(request) { "remove the URL of \(Self.shown(key))" }
     }
 
     /// Closes the connection, after the calls already made, and ends the
     /// store's thread. Later calls throw `TusError.Code.closed`;
     /// closing twice is harmless.
     public func close() async throws {
-        _ = try await executor.finish { [session] in session.close() }
+        lane?.jobSubmitted(closing: true)
+        let closed: Void? = try await executor.finish { [session, lane] in
+            lane?.jobStarts()
+            session.close()
+            lane?.jobEnded()
+        }
+        if closed == nil { lane?.jobEnded() }
+        #if os(Linux)
+        waiter.stop()
+        #endif
     }
 
     // MARK: ListableStorage
@@ -282,7 +309,99 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// server busy for long.
     public static let batchSize = 500
 
-    // MARK: Running on the store's thread
+    // MARK: Running on the caller's thread or the store's
+
+    /// Sends `request` on the caller's thread when the lane is free and the
+    /// connection open, otherwise on the store's thread, and returns its
+    /// result.
+    ///
+    /// On the caller's thread the commands are written without waiting and
+    /// the replies read without waiting; when they have not all come, the
+    /// task suspends until the ``ReplyWaiter`` sees the socket readable (or
+    /// the command timeout passes). Nothing there waits on the network. A
+    /// socket that takes nothing, or a connection that breaks, sends the
+    /// call to the store's thread, which connects again as it always does.
+    private func call<Result: Sendable>(
+        _ request: Session.Request<Result>, _ operation: @escaping @Sendable () -> String
+    ) async throws -> Result {
+        #if os(Linux)
+        if let lane, lane.tryTake() {
+            switch await sendOnCallersThread(request, lane, operation) {
+            case .done(let result):
+                return try result.get()
+            case .toThread(let afterBreak):
+                return try await perform(operation()) { session, operation in
+                    try session.perform(request, operation, afterBreak: afterBreak)
+                }
+            }
+        }
+        #endif
+        return try await perform(operation()) { session, operation in try session.perform(request, operation) }
+    }
+
+    #if os(Linux)
+    /// How a call on the caller's thread ended.
+    private enum LaneEnd<Result: Sendable>: Sendable {
+        /// With its result.
+        case done(Swift.Result<Result, any Error>)
+        /// Not done: the store's thread is to send it, after this failure
+        /// of the connection when there was one (the connection is dropped).
+        case toThread(RedisError?)
+    }
+
+    /// Sends `request` on the caller's thread, holding `lane`, which it
+    /// lets go before it returns.
+    private func sendOnCallersThread<Result: Sendable>(
+        _ request: Session.Request<Result>, _ lane: CallerLane, _ operation: @escaping @Sendable () -> String
+    ) async -> LaneEnd<Result> {
+        let session = session
+        defer { lane.release() }
+        guard let connection = session.connection else { return .toThread(nil) }
+        let (sent, pending) = connection.sendNow(request.commands, name: request.name)
+        var progress = sent
+        let timeout = UInt64(configuration.commandTimeout * 1e9)
+        let start = DispatchTime.now().uptimeNanoseconds
+        while case .waiting = progress {
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            switch await waiter.wait(for: connection.socket, timeout: elapsed < timeout ? timeout - elapsed : 0) {
+            case .readable:
+                progress = connection.readNow(pending)
+            case .timedOut:
+                progress = .failed(RedisError(
+                    code: RedisError.io, systemErrno: EAGAIN, message: String(cString: strerror(EAGAIN)), command: request.name
+                ))
+            case .unavailable(let number):
+                progress = .failed(RedisError(
+                    code: RedisError.io, systemErrno: number,
+                    message: "cannot wait for the reply: \(String(cString: strerror(number)))", command: request.name
+                ))
+            }
+        }
+        switch progress {
+        case .replies(let replies):
+            // A replica refusing a write: following the failover is the
+            // store thread's work.
+            if configuration.sentinel != nil, Session.readOnlyRefusal(in: replies) != nil { return .toThread(nil) }
+            return .done(Swift.Result { try request.interpret(replies, Operation(describe: operation)) })
+        case .notSent:
+            return .toThread(nil)
+        case .partlySent:
+            session.connection = nil
+            return .toThread(nil)
+        case .failed(let error):
+            session.connection = nil
+            let unrecoverable = configuration.sentinel != nil
+                ? error.code == RedisError.protocolError
+                : !session.isBroken(error)
+            if unrecoverable {
+                return .done(.failure(session.failure(error, Operation(describe: operation), lostTwice: false)))
+            }
+            return .toThread(error)
+        case .waiting:
+            preconditionFailure("the loop above reads until the replies come or the connection fails")
+        }
+    }
+    #endif
 
     /// Runs `body` on the store's thread, which gives the connection to one
     /// operation at a time, and waits for it.
@@ -291,13 +410,20 @@ public final class RedisStorage: ListableStorage, Sendable {
         _ body: @escaping @Sendable (Session, Operation) throws -> Result
     ) async throws -> Result {
         let session = session
+        let lane = lane
         let closed: @Sendable () -> TusError = {
             TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
         }
+        lane?.jobSubmitted()
         return try await executor.run({
+            lane?.jobStarts()
+            defer { lane?.jobEnded() }
             if session.isClosed { throw closed() }
             return try body(session, Operation(describe: operation))
-        }, ifStopped: closed)
+        }, ifStopped: {
+            lane?.jobEnded()
+            return closed()
+        })
     }
 
     /// Milliseconds since 1970, as Redis and Lua parse them.

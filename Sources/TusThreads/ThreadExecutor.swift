@@ -95,6 +95,13 @@ package final class ThreadExecutor: Sendable {
         _ = queue.stop(last: job, whenEnded: nil)
     }
 
+    /// Gives the calling thread the name `name` (cut to the 15 bytes Linux
+    /// keeps), as this executor names its own: for other threads of the
+    /// package that wait on its behalf.
+    package static func nameCurrentThread(_ name: String) {
+        JobQueue.nameCurrentThread(JobQueue.systemName(name))
+    }
+
     /// How many threads are running now (for tests).
     package var runningThreads: Int { queue.runningThreads }
 
@@ -237,7 +244,7 @@ private final class JobQueue: @unchecked Sendable {
     /// writing `/proc/thread-self/comm` is what it does for the calling
     /// thread. A name that cannot be set is no error: it only helps people
     /// and tools that look at the process.
-    private static func nameCurrentThread(_ name: String) {
+    fileprivate static func nameCurrentThread(_ name: String) {
         #if os(Linux)
         let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
@@ -250,7 +257,7 @@ private final class JobQueue: @unchecked Sendable {
 
     /// `name` cut to the 15 bytes Linux keeps of a thread's name (a longer
     /// one is refused), at a character boundary.
-    private static func systemName(_ name: String) -> String {
+    fileprivate static func systemName(_ name: String) -> String {
         var bytes = Array(name.utf8.prefix(15))
         while !bytes.isEmpty, String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)

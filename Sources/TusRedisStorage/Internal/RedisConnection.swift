@@ -103,6 +103,103 @@ final class RedisConnection {
         return replies.map { Self.copy($0!) }
     }
 
+    /// The connection's socket, for a ``ReplyWaiter`` to watch.
+    var socket: Int32 { context.pointee.fd }
+
+    /// How a pipeline sent without waiting stands: see ``sendNow(_:name:)`` and
+    /// ``readNow(_:)``.
+    enum Progress {
+        /// Every reply is there.
+        case replies([RedisReply])
+        /// Sent; the rest of the replies has not come yet: call
+        /// ``readNow(_:)`` again once the socket is readable.
+        case waiting
+        /// Nothing was sent and the connection is as it was: the socket took
+        /// nothing (its buffer is full), or the commands are too long to
+        /// write without waiting.
+        case notSent
+        /// Part of the commands was written; the connection can carry no
+        /// other command, and is to be dropped.
+        case partlySent
+        /// The connection failed (an I/O error, EOF, a reply that is not
+        /// RESP, or a command only partly written); it is unusable now.
+        case failed(RedisError)
+    }
+
+    /// Replies read so far of a pipeline sent by ``sendNow(_:name:)``.
+    final class Pending {
+        let count: Int
+        let name: String
+        fileprivate var got: Int32 = 0
+        fileprivate var replies: [UnsafeMutablePointer<redisReply>?]
+
+        fileprivate init(count: Int, name: String) {
+            self.count = count
+            self.name = name
+            replies = .init(repeating: nil, count: count)
+        }
+
+        deinit {
+            for index in 0..<Int(got) { freeReplyObject(replies[index]) }
+        }
+    }
+
+    /// Writes `commands` in one write without waiting, then reads what
+    /// replies are there already, without waiting either: for calls made on
+    /// the caller's thread, which must never wait on the network. The
+    /// `Pending` goes to ``readNow(_:)`` while the result is
+    /// ``Progress/waiting``.
+    func sendNow(_ commands: [[[UInt8]]], name: String) -> (Progress, Pending) {
+        let pending = Pending(count: commands.count, name: name)
+        let bytes = Self.encoded(commands)
+        guard bytes.count <= Self.largestSentNow else { return (.notSent, pending) }
+        var errorNumber: Int32 = 0
+        let sent = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { text in
+                tus_redis_send_now(context, text.baseAddress, text.count, &errorNumber)
+            }
+        }
+        if sent < 0 { return (.failed(failure(errorNumber, name: name)), pending) }
+        if sent == 0 { return (.notSent, pending) }
+        if sent < bytes.count { return (.partlySent, pending) }
+        return (readNow(pending), pending)
+    }
+
+    /// The longest pipeline ``sendNow(_:name:)`` writes, in bytes: far less
+    /// than a socket's buffer, so that it goes out whole; a longer one goes
+    /// through ``pipeline(_:name:)`` on the store's thread.
+    static let largestSentNow = 32 * 1024
+
+    /// Reads what replies of `pending` the socket holds, without waiting.
+    func readNow(_ pending: Pending) -> Progress {
+        var errorNumber: Int32 = 0
+        let status = pending.replies.withUnsafeMutableBufferPointer { out in
+            tus_redis_read_now(context, Int32(pending.count), out.baseAddress, &pending.got, &errorNumber)
+        }
+        switch status {
+        case 1:
+            let replies = pending.replies.map { Self.copy($0!) }
+            for index in 0..<pending.count { freeReplyObject(pending.replies[index]) }
+            pending.got = 0
+            return .replies(replies)
+        case 0:
+            return .waiting
+        default:
+            return .failed(failure(errorNumber, name: pending.name))
+        }
+    }
+
+    /// The context's error, as a ``RedisError``.
+    private func failure(_ errorNumber: Int32, name: String) -> RedisError {
+        let code = context.pointee.err
+        return RedisError(
+            code: code == 0 ? RedisError.other : code,
+            systemErrno: code == RedisError.io ? errorNumber : 0,
+            message: String(cString: tus_redis_errstr(context)),
+            command: name
+        )
+    }
+
     /// `commands` in the Redis protocol: each an array of bulk strings,
     /// `*<count>\r\n` then `$<length>\r\n<bytes>\r\n` per argument.
     static func encoded(_ commands: [[[UInt8]]]) -> [UInt8] {

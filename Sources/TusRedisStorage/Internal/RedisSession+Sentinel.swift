@@ -19,15 +19,25 @@ extension Session {
     ///
     /// The sentinels all unreachable, or knowing no master of that name, is
     /// thrown at once: there is no master to wait for.
+    ///
+    /// `afterBreak`: the commands were sent on the caller's thread and the
+    /// connection failed there with this error (it is dropped already); this
+    /// begins as after any failure, asking the sentinels again after the
+    /// pause.
     func sendFollowingFailover(
         _ commands: [[[UInt8]]], name: @autoclosure () -> String,
-        _ sentinel: RedisStorage.Configuration.Sentinel, _ operation: Operation
+        _ sentinel: RedisStorage.Configuration.Sentinel, _ operation: Operation, afterBreak: RedisError? = nil
     ) throws -> [RedisReply] {
         var giveUpAt: Date?
         var lastFailure: String
         var lastCause: RedisError?
+        var broken = afterBreak
         while true {
-            do {
+            if let error = broken {
+                broken = nil
+                lastFailure = describe(error)
+                lastCause = error
+            } else { do {
                 let connection = try connected(operation)
                 let replies = try connection.pipeline(commands, name: name())
                 guard let refusal = Self.readOnlyRefusal(in: replies) else {
@@ -50,7 +60,7 @@ extension Session {
                 self.connection = nil
                 lastFailure = error.description
                 lastCause = nil
-            }
+            } }
             let now = Date()
             if giveUpAt == nil {
                 logger.debug("the master cannot be reached; asking the sentinels again until it can", metadata: [
@@ -105,7 +115,7 @@ extension Session {
 
     /// The text of a `READONLY` error among `replies`, the answer of a
     /// replica to a write (`EXEC` then fails with `EXECABORT`).
-    private static func readOnlyRefusal(in replies: [RedisReply]) -> String? {
+    static func readOnlyRefusal(in replies: [RedisReply]) -> String? {
         for reply in replies {
             if case .error(let text) = reply, text.hasPrefix("READONLY") { return text }
         }

@@ -75,10 +75,23 @@ final class Session: @unchecked Sendable {
         isClosed = true
     }
 
-    /// Sends a command given as text words.
     private static let multi = [Array("MULTI".utf8)]
     private static let exec = [Array("EXEC".utf8)]
 
+    /// A call's commands, sent in one write, and what to make of their
+    /// replies: sent by the store's thread (``perform(_:_:afterBreak:)``) or,
+    /// by `RedisStorage`, on the caller's thread.
+    struct Request<Result>: Sendable {
+        /// The commands, in the order they are written.
+        let commands: [[[UInt8]]]
+        /// What an error says was being sent.
+        let name: String
+        /// The call's result, from the replies of `commands`; an error reply
+        /// is thrown as a ``TusError``. Reads nothing from the connection.
+        let interpret: @Sendable ([RedisReply], Operation) throws -> Result
+    }
+
+    /// Sends a command given as text words.
     func run(_ words: [String], _ operation: Operation) throws -> RedisReply {
         try run(words.map { Array($0.utf8) }, operation)
     }
@@ -88,11 +101,24 @@ final class Session: @unchecked Sendable {
     /// sends the command once more. An error reply is thrown as a
     /// ``TusError``.
     func run(_ arguments: [[UInt8]], _ operation: Operation) throws -> RedisReply {
-        let reply = try send([arguments], name: Self.name(of: arguments), operation)[0]
-        if case .error(let text) = reply {
-            throw replyFailure(text, from: Self.name(of: arguments), operation)
+        try perform(command(arguments), operation)
+    }
+
+    /// One command, whose error reply is thrown as a ``TusError``.
+    func command(_ arguments: [[UInt8]]) -> Request<RedisReply> {
+        let name = Self.name(of: arguments)
+        return Request(commands: [arguments], name: name) { replies, operation in
+            if case .error(let text) = replies[0] {
+                throw self.replyFailure(text, from: name, operation)
+            }
+            return replies[0]
         }
-        return reply
+    }
+
+    /// Sends `request`'s commands, connecting first when needed (see
+    /// ``send(_:name:_:afterBreak:)``), and reads its result.
+    func perform<Result>(_ request: Request<Result>, _ operation: Operation, afterBreak: RedisError? = nil) throws -> Result {
+        try request.interpret(send(request.commands, name: request.name, operation, afterBreak: afterBreak), operation)
     }
 
     /// A command's name, as messages show it.
@@ -109,17 +135,24 @@ final class Session: @unchecked Sendable {
     /// replicas acknowledged it in time; otherwise it throws
     /// `TusError.Code.unavailable`.
     func transaction(_ commands: [[[UInt8]]], _ operation: Operation) throws -> [RedisReply] {
+        try perform(transactionRequest(commands), operation)
+    }
+
+    /// The request of ``transaction(_:_:)``.
+    func transactionRequest(_ commands: [[[UInt8]]]) -> Request<[RedisReply]> {
         let waits = configuration.waitReplicas > 0
         var pipeline = [Self.multi] + commands + [Self.exec]
         if waits {
             let milliseconds = max(1, Int((configuration.waitTimeout * 1000).rounded(.up)))
             pipeline.append([Array("WAIT".utf8), Array(String(configuration.waitReplicas).utf8), Array(String(milliseconds).utf8)])
         }
-        var replies = try send(pipeline, name: "MULTI", operation)
-        let waited = waits ? replies.removeLast() : nil
-        let results = try transactionResults(replies, of: commands, operation)
-        if let waited { try checkReplicas(waited, operation) }
-        return results
+        return Request(commands: pipeline, name: "MULTI") { replies, operation in
+            var replies = replies
+            let waited = waits ? replies.removeLast() : nil
+            let results = try self.transactionResults(replies, of: commands, operation)
+            if let waited { try self.checkReplicas(waited, operation) }
+            return results
+        }
     }
 
     /// The results of a transaction's commands, from the replies to `MULTI`,
@@ -167,8 +200,13 @@ final class Session: @unchecked Sendable {
     /// Sends `commands` in one write and reads their replies. When the
     /// connection turns out broken, connects again once and sends them once
     /// more: every command the store sends can safely be repeated.
+    ///
+    /// `afterBreak`: the commands were sent on the caller's thread and the
+    /// connection broke with this error (it is dropped already); this send
+    /// is the one more time, and under Sentinel the start of following a
+    /// failover.
     private func send(
-        _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation
+        _ commands: [[[UInt8]]], name: @autoclosure () -> String, _ operation: Operation, afterBreak: RedisError? = nil
     ) throws -> [RedisReply] {
         if let cluster {
             // Every key of the store is in one slot; a command without a key
@@ -181,9 +219,16 @@ final class Session: @unchecked Sendable {
             }
         }
         if let sentinel = configuration.sentinel {
-            return try sendFollowingFailover(commands, name: name(), sentinel, operation)
+            return try sendFollowingFailover(commands, name: name(), sentinel, operation, afterBreak: afterBreak)
         }
         var attempt = 1
+        if afterBreak != nil {
+            logger.debug("the connection to Redis broke; connecting again", metadata: [
+                "tus.store.backend": "RedisStorage", "tus.store.address": "\(address)",
+                "tus.store.operation": "\(operation)",
+            ])
+            attempt = 2
+        }
         while true {
             let connection = try connected(operation)
             do {
@@ -344,7 +389,7 @@ final class Session: @unchecked Sendable {
     }
 
     /// A connection the server closed or that broke, worth one new attempt.
-    private func isBroken(_ error: RedisError) -> Bool {
+    func isBroken(_ error: RedisError) -> Bool {
         error.code == RedisError.eof || (error.code == RedisError.io && !isTimeout(error))
     }
 
@@ -412,5 +457,16 @@ final class Session: @unchecked Sendable {
 
     static func seconds(_ value: TimeInterval) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
+
+extension Session.Request {
+    /// The same commands, with `transform` applied to the result (on the
+    /// same thread, before the connection goes to another call).
+    func map<Other>(_ transform: @escaping @Sendable (Result, Operation) throws -> Other) -> Session.Request<Other> {
+        let interpret = interpret
+        return Session.Request<Other>(commands: commands, name: name) { replies, operation in
+            try transform(interpret(replies, operation), operation)
+        }
     }
 }

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import TusCore
+import TusRedisStorage
+import TusTestSupport
+
+/// Events in the order they happened, from any task or thread.
+private final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [String] = []
+    func record(_ event: String) { lock.withLock { events.append(event) } }
+    var all: [String] { lock.withLock { events } }
+}
+
+/// How many connections to `port` on 127.0.0.1 hold bytes their server has
+/// not read, from `/proc/net/tcp`: commands written to a paused server.
+private func connectionsWithUnreadBytes(toPort port: Int) -> Int {
+    // Read to its end by hand: the file says its size is 0, and it can be
+    // long (a line per socket of the machine).
+    let fd = open("/proc/net/tcp", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        bytes += buffer[..<count]
+    }
+    let table = String(decoding: bytes, as: UTF8.self)
+    let hex = String(port, radix: 16, uppercase: true)
+    let local = "0100007F:" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    return table.split(separator: "\n").dropFirst().filter { line in
+        let fields = line.split(separator: " ")
+        guard fields.count > 4, fields[1] == local else { return false }
+        // tx_queue:rx_queue, in hexadecimal.
+        let queues = fields[4].split(separator: ":")
+        return queues.count == 2 && (Int(queues[1], radix: 16) ?? 0) > 0
+    }.count
+}
+
+/// Store calls that wait for a server's reply wait off the threads that run
+/// every task of the process: a call written on its caller's thread
+/// suspends until the store's waiter sees the reply, and a call queued
+/// behind it waits on the store's own thread.
+@Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: "/proc/net/tcp"), "needs Linux's /proc"))
+struct WaitingRedisCallsTests {
+    @Test func otherTasksRunWhileCallsWaitForAServerThatDoesNotAnswer() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let stores = try (0..<3).map { index in
+            var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "waiting\(index):")
+            configuration.commandTimeout = 60
+            return try RedisStorage(configuration: configuration)
+        }
+        for store in stores { try await store.setURL("https://tus.example/files/before", forKey: "before") }
+
+        server.pause()
+        let log = EventLog()
+        let calls = stores.enumerated().map { index, store in
+            Task {
+                try await store.setURL("https://tus.example/files/\(index)", forKey: "k")
+                log.record("a change returned")
+            }
+        }
+        // Three changes written to the paused server, waiting for replies:
+        // were they waiting on the task threads (two on this machine),
+        // nothing else would run.
+        try await waitUntil("three changes are written to the paused server") {
+            connectionsWithUnreadBytes(toPort: server.port) == 3
+        }
+        // A read queued behind a change of the same store.
+        let queued = Task {
+            let url = try await stores[0].url(forKey: "before")
+            log.record("the read returned")
+            return url
+        }
+
+        let sum = await withTaskGroup(of: Int.self) { group in
+            for index in 0..<1000 {
+                group.addTask {
+                    await Task.yield()
+                    return (index * index) % 11
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        log.record("1000 tasks finished")
+        #expect(sum == (0..<1000).reduce(0) { $0 + ($1 * $1) % 11 })
+        #expect(log.all == ["1000 tasks finished"])
+
+        server.resume()
+        for call in calls { try await call.value }
+        #expect(try await queued.value == "https://tus.example/files/before")
+        #expect(log.all.first == "1000 tasks finished")
+        #expect(log.all.filter { $0 == "a change returned" }.count == 3)
+        for (index, store) in stores.enumerated() {
+            #expect(try await store.url(forKey: "k") == "https://tus.example/files/\(index)")
+            try await store.close()
+        }
+    }
+
+    @Test func aCallWrittenOnTheCallersThreadTimesOutAndTheNextUsesANewConnection() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "waiting-timeout:")
+        configuration.commandTimeout = 0.3
+        let store = try RedisStorage(configuration: configuration)
+        try await store.setURL("https://tus.example/files/1", forKey: "k")
+
+        server.pause()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: TusError.self) { try await store.url(forKey: "k") }
+        let waited = ContinuousClock.now - started
+        server.resume()
+        #expect(error?.code == .timeout, "\(String(describing: error))")
+        #expect(error?.message == "cannot read the URL of \"k\": Redis at redis://127.0.0.1:\(server.port)/0 did not answer GET within 0.3 s")
+        #expect(waited >= .milliseconds(290) && waited < .seconds(5), "\(waited)")
+        #expect(try await store.url(forKey: "k") == "https://tus.example/files/1")
+        try await store.close()
+    }
+}
