@@ -165,6 +165,12 @@ public struct TusClient: Sendable {
 
     func rememberSpeaksDraft(_ version: DraftInteropVersion) { capabilitiesCache.setDraftVersion(version, for: url) }
 
+    /// The endpoint answered an upload of ``UploadProtocol/auto`` in tus:
+    /// later uploads of this client speak tus alone.
+    var knowsSpeaksTus: Bool { capabilitiesCache.speaksTus(url) }
+
+    func rememberSpeaksTus() { capabilitiesCache.setSpeaksTus(url) }
+
     /// What the server supports, or ``ServerCapabilities/assumed`` when it
     /// does not answer OPTIONS.
     func capabilitiesOrAssumed(options: UploadOptions) async throws -> (capabilities: ServerCapabilities, seconds: Double?) {
@@ -286,4 +292,10 @@ private final class CapabilitiesCache: @unchecked Sendable {
     func setDraftVersion(_ version: DraftInteropVersion, for url: URL) {
         lock.withLock { speakingDraft = (url, version) }
     }
+
+    private var speakingTus: URL?
+
+    func speaksTus(_ url: URL) -> Bool { lock.withLock { speakingTus == url } }
+
+    func setSpeaksTus(_ url: URL) { lock.withLock { speakingTus = url } }
 }

@@ -75,8 +75,9 @@ public final class TusUploader: @unchecked Sendable {
     private var isRunning = false
     /// The OPTIONS sent alongside a POST that carries bytes unasked.
     var askingAlongside: Task<Void, Never>?
-    /// Storing the URL a `104` gave while the creation request runs.
-    var storingAtOnce: Task<Void, Never>?
+    /// The URL a `104` gave while the creation request runs, and its
+    /// storing.
+    var storingAtOnce: (url: URL, dialect: Dialect, task: Task<Void, Never>)?
 
     /// The most bytes of a stream one request carries, when the options
     /// set no ceiling: they are kept in memory until the server has them.
@@ -174,6 +175,7 @@ public final class TusUploader: @unchecked Sendable {
             state.dialect = resumed.dialect
             if let seconds = resumed.seconds { state.sizer.measuredRoundTrip(seconds) }
             if let most = resumed.maxAppendSize, most > 0 { state.sizer.limit(to: Int(clamping: most)) }
+            if let fewest = resumed.minAppendSize, fewest > 0 { state.sizer.keepAtLeast(Int(clamping: fewest)) }
         } else {
             state.dialect = Self.dialect(for: options, client: client)
         }
@@ -182,14 +184,14 @@ public final class TusUploader: @unchecked Sendable {
     /// The protocol a new upload speaks from its first request: what the
     /// options ask for, or in ``UploadProtocol/auto`` what this client
     /// learnt of the server (nil: the first answer decides).
-    private static func dialect(for options: UploadOptions, client: TusClient) -> Dialect? {
+    static func dialect(for options: UploadOptions, client: TusClient) -> Dialect? {
         let version = DraftInteropVersion(rawValue: options.draftInteropVersion) ?? .v6
         switch options.uploadProtocol {
         case .tus: return .tus
         case .ietfDraft: return .draft(version)
         case .auto:
             if let known = client.knownDraftVersion { return .draft(known) }
-            if client.knownCapabilities?.versions.contains(tusProtocolVersion) == true { return .tus }
+            if client.knowsSpeaksTus || client.knownCapabilities?.versions.contains(tusProtocolVersion) == true { return .tus }
             return nil
         }
     }
@@ -203,9 +205,10 @@ public final class TusUploader: @unchecked Sendable {
         var seconds: Double?
         /// The protocol the upload was created with.
         var dialect: Dialect = .tus
-        /// The draft's `Upload-Limit: max-append-size`, when the HEAD gave
-        /// one.
+        /// The draft's `Upload-Limit` `max-append-size` and
+        /// `min-append-size`, when the HEAD gave them.
         var maxAppendSize: Int64?
+        var minAppendSize: Int64?
     }
 
     static func make(client: TusClient, source: UploadSource, options: UploadOptions) async throws -> TusUploader {
@@ -274,6 +277,11 @@ public final class TusUploader: @unchecked Sendable {
             options.onEvent?(.storedUploadForgotten(url: URL(string: stored)?.forMessages ?? stored, reason: reason))
             return nil
         }
+        if let version = StoredUploadURL.unspokenVersion(in: stored) {
+            throw TusError(
+                .unsupported,
+                "cannot resume the upload at \(URL(string: stored)?.forMessages ?? stored): it was made with interop version \(version) of the IETF draft, which this client does not speak; the stored URL is kept")
+        }
         guard let (url, dialect) = StoredUploadURL.parse(stored), let scheme = url.scheme?.lowercased(),
               scheme == "http" || scheme == "https" else {
             return try await forget("it is not an http(s) URL of an upload this client can resume")
@@ -294,13 +302,13 @@ public final class TusUploader: @unchecked Sendable {
         }
         switch attempt.verdict {
         case .resumable(let offset, let lengthDeferred):
-            var limit: Int64?
+            var limit: UploadLimit?
             if let version = dialect.draftVersion, case .answer(let answer) = attempt.outcome {
-                limit = answer.uploadLimit(version: version)?.maxAppendSize
+                limit = answer.uploadLimit(version: version)
             }
             return Resumed(
                 url: url, offset: offset, lengthDeferred: lengthDeferred, seconds: attempt.seconds, dialect: dialect,
-                maxAppendSize: limit)
+                maxAppendSize: limit?.maxAppendSize, minAppendSize: limit?.minAppendSize)
         case .forget(let reason):
             return try await forget(reason)
         default:

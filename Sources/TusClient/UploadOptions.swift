@@ -128,7 +128,6 @@ public struct UploadOptions: Sendable {
     /// Default: true.
     public var uploadsDuringCreation = true
 
-    /// Creates the default options.
     /// Which protocol a new upload speaks (see ``UploadProtocol``):
     /// ``UploadProtocol/auto`` by default, which lets the server's first
     /// answer decide. A stored upload resumes in the protocol it was
@@ -141,5 +140,6 @@ public struct UploadOptions: Sendable {
     /// (drafts -09 to -12).
     public var draftInteropVersion = 6
 
+    /// Creates the default options.
     public init() {}
 }

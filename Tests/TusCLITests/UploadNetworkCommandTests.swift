@@ -94,6 +94,8 @@ import TusTestSupport
                 #expect(url.scheme == "https", "\(url)")
                 #expect(server.uploadedData(for: url) == data)
                 #expect(server.uploadInfo(for: url)?.madeWith == .ietfDraft(interopVersion: 6, complete: true))
+                #expect(server.requestLog.filter { $0.hasPrefix("POST") }.count == 1, "one upload: \(server.requestLog)")
+                #expect(server.requestLog.filter { $0.hasPrefix("PATCH") }.count >= 2, "\(server.requestLog)")
             }
         }
     }

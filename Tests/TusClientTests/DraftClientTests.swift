@@ -137,16 +137,55 @@ import TusTestSupport
     }
 
     /// In `auto`, `tus serve` (which answers a request carrying
-    /// `Tus-Resumable` in tus) gets a tus upload.
-    @Test func autoSpeaksTusToTusServe() async throws {
+    /// `Tus-Resumable` in tus) gets a tus upload, and the client's next
+    /// upload speaks tus alone from its first request.
+    @Test func autoSpeaksTusToTusServeAndRemembersIt() async throws {
         var random = SeededGenerator.forTest(#function)
         let data = random.bytes(300_000)
         try await withDevServer { server, folder in
+            let posts = LockedList<Bool>()
             var options = testOptions()
             options.uploadProtocol = .auto
-            let url = try await TusClient(url: server.endpoint).uploader(forFileAtPath: try file(data, in: folder), options: options).upload()
-            #expect(server.uploadedData(for: url) == data)
-            #expect(server.uploadInfo(for: url)?.madeWith == .tus)
+            options.uploadsDuringCreation = false
+            options.beforeRequest = { request in
+                if request.method == "POST" { posts.append(request.headers.contains { $0.name == "Upload-Draft-Interop-Version" }) }
+            }
+            let client = TusClient(url: server.endpoint)
+            let path = try file(data, in: folder)
+            for _ in 0..<2 {
+                let url = try await client.uploader(forFileAtPath: path, options: options).upload()
+                #expect(server.uploadedData(for: url) == data)
+                #expect(server.uploadInfo(for: url)?.madeWith == .tus)
+            }
+            #expect(posts.values == [true, false], "the first POST offers both, the second tus alone")
+        }
+    }
+
+    /// An upload cancelled in its creation, after the `104`: the URL is
+    /// stored and the uploader has it, and the next upload goes on there
+    /// without creating another.
+    @Test func anUploadCancelledAfterThe104StaysResumable() async throws {
+        var random = SeededGenerator.forTest(#function)
+        let data = random.bytes(2 << 20)
+        try await withDevServer { server, folder in
+            try await Relay.withRelay(to: server.endpoint, .rate(bytesPerSecond: 400_000)) { relay in
+                let storage = try FileStorage(path: folder.newPath("store.json"))
+                let path = try file(data, in: folder)
+                let client = TusClient(url: relay.url(for: server.endpoint))
+                let uploader = try await client.uploader(forFileAtPath: path, options: draftOptions(storage: storage))
+                let task = Task { try await uploader.upload() }
+                try await waitUntil("the 104's URL is stored") { try await !storage.entries().isEmpty }
+                task.cancel()
+                _ = await task.result
+                let stored = try #require(try await storage.entries().first?.url)
+                #expect(stored.hasSuffix("#upload-draft-interop-version=6"), "\(stored)")
+                #expect(uploader.url != nil)
+                let again = try await TusClient(url: server.endpoint).uploader(forFileAtPath: path, options: draftOptions(storage: storage))
+                #expect(again.isResuming)
+                let url = try await again.upload()
+                #expect(server.uploadedData(for: url) == data)
+                #expect(server.requestLog.filter { $0.hasPrefix("POST") }.count == 1, "\(server.requestLog)")
+            }
         }
     }
 }

@@ -14,9 +14,6 @@ struct NoAnswer: Error {
     var error: any Error
     /// How many body bytes the connection had written when it failed.
     var bytesSent: Int
-    /// The interim (1xx) answers that came before it failed, where the
-    /// connection shows them (``OneRequestConnection``).
-    var interim: [HTTPResponseHead] = []
 }
 
 /// How a request that got no whole answer ends, whichever way it was sent.

@@ -42,9 +42,9 @@ enum OneRequestConnection {
     /// - Throws: `CancellationError` when the task is cancelled (the
     ///   connection is closed); ``TusCore/TusError`` when a file range
     ///   cannot be read, or (`.timeout`) when no whole answer came within
-    ///   `timeout`; ``NoAnswer`` for every other failure (with the interim
-    ///   answers that came), wrapping ``Stalled`` when neither a byte went
-    ///   out nor one came in for `stallTimeout`.
+    ///   `timeout`; ``NoAnswer`` for every other failure, wrapping
+    ///   ``Stalled`` when neither a byte went out nor one came in for
+    ///   `stallTimeout`.
     static func exchange(
         _ head: HTTPRequestHead,
         label: String,
@@ -59,11 +59,6 @@ enum OneRequestConnection {
         onInterim: (@Sendable (HTTPResponseHead) -> Void)? = nil
     ) async throws -> Exchange {
         let progress = RequestProgress(loop: loop, peerPort: peerPort, onBodySent: onBodySent)
-        let interim = LockedValue<[HTTPResponseHead]>([])
-        let record: @Sendable (HTTPResponseHead) -> Void = { head in
-            interim.value.append(head)
-            onInterim?(head)
-        }
         let outcome = loop.makePromise(of: Exchange.self)
         let deadline = loop.scheduleTask(in: TimeAmount(timeout)) { outcome.fail(DeadlinePassed()) }
         progress.watch(stallTimeout: stallTimeout) { outcome.fail(Stalled(seconds: stallTimeout ?? .zero)) }
@@ -83,7 +78,7 @@ enum OneRequestConnection {
                     try pipeline.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
                         leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
                     try pipeline.addHandler(OneRequestHandler(
-                        head: head, body: body, fromFile: fromFile, progress: progress, outcome: outcome, onInterim: record))
+                        head: head, body: body, fromFile: fromFile, progress: progress, outcome: outcome, onInterim: onInterim))
                 }
             }
             .connect(host: peer.host, port: peer.port)
@@ -104,12 +99,7 @@ enum OneRequestConnection {
                 outcome.fail(CancellationError())
             }
         } catch {
-            let failure = RequestEnd.failure(error, label: label, timeout: timeout, deadlinePassed: error is DeadlinePassed, bytesSent: progress.bytesSent)
-            if var noAnswer = failure as? NoAnswer {
-                noAnswer.interim = interim.value
-                throw noAnswer
-            }
-            throw failure
+            throw RequestEnd.failure(error, label: label, timeout: timeout, deadlinePassed: error is DeadlinePassed, bytesSent: progress.bytesSent)
         }
     }
 
@@ -140,13 +130,13 @@ enum OneRequestConnection {
     /// for `https://`.
     ///
     /// - Throws: ``TusCore/TusError`` when the TLS settings cannot be used.
-    static func server(of url: URL, tls configuration: TLSConfiguration?) throws -> Peer? {
+    static func server(of url: URL, tls configuration: TLSConfiguration?) async throws -> Peer? {
         guard let host = url.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), !host.isEmpty else { return nil }
         let isHTTPS = url.scheme?.lowercased() == "https"
         var peer = Peer(host: host, port: url.port ?? (isHTTPS ? 443 : 80))
         if isHTTPS {
             do {
-                peer.tls = try NIOSSLContext(configuration: configuration ?? .makeClientConfiguration())
+                peer.tls = try await TLSContexts.context(for: configuration ?? .makeClientConfiguration())
             } catch {
                 throw TusError(.invalidArgument, "cannot set up TLS for \(url.forMessages): \(error)", cause: error)
             }
@@ -160,3 +150,18 @@ enum OneRequestConnection {
 
 /// The request's deadline passed before its whole answer came.
 struct DeadlinePassed: Error {}
+
+/// The TLS contexts of ``OneRequestConnection``'s connections, one per TLS
+/// configuration, made once: making one reads the trusted certificates
+/// (and a client key) from disk, which is done on NIO's blocking pool, not
+/// on a task's thread.
+enum TLSContexts {
+    private static let known = LockedValue<[(configuration: TLSConfiguration, context: NIOSSLContext)]>([])
+
+    static func context(for configuration: TLSConfiguration) async throws -> NIOSSLContext {
+        if let found = known.value.first(where: { $0.configuration.bestEffortEquals(configuration) }) { return found.context }
+        let context = try await NIOThreadPool.singleton.runIfActive { try NIOSSLContext(configuration: configuration) }
+        known.value.append((configuration, context))
+        return context
+    }
+}

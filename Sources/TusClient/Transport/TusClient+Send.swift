@@ -49,7 +49,17 @@ extension TusClient {
         let logger = self.logger
         RequestLog.logRequestHeaders(method.rawValue, url.forMessages, request.headers, to: logger)
         let started = ContinuousClock.now
-        let exchange: Exchange
+        var exchange: Exchange
+        // Every interim answer, whatever ends the request: a creation that
+        // fails after its 104 still made the upload.
+        let interim = LockedValue<[HTTPResponseHead]>([])
+        var recordInterim: (@Sendable (HTTPResponseHead) -> Void)?
+        if let onInterim {
+            recordInterim = { @Sendable (head: HTTPResponseHead) in
+                interim.value.append(head)
+                onInterim(head)
+            }
+        }
         do {
             let headers = request.headers.map { ($0.name, $0.value) }
             let loop = loop ?? route.httpClient.eventLoopGroup.next()
@@ -58,15 +68,23 @@ extension TusClient {
             if let proxy = route.absoluteFormProxy {
                 exchange = try await proxy.exchange(
                     method, url, headers: headers, body: body, fromFile: route.httpClient.hasOneEventLoop,
-                    on: loop, timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onInterim: onInterim)
-            } else if onInterim != nil, !route.isCustom, route.proxy == nil,
-                      let peer = try OneRequestConnection.server(of: url, tls: route.tlsConfiguration),
+                    on: loop, timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onInterim: recordInterim)
+            } else if let recordInterim, !route.isCustom, route.proxy == nil,
+                      let peer = try await OneRequestConnection.server(of: url, tls: route.tlsConfiguration),
                       let head = OneRequestConnection.originFormHead(method, url, headers: headers, bodyCount: body?.count ?? 0) {
                 exchange = try await OneRequestConnection.exchange(
                     head, label: "\(method.rawValue) \(url.forMessages)", body: body, to: peer,
                     fromFile: url.scheme?.lowercased() == "http" && route.httpClient.hasOneEventLoop, on: loop,
                     timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onBodySent: onBodySent,
-                    onInterim: onInterim)
+                    onInterim: recordInterim)
+                if [301, 302, 303, 307, 308].contains(exchange.status.code), exchange.headers.first(name: "Location") != nil {
+                    // A redirect: AsyncHTTPClient follows it as it follows
+                    // every other request's (the interim answers of the
+                    // request it redirects to are not seen).
+                    exchange = try await route.httpClient.exchange(
+                        method, url, headers: headers, body: body, tls: route.tlsConfiguration, on: loop,
+                        timeout: timeout, stallTimeout: stallTimeout, peerPort: route.peerPort(for: url), onBodySent: onBodySent)
+                }
             } else {
                 exchange = try await route.httpClient.exchange(
                     method, url, headers: headers, body: body, tls: route.tlsConfiguration, on: loop,
@@ -74,16 +92,16 @@ extension TusClient {
             }
         } catch let error as TusError where error.code == .timeout {
             // The request's deadline: bytes may have been on their way.
-            throw TransportFailure(error: error, bytesSent: body?.count ?? 0, stalled: true)
+            throw TransportFailure(error: error, bytesSent: body?.count ?? 0, stalled: true, interim: interim.value)
         } catch let failure as NoAnswer {
             let label = "\(method.rawValue) \(url.forMessages)"
             if let stall = failure.error as? Stalled {
                 let error = TusError(.timeout, "\(label): nothing moved for \(Self.seconds(stall.seconds)); the request was abandoned", cause: stall)
-                throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: true, interim: failure.interim)
+                throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: true, interim: interim.value)
             }
             let error = await ConnectionFailure.error(
                 failure.error, url: url, route: route, tls: tls, bytesSent: failure.bytesSent, group: route.httpClient.eventLoopGroup)
-            throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false, interim: failure.interim)
+            throw TransportFailure(error: error, bytesSent: failure.bytesSent, stalled: false, interim: interim.value)
         }
         let elapsed = ContinuousClock.now - started
         RequestLog.logResponseHeaders(method.rawValue, url.forMessages, status: exchange.status.code, exchange.headers, to: logger)

@@ -78,7 +78,6 @@ struct ChunkSizer {
         return true
     }
 
-    /// The link failed after part of a request of `bytes` went out.
     /// The server takes no fewer than `fewest` bytes in a request (but the
     /// last): sizes stay at or above it, within the ceiling.
     mutating func keepAtLeast(_ fewest: Int) {
@@ -93,6 +92,7 @@ struct ChunkSizer {
         size = min(size, ceiling)
     }
 
+    /// The link failed after part of a request of `bytes` went out.
     mutating func interrupted(bytes: Int) {
         hasFailed = true
         size = max(floor, min(size, bytes / 2))

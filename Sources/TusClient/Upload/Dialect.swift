@@ -71,6 +71,16 @@ enum StoredUploadURL {
         return (withoutFragment(url), .draft(version))
     }
 
+    /// The interop version a stored text's fragment names when this client
+    /// does not speak it (a newer release may have stored it): nil for
+    /// every other text.
+    static func unspokenVersion(in stored: String) -> Int? {
+        guard let fragment = URL(string: stored)?.fragment, fragment.hasPrefix(fragmentName + "=") else { return nil }
+        let number = Int(fragment.dropFirst(fragmentName.count + 1))
+        if let number, DraftInteropVersion(rawValue: number) != nil { return nil }
+        return number ?? -1
+    }
+
     /// `url` without its fragment (a server's `Location` rarely has one;
     /// it is never sent anyway).
     static func withoutFragment(_ url: URL) -> URL {

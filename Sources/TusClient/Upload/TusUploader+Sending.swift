@@ -111,7 +111,10 @@ extension TusUploader {
         // For a stream, the first chunk tells whether its length is known.
         if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
         let size = self.size
-        let speech: Speech = switch lock.withLock({ state.dialect }) {
+        // Decided now, not when the uploader was made: an upload that
+        // ended in the meantime may have taught the client the server's.
+        let dialect = lock.withLock { state.dialect } ?? Self.dialect(for: options, client: client)
+        let speech: Speech = switch dialect {
         case .tus?: .only(.tus)
         case .draft(let version)?: .only(.draft(version))
         case nil: .either(draft: DraftInteropVersion(rawValue: options.draftInteropVersion) ?? .v6)
@@ -125,6 +128,9 @@ extension TusUploader {
             // The draft: bytes go with every creation (-05 §4.2), no
             // capabilities are asked.
             if let size { headers.append((DraftHeaderName.uploadLength, String(size))) }
+            // The draft defines no metadata; servers that read tus's
+            // header (tusd) take it, others ignore it.
+            if let metadataHeader { headers.append((TusHeaderName.uploadMetadata, metadataHeader)) }
             if size != 0, !lock.withLock({ state.createsWithoutBody }) {
                 body = try self.body(at: 0, count: chunkSize)
                 headers.append(("Content-Type", "application/octet-stream"))
@@ -143,10 +149,30 @@ extension TusUploader {
             let logger = self.logger
             onInterim = { [self] head in storeAtOnce(head, version: version, logger: logger) }
         }
-        let attempt = try await client.attempt(
-            sent, headers: headers, body: body, options: options, on: eventLoop, onBodySent: onBodySent, onInterim: onInterim)
-        await finishStoringAtOnce()
-        return attempt
+        do {
+            let attempt = try await client.attempt(
+                sent, headers: headers, body: body, options: options, on: eventLoop, onBodySent: onBodySent, onInterim: onInterim)
+            await finishStoringAtOnce()
+            if case .either = speech, case .created(_, _, .tus) = attempt.verdict {
+                client.rememberSpeaksTus()
+            }
+            return attempt
+        } catch {
+            // Cancelled, or a hook threw: the upload a 104 named exists,
+            // its URL is stored (or being stored), and the upload is
+            // resumable from it.
+            if let early = await finishStoringAtOnce() {
+                lock.withLock {
+                    if state.url == nil {
+                        state.url = early.url
+                        state.dialect = early.dialect
+                        state.lengthDeferred = size == nil
+                        state.needsResync = true
+                    }
+                }
+            }
+            throw error
+        }
     }
 
     /// The headers and body of a creation in tus 1.0 (or in both
@@ -198,20 +224,27 @@ extension TusUploader {
     private func storeAtOnce(_ head: HTTPResponseHead, version: DraftInteropVersion, logger: Logger) {
         guard let url = [head].uploadResource(version: version, relativeTo: client.url) else { return }
         logger.debug("the server made the upload resumable (104)", metadata: ["url": "\(url.forMessages)"])
-        guard let key, let storage = options.storage else { return }
+        let storage = key.flatMap { key in options.storage.map { (key, $0) } }
         lock.withLock {
             guard storingAtOnce == nil else { return }
             let value = StoredUploadURL.value(url, dialect: .draft(version))
             // A failure shows again when the final answer stores the URL.
-            storingAtOnce = Task { _ = try? await offLoop { try await storage.setURL(value, forKey: key) } }
+            let task = Task {
+                guard let (key, storage) = storage else { return }
+                _ = try? await offLoop { try await storage.setURL(value, forKey: key) }
+            }
+            storingAtOnce = (url, .draft(version), task)
         }
     }
 
-    /// Waits for the URL a `104` gave to be stored.
-    private func finishStoringAtOnce() async {
-        guard let task = lock.withLock({ storingAtOnce }) else { return }
-        await task.value
+    /// Waits for the URL a `104` gave to be stored, and returns it (nil
+    /// when no `104` came).
+    @discardableResult
+    private func finishStoringAtOnce() async -> (url: URL, dialect: Dialect)? {
+        guard let early = lock.withLock({ storingAtOnce }) else { return nil }
+        await early.task.value
         lock.withLock { storingAtOnce = nil }
+        return (early.url, early.dialect)
     }
 
     /// PATCHes the next bytes.

@@ -31,9 +31,11 @@ extension Verdict {
     /// `Upload-Complete` (`Upload-Incomplete` in drafts -00 to -02, which
     /// Apple's server still writes in final answers) says the draft.
     static func answersInDraft(_ answer: Exchange) -> Bool {
-        guard answer.header(TusHeaderName.tusResumable) == nil else { return false }
+        let marked = UploadDialect(
+            tusResumable: answer.header(TusHeaderName.tusResumable),
+            uploadDraftInteropVersion: answer.header(DraftHeaderName.uploadDraftInteropVersion))
+        if let marked { return marked.isDraft }
         return answer.interim.contains { $0.status.code == DraftStatus.uploadResumptionSupported }
-            || answer.header(DraftHeaderName.uploadDraftInteropVersion) != nil
             || answer.header(DraftHeaderName.uploadComplete) != nil
             || answer.header("Upload-Incomplete") != nil
     }
@@ -48,12 +50,23 @@ extension Verdict {
         // that resource's own: the 104's wins.
         let early = answer.interim.uploadResource(version: version, relativeTo: sent.url)
         if answer.isSuccess {
-            guard let url = early ?? answer.location(relativeTo: sent.url) else {
-                return .stop(TusError(.protocolViolation, "\(sent.label) answered \(code) with no 104 and no usable Location header: the server did not make the upload resumable"))
+            if let url = early ?? answer.location(relativeTo: sent.url) {
+                return .created(url: url, offset: takenBytes(answer, sent: sent), dialect: .draft(version))
             }
-            return .created(url: url, offset: takenBytes(answer, sent: sent), dialect: .draft(version))
+            // The whole file went with a creation that says so, and the
+            // resource it was for took it (-12 §4.2.2): nothing is left to
+            // resume, and the upload's URL is the one it was sent to.
+            if sent.completes, answer.isComplete != false {
+                return .created(url: sent.url, offset: Int64(sent.bodyCount), dialect: .draft(version))
+            }
+            return .stop(TusError(.protocolViolation, "\(sent.label) answered \(code) with no 104 and no usable Location header: the server did not make the upload resumable"))
         }
         switch code {
+        case 413 where sent.bodyCount > 0 && early != nil:
+            // The upload exists: ask its offset, then append; an append
+            // refused as too large sends less.
+            let error = TusError(.invalidArgument, "\(sent.label): the server refused \(sent.bodyCount) bytes in one request (413)")
+            return .retry(Failure(statusCode: code, error: error), resync: true)
         case 413 where sent.bodyCount > 0:
             return .sendSmaller
         case 413:

@@ -5,8 +5,9 @@
 ///
 /// `Tus-Resumable` wins: a message carrying both is tus. A client that
 /// does not know which protocol a server speaks sends both on its first
-/// request, and a tus server must answer it in plain tus. So the
-/// development server takes a request as a draft request only when it
+/// request: a tus 1.0 server ignores the draft's headers and answers in
+/// tus, while tusd with its experimental draft support answers in the
+/// draft. The development server takes a request as a draft request only when it
 /// carries `Upload-Draft-Interop-Version` and no `Tus-Resumable`, and its
 /// answers mark themselves the same way: a tus answer carries
 /// `Tus-Resumable` and never `Upload-Draft-Interop-Version`, a draft
