@@ -2,10 +2,16 @@
 // "Resumable Uploads for HTTP" (NIOResumableUpload, from swift-nio-extras)
 // as a small file-writing server, for the tests to speak the draft to.
 //
-//     nio-resumable-upload-server UPLOAD_FOLDER
+//     nio-resumable-upload-server UPLOAD_FOLDER [--port PORT] [--origin ORIGIN]
 //
-// It listens on a free port of 127.0.0.1 and, once it accepts connections,
-// prints the port as one line on standard output. A POST or PUT to
+// It listens on a free port of 127.0.0.1 (on PORT with --port) and, once it
+// accepts connections, prints the port as one line on standard output.
+// NIOResumableUpload gives each upload resource an absolute URL made of an
+// origin it is told at start: http://127.0.0.1:PORT, its own, or ORIGIN
+// (such as http://127.0.0.1:8080, no path) with --origin, so that a relay or
+// proxy in front of it receives every request of an upload, not only the
+// first: start the relay toward a free port, then the server with --port
+// that port and --origin the relay's. A POST or PUT to
 // /uploads/NAME is an upload (made resumable by NIOResumableUpload when the
 // request carries Upload-Draft-Interop-Version and Upload-Complete); its
 // bytes go to UPLOAD_FOLDER/NAME.part, renamed UPLOAD_FOLDER/NAME once the
@@ -191,8 +197,10 @@ final class UploadWriter: ChannelInboundHandler {
     }
 }
 
-/// Listens on 127.0.0.1, prints the port, and serves until killed.
-func serve(folder: URL) -> Never {
+/// Listens on 127.0.0.1 (on `port`, or a free port when nil), prints the
+/// port, and serves until killed; the upload resources' URLs start with
+/// `origin`, or with the server's own origin when nil.
+func serve(folder: URL, port requestedPort: Int?, origin: String?) -> Never {
     do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     } catch {
@@ -223,13 +231,15 @@ func serve(folder: URL) -> Never {
                         })
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: "127.0.0.1", port: requestedPort ?? 0)
             .wait()
     } catch {
-        fail("cannot listen on 127.0.0.1: \(error)")
+        fail("cannot listen on 127.0.0.1:\(requestedPort ?? 0): \(error)")
     }
     guard let port = server.localAddress?.port else { fail("the server has no port") }
-    uploadContext.withLockedValue { $0 = HTTPResumableUploadContext(origin: "http://127.0.0.1:\(port)") }
+    uploadContext.withLockedValue {
+        $0 = HTTPResumableUploadContext(origin: origin ?? "http://127.0.0.1:\(port)")
+    }
     say(String(port))
     do {
         try server.closeFuture.wait()
@@ -239,8 +249,40 @@ func serve(folder: URL) -> Never {
     exit(0)
 }
 
-let arguments = CommandLine.arguments.dropFirst()
-guard arguments.count == 1, let folderPath = arguments.first else {
-    fail("usage: nio-resumable-upload-server UPLOAD_FOLDER")
+/// `ORIGIN` of `--origin ORIGIN` if it is an origin: `http` or `https`,
+/// a host, an optional port, and no path, query or fragment.
+func parseOrigin(_ text: String) -> String? {
+    guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+        scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty,
+        url.path.isEmpty, url.query == nil, url.fragment == nil, url.user == nil
+    else { return nil }
+    return text
 }
-serve(folder: URL(fileURLWithPath: folderPath, isDirectory: true))
+
+let usage = "usage: nio-resumable-upload-server UPLOAD_FOLDER [--port PORT] [--origin ORIGIN]"
+var arguments = CommandLine.arguments.dropFirst()
+var folderPath: String?
+var port: Int?
+var origin: String?
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--port", "--origin":
+        guard let value = arguments.popFirst() else { fail("\(argument) needs a value; \(usage)") }
+        if argument == "--port" {
+            guard let number = Int(value), (1...65535).contains(number) else {
+                fail("--port \(value) is not a port number (1 to 65535)")
+            }
+            port = number
+        } else {
+            guard let parsed = parseOrigin(value) else {
+                fail("--origin \(value) is not an origin such as http://127.0.0.1:8080 (a scheme, a host, a port, no path)")
+            }
+            origin = parsed
+        }
+    default:
+        guard folderPath == nil, !argument.hasPrefix("-") else { fail(usage) }
+        folderPath = argument
+    }
+}
+guard let folderPath else { fail(usage) }
+serve(folder: URL(fileURLWithPath: folderPath, isDirectory: true), port: port, origin: origin)

@@ -20,10 +20,16 @@ public import Foundation
 ///     #expect(try Data(contentsOf: server.uploadedFile("a.txt")) == Data("hello".utf8))
 /// }
 /// ```
+///
+/// Started with an `origin` (and usually a `port`), it gives that origin in
+/// the absolute `Location` of every upload resource instead of its own, so
+/// that a relay listening there, in front of `port`, carries every request
+/// of an upload and not only the first.
 public final class NIOResumableUploadServer: Sendable {
     /// The port it listens on, on 127.0.0.1.
     public let port: Int
-    /// `http://127.0.0.1:<port>`, the origin of every URL it gives.
+    /// The origin of every URL it gives: `http://127.0.0.1:<port>`, or the
+    /// one it was started with.
     public let origin: URL
     /// The folder the uploads are written to.
     public let uploadFolder: URL
@@ -31,9 +37,9 @@ public final class NIOResumableUploadServer: Sendable {
     private let folder: TemporaryFolder
     private let process: ChildProcess
 
-    private init(port: Int, uploadFolder: URL, folder: TemporaryFolder, process: ChildProcess) {
+    private init(port: Int, origin: URL?, uploadFolder: URL, folder: TemporaryFolder, process: ChildProcess) {
         self.port = port
-        self.origin = URL(string: "http://127.0.0.1:\(port)")!
+        self.origin = origin ?? URL(string: "http://127.0.0.1:\(port)")!
         self.uploadFolder = uploadFolder
         self.folder = folder
         self.process = process
@@ -52,18 +58,26 @@ public final class NIOResumableUploadServer: Sendable {
 
     /// Starts the server and returns once it listens (it prints its port
     /// when it does). Call ``stop()`` when done;
-    /// ``withServer(_:)`` does it for you.
+    /// ``withServer(port:origin:_:)`` does it for you.
     ///
+    /// - Parameters:
+    ///   - port: the port to listen on; nil for a free one.
+    ///   - origin: the origin to give in upload resources' URLs, such as
+    ///     that of a relay in front of the server (`http://127.0.0.1:8080`,
+    ///     no path); nil for the server's own.
     /// - Throws: ``FixtureError`` with what the server said if it is not
     ///   built or does not start.
-    public static func start() async throws -> NIOResumableUploadServer {
+    public static func start(port: Int? = nil, origin: URL? = nil) async throws -> NIOResumableUploadServer {
         let executable = TestPaths.builtProduct("nio-resumable-upload-server")
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw FixtureError("\(executable) is not built; run swift build --build-tests")
         }
         let folder = try TemporaryFolder()
         let uploads = folder.url.appendingPathComponent("uploads")
-        let process = try ChildProcess(executable, [uploads.path], outputPath: folder.newPath("output.log"))
+        var arguments = [uploads.path]
+        if let port { arguments += ["--port", String(port)] }
+        if let origin { arguments += ["--origin", origin.absoluteString] }
+        let process = try ChildProcess(executable, arguments, outputPath: folder.newPath("output.log"))
         do {
             try await waitUntil("nio-resumable-upload-server prints its port", timeout: .seconds(30)) {
                 firstLine(of: process.output) != nil || !process.isRunning
@@ -76,13 +90,15 @@ public final class NIOResumableUploadServer: Sendable {
             let status = await process.stop()
             throw FixtureError("nio-resumable-upload-server did not start (exit status \(status)): \(process.output)")
         }
-        return NIOResumableUploadServer(port: port, uploadFolder: uploads, folder: folder, process: process)
+        return NIOResumableUploadServer(port: port, origin: origin, uploadFolder: uploads, folder: folder, process: process)
     }
 
-    /// Runs `body` with the server running, and stops it however `body`
-    /// ends.
-    public static func withServer<T>(_ body: (NIOResumableUploadServer) async throws -> T) async throws -> T {
-        try await withStarted(try await start(), stop: { await $0.stop() }, body)
+    /// Runs `body` with the server running (started as ``start(port:origin:)``
+    /// does), and stops it however `body` ends.
+    public static func withServer<T>(
+        port: Int? = nil, origin: URL? = nil, _ body: (NIOResumableUploadServer) async throws -> T
+    ) async throws -> T {
+        try await withStarted(try await start(port: port, origin: origin), stop: { await $0.stop() }, body)
     }
 
     /// What the server has printed so far: its port, then a line `wrote

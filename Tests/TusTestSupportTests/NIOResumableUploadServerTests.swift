@@ -148,6 +148,42 @@ import TusTestSupport
         }
     }
 
+    @Test func givenAPortAndARelaysOriginEveryRequestGoesThroughTheRelay() async throws {
+        var random = SeededGenerator.forTest()
+        let first = random.bytes(Int.random(in: 1...32 * 1024, using: &random))
+        let second = random.bytes(Int.random(in: 1...32 * 1024, using: &random))
+        // The relay first, toward a port nothing listens on yet; then the
+        // server on that port, giving the relay's origin in its URLs.
+        let port = try freeLoopbackPort()
+        try await Relay.withRelay(to: "127.0.0.1", port: port) { relay in
+            let relayOrigin = try #require(URL(string: "http://127.0.0.1:\(relay.port)"))
+            try await NIOResumableUploadServer.withServer(port: port, origin: relayOrigin) { server in
+                #expect(server.port == port)
+                #expect(server.origin == relayOrigin)
+                #expect(server.uploadURL("relayed.bin").port == relay.port)
+                let created = try await Curl.request(
+                    "POST", server.uploadURL("relayed.bin"),
+                    headers: Self.interop6.merging(["Upload-Complete": "?0"]) { $1 }, body: first, tus: false)
+                #expect(created.status == 201, "\(created.stderr) \(server.output)")
+                let location = try #require(created["location"].flatMap(URL.init(string:)))
+                #expect(location.absoluteString.hasPrefix("\(relayOrigin.absoluteString)/resumable_upload/"))
+
+                let completed = try await Curl.request(
+                    "PATCH", location,
+                    headers: Self.interop6.merging([
+                        "Upload-Complete": "?1", "Upload-Offset": String(first.count),
+                        "Content-Type": "application/partial-upload",
+                    ]) { $1 },
+                    body: second, tus: false)
+                #expect(completed.status == 201, "\(completed.stderr) \(server.output)")
+                #expect(try Data(contentsOf: server.uploadedFile("relayed.bin")) == first + second)
+                // Both requests, and so both bodies, came through the relay.
+                #expect(relay.counters.connectionsAccepted >= 2)
+                #expect(relay.counters.bytesToServer >= first.count + second.count)
+            }
+        }
+    }
+
     @Test func theServerIsGoneOnceTheClosureReturns() async throws {
         let origin = try await NIOResumableUploadServer.withServer { $0.origin }
         let refused = try await curl([], origin)
