@@ -87,7 +87,9 @@ public final class TusUploader: @unchecked Sendable {
     /// upload) carries, whatever ``UploadOptions/chunkSize`` says: the URL
     /// is stored once its answer comes, so a crash before that loses at
     /// most this much. 5 MiB, where requests start when the uploader
-    /// chooses their size.
+    /// chooses their size. An upload known to speak the IETF draft, whose
+    /// `104` names it before the body goes, is not bound by it where the
+    /// `104` can be seen (see <doc:TusAndTheIETFDraft>).
     public static let firstRequestCeiling = ChunkSizer.start
 
     /// The key the upload URL is stored under, or `nil` without a store (or

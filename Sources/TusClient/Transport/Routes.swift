@@ -85,6 +85,16 @@ extension TusClient {
             absoluteFormProxy: AbsoluteFormProxy(proxyURL, for: url))
     }
 
+    /// Whether a request to `url` that asks for interim answers sees them:
+    /// it goes over ``OneRequestConnection`` (straight to the server, or to
+    /// an `http://` proxy in absolute form), not through an HTTP client of
+    /// the user's or a proxy's tunnel.
+    func showsInterimAnswers(to url: URL) -> Bool {
+        guard customHTTPClient == nil else { return false }
+        guard let proxyURL = proxy.proxy(for: url) else { return true }
+        return AbsoluteFormProxy(proxyURL, for: url) != nil
+    }
+
     /// AsyncHTTPClient's description of the proxy at `url`.
     static func proxyConfiguration(_ url: URL) throws -> HTTPClient.Configuration.Proxy {
         let scheme = url.scheme?.lowercased() ?? "http"

@@ -107,10 +107,6 @@ extension TusUploader {
 
     /// POSTs a new upload, with its first bytes when the server allows.
     private func create(afterAbandoned: Bool, onBodySent: (@Sendable (Int) -> Void)?) async throws -> Attempt {
-        let chunkSize = min(self.chunkSize, Self.firstRequestCeiling)
-        // For a stream, the first chunk tells whether its length is known.
-        if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
-        let size = self.size
         // Decided now, not when the uploader was made: an upload that
         // ended in the meantime may have taught the client the server's.
         let dialect = lock.withLock { state.dialect } ?? Self.dialect(for: options, client: client)
@@ -119,6 +115,15 @@ extension TusUploader {
         case .draft(let version)?: .only(.draft(version))
         case nil: .either(draft: DraftInteropVersion(rawValue: options.draftInteropVersion) ?? .v6)
         }
+        // The draft's 104 names the upload before its body goes: where it
+        // can be seen, the creation carries as much as any request (the
+        // whole file, unless a size is chosen). Otherwise the URL comes
+        // with the answer, and the first request is kept small.
+        let sizesAsAny = dialect?.draftVersion != nil && client.showsInterimAnswers(to: client.url)
+        let chunkSize = sizesAsAny ? (options.chunkSize ?? lock.withLock { state.sizer.ceiling }) : min(self.chunkSize, Self.firstRequestCeiling)
+        // For a stream, the first chunk tells whether its length is known.
+        if source.size == nil { _ = try source.read(at: 0, count: chunkSize) }
+        let size = self.size
         var headers: [(String, String)] = []
         var body: RequestBody?
         var unasked = false
