@@ -76,17 +76,8 @@ struct WaitingRedisCallsTests {
             return url
         }
 
-        let sum = await withTaskGroup(of: Int.self) { group in
-            for index in 0..<1000 {
-                group.addTask {
-                    await Task.yield()
-                    return (index * index) % 11
-                }
-            }
-            return await group.reduce(0, +)
-        }
+        #expect(await aThousandTasksRun())
         log.record("1000 tasks finished")
-        #expect(sum == (0..<1000).reduce(0) { $0 + ($1 * $1) % 11 })
         #expect(log.all == ["1000 tasks finished"])
 
         server.resume()

@@ -61,23 +61,15 @@ extension Verdict {
             }
             return .stop(TusError(.protocolViolation, "\(sent.label) answered \(code) with no 104 and no usable Location header: the server did not make the upload resumable"))
         }
-        switch code {
-        case 413 where sent.bodyCount > 0 && early != nil:
+        if code == 413, sent.bodyCount > 0, early != nil {
             // The upload exists: ask its offset, then append; an append
             // refused as too large sends less.
             let error = TusError(.invalidArgument, "\(sent.label): the server refused \(sent.bodyCount) bytes in one request (413)")
             return .retry(Failure(statusCode: code, error: error), resync: true)
-        case 413 where sent.bodyCount > 0:
-            return .sendSmaller
-        case 413:
-            let what = sent.name.map { "cannot upload \($0) to \(sent.url.forMessages)" } ?? sent.label
-            return .stop(TusError(.invalidArgument, "\(what): the server \(answer.statusDescription) (too large)"))
-        default:
-            // With a 104 the upload exists: the state goes on at its URL
-            // (see UploadState.willRetry).
-            let error = TusError(.unavailable, "cannot create an upload at \(sent.url.forMessages): POST \(answer.statusDescription)")
-            return .retry(Failure(statusCode: code, error: error), resync: false)
         }
+        // After a 104 the upload exists: a retry goes on at its URL (see
+        // UploadState.willRetry).
+        return creationRefused(answer, sent: sent)
     }
 
     private static func draftAppended(_ answer: Exchange, sent: SentRequest) -> Verdict {

@@ -143,18 +143,27 @@ extension Verdict {
             return .created(url: url, offset: offset > Int64(sent.bodyCount) ? 0 : offset, dialect: .tus)
         }
         switch code {
-        case 413 where sent.bodyCount > 0:
-            return .sendSmaller
-        case 413:
-            let what = sent.name.map { "cannot upload \($0) to \(sent.url.forMessages)" } ?? sent.label
-            return .stop(TusError(.invalidArgument, "\(what): the server \(answer.statusDescription) (too large)"))
         case 400 where sent.unasked, 415 where sent.unasked:
             return .createWithoutBody
         case 412:
             return .stop(versionRefusal(answer, sent: sent))
         default:
+            return creationRefused(answer, sent: sent)
+        }
+    }
+
+    /// A creation refused, in either protocol: too large (send less, or
+    /// stop when it carried nothing), or worth another try.
+    static func creationRefused(_ answer: Exchange, sent: SentRequest) -> Verdict {
+        switch answer.code {
+        case 413 where sent.bodyCount > 0:
+            return .sendSmaller
+        case 413:
+            let what = sent.name.map { "cannot upload \($0) to \(sent.url.forMessages)" } ?? sent.label
+            return .stop(TusError(.invalidArgument, "\(what): the server \(answer.statusDescription) (too large)"))
+        default:
             let error = TusError(.unavailable, "cannot create an upload at \(sent.url.forMessages): POST \(answer.statusDescription)")
-            return .retry(Failure(statusCode: code, error: error), resync: false)
+            return .retry(Failure(statusCode: answer.code, error: error), resync: false)
         }
     }
 
