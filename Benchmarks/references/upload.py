@@ -83,7 +83,9 @@ The clients:
          one process, timed like ours; it prints `PATH<TAB>URL` per file;
 - ours-ietf, ours-tus: `tus upload FILE --endpoint URL --no-store
          --protocol ietf` (or `tus`), timed like ours;
-- curl-draft: one POST of the whole file with `curl --data-binary @FILE`,
+- curl-draft: one POST of the whole file with `curl -T FILE -X POST` (to
+         the endpoint without a trailing /, which curl would fill with the
+         file's name),
          `Upload-Draft-Interop-Version: 6`, `Upload-Complete: ?1` and no
          `Expect`, timed from curl's start to its exit;
 - tuspy-files: one Python process looping
@@ -703,10 +705,11 @@ class Bench:
             answered = os.path.join(self.args.work, 'curl-draft.headers')
             wall, out, rss, client_cpu = timed(['curl', '-sS', '-o', '/dev/null', '-D', answered, '-w', '%{http_code}',
                                                 '-X', 'POST', '-H', 'Upload-Draft-Interop-Version: 6',
-                                                '-H', 'Upload-Complete: ?1', '-H', 'Expect:',
-                                                '-H', 'Content-Type: application/octet-stream'] + tls
-                                               # Not -T, which appends the file's name to a URL ending in /.
-                                               + ['--data-binary', '@' + path, endpoint], self.args.work)
+                                                '-H', 'Upload-Complete: ?1', '-H', 'Expect:'] + tls
+                                               # -T appends the file's name to a URL ending in /: tus serve
+                                               # takes its endpoint without it. (--data-binary would read
+                                               # the whole file into memory first.)
+                                               + ['-T', path, endpoint.rstrip('/')], self.args.work)
             if not out.strip().startswith('2'):
                 raise SystemExit('upload.py: curl POST %s answered %s' % (endpoint, out.strip()))
             # The upload's URL: the final answer's Location.
