@@ -117,12 +117,7 @@ extension Verdict {
         case .success(let value): offset = value
         case .failure(let error): return .stop(error)
         }
-        if let length = answer.length, let size = sent.size, length != size {
-            return .forget(reason: "it is another file's: the server holds an upload of \(length) bytes, the file has \(size)")
-        }
-        if let size = sent.size, offset > size {
-            return .forget(reason: "it is another file's: the server holds \(offset) bytes, more than the file's \(size)")
-        }
+        if let reason = anotherFilesUpload(answer, sent: sent, offset: offset) { return .forget(reason: reason) }
         if let size = sent.size, offset < size, answer.isComplete == true {
             return .forget(reason: "it is another file's: the server holds a complete upload of \(offset) bytes, the file has \(size)")
         }

@@ -222,12 +222,7 @@ extension Verdict {
             case .success(let value): offset = value
             case .failure(let error): return .stop(error)
             }
-            if let length = answer.length, let size = sent.size, length != size {
-                return .forget(reason: "it is another file's: the server holds an upload of \(length) bytes, the file has \(size)")
-            }
-            if let size = sent.size, offset > size {
-                return .forget(reason: "it is another file's: the server holds \(offset) bytes, more than the file's \(size)")
-            }
+            if let reason = anotherFilesUpload(answer, sent: sent, offset: offset) { return .forget(reason: reason) }
             if let expected = sent.fileCheck, let metadata = answer.metadata,
                let found = metadata[FileCheck.metadataKey], found != expected {
                 return .forget(reason: "it is another file's: one with the same size and first 64 KiB, but another end")
@@ -269,6 +264,18 @@ extension Verdict {
         default:
             return .retry(Failure(statusCode: answer.code, error: TusError(.unavailable, "\(sent.label) \(answer.statusDescription)")), resync: resync)
         }
+    }
+
+    /// Why a stored URL's upload is another file's, in either protocol:
+    /// another length, or more bytes than the file has; nil when neither.
+    static func anotherFilesUpload(_ answer: Exchange, sent: SentRequest, offset: Int64) -> String? {
+        if let length = answer.length, let size = sent.size, length != size {
+            return "it is another file's: the server holds an upload of \(length) bytes, the file has \(size)"
+        }
+        if let size = sent.size, offset > size {
+            return "it is another file's: the server holds \(offset) bytes, more than the file's \(size)"
+        }
+        return nil
     }
 
     /// The upload's `Upload-Expires` is past by the server's own clock (its
