@@ -111,6 +111,16 @@ import TusProtocol
         #expect(VerdictTests.name(Verdict.decide(eight, .answer(Self.exchange(204, ["Upload-Offset": "4", "Upload-Limit": "max-age=60"])))) == "resumable")
     }
 
+    /// `HEAD` while the upload runs: the server's offset, unless its
+    /// `Upload-Limit` says no time is left (forget) or it claims more than
+    /// the upload (stop).
+    @Test func anOffsetDuringTheUploadMovesExpiresOrStops() {
+        let sent = Self.sent(.offset, body: 0)
+        guard case .moved(400) = Verdict.decide(sent, .answer(Self.exchange(204, ["Upload-Offset": "400", "Upload-Limit": "expires=60"]))) else { Issue.record(); return }
+        #expect(VerdictTests.name(Verdict.decide(sent, .answer(Self.exchange(204, ["Upload-Offset": "400", "Upload-Limit": "expires=0"])))) == "forget")
+        #expect(VerdictTests.name(Verdict.decide(sent, .answer(Self.exchange(204, ["Upload-Offset": "1001"])))) == "stop")
+    }
+
     /// A 400 naming another interop version stops, saying which.
     @Test func anotherInteropVersionStopsInWords() {
         let verdict = Verdict.decide(Self.sent(.create), .answer(Self.exchange(400, ["Upload-Draft-Interop-Version": "3"])))

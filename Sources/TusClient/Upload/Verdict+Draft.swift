@@ -15,7 +15,7 @@ extension Verdict {
         switch sent.kind {
         case .create: return draftCreated(answer, sent: sent, version: version)
         case .append: return draftAppended(answer, sent: sent)
-        case .offset: return draftOffset(answer, sent: sent, version: version)
+        case .offset: return offset(answer, sent: sent) { expiredByLimit($0, version: version) }
         case .resume: return draftResume(answer, sent: sent, version: version)
         case .terminate: return terminated(answer, sent: sent)
         case .options, .concatenate:
@@ -93,21 +93,6 @@ extension Verdict {
         default:
             return refused(answer, sent: sent, resync: true)
         }
-    }
-
-    private static func draftOffset(_ answer: Exchange, sent: SentRequest, version: DraftInteropVersion) -> Verdict {
-        let code = answer.code
-        guard answer.isSuccess else { return refused(answer, sent: sent, resync: true) }
-        let offset: Int64
-        switch answer.offset(sent.label) {
-        case .success(let value): offset = value
-        case .failure(let error): return .retry(Failure(statusCode: code, error: error), resync: true)
-        }
-        if let size = sent.size, offset > size {
-            return .stop(TusError(.protocolViolation, "\(sent.label): the server claims \(offset) bytes of an upload of \(size)"))
-        }
-        if let reason = expiredByLimit(answer, version: version) { return .forget(reason: reason) }
-        return .moved(to: offset)
     }
 
     private static func draftResume(_ answer: Exchange, sent: SentRequest, version: DraftInteropVersion) -> Verdict {

@@ -197,7 +197,10 @@ extension Verdict {
         }
     }
 
-    private static func offset(_ answer: Exchange, sent: SentRequest) -> Verdict {
+    /// `HEAD` during the upload, in either protocol: `expired` says, from
+    /// the answer, whether the upload's time is up (tus: `Upload-Expires` by
+    /// the server's clock; the draft: `Upload-Limit`'s seconds left).
+    static func offset(_ answer: Exchange, sent: SentRequest, expired: (Exchange) -> String? = expiredByServerClock) -> Verdict {
         let code = answer.code
         if answer.isSuccess {
             let offset: Int64
@@ -208,7 +211,7 @@ extension Verdict {
             if let size = sent.size, offset > size {
                 return .stop(TusError(.protocolViolation, "\(sent.label): the server claims \(offset) bytes of an upload of \(size)"))
             }
-            if let reason = expiredByServerClock(answer) { return .forget(reason: reason) }
+            if let reason = expired(answer) { return .forget(reason: reason) }
             return .moved(to: offset)
         }
         return refused(answer, sent: sent, resync: true)
