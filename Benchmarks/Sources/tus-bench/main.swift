@@ -21,12 +21,17 @@
 // reads a key it holds. Keys and URLs have the shape real ones have
 // (`size:<n>--md5:<32 hex digits>` and `https://tus.example/files/<32 hex digits>`).
 //
+// sqlite-get also times the same gets through SQLite's C API alone, on a
+// connection of its own to the same file (`direct_ops_per_s`): what SQLite's
+// look-up itself allows, for the growth row.
+//
 // grdb-set and grdb-get are a Swift anchor beside Python's sqlite3 for the
 // SQLite store: the same table, statements and pragmas as SQLiteStorage,
 // through GRDB's DatabaseQueue and its async `write` and `read`.
 
 import Foundation
 import GRDB
+import GRDBSQLite
 import TusCore
 import TusFileStorage
 import TusFingerprints
@@ -206,9 +211,50 @@ func sqliteWorkload(_ options: Options, set: Bool) async throws {
     }
     let elapsed = try await runStore(store, set: set, entries: options.entries, ops: options.ops)
     try await store.close()
+    // The same gets through SQLite's C API alone, for the growth row: what
+    // SQLite's own look-up allows, from the same file and keys.
+    let direct = set ? [:] : ["direct_ops_per_s": Int(Double(options.ops) / directGets(path: path, entries: options.entries, ops: options.ops))]
     report(options.workload, backend: "sqlite", entries: options.entries, ops: options.ops,
-           rate: ("ops_per_s", Double(options.ops) / elapsed))
+           rate: ("ops_per_s", Double(options.ops) / elapsed), extra: direct)
 }
+
+/// Times `ops` gets of the keys ``runStore(_:set:entries:ops:)`` reads, in
+/// the same order, through SQLite's C API on a connection of its own to the
+/// store's file, as the store's connections are set up (no busy wait,
+/// `synchronous = NORMAL`, the store's statement), each URL made a `String`:
+/// the look-up with nothing of swift-tus around it. Synchronous, on this
+/// thread: it measures SQLite, not a way of calling it.
+func directGets(path: String, entries: Int, ops: Int) -> Double {
+    var handle: OpaquePointer?
+    guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db = handle else {
+        fail("cannot open \(path) with SQLite's C API")
+    }
+    defer { sqlite3_close_v2(db) }
+    var statement: OpaquePointer?
+    guard sqlite3_exec(db, "PRAGMA synchronous = NORMAL", nil, nil, nil) == SQLITE_OK,
+          sqlite3_prepare_v3(db, UploadTableSQL.select, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+          let select = statement
+    else { fail("cannot prepare the store's select on \(path): \(String(cString: sqlite3_errmsg(db)))") }
+    defer { sqlite3_finalize(select) }
+    let keys = (0..<ops).map { entry(($0 &* 7919) % entries).key }
+    // SQLITE_TRANSIENT ("copy the bytes now"), a macro Swift does not import.
+    let copyNow = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+    var found = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    for key in keys {
+        let bound = key.withCString { sqlite3_bind_text(select, 1, $0, -1, copyNow) }
+        guard bound == SQLITE_OK else { fail("cannot bind a key: \(String(cString: sqlite3_errmsg(db)))") }
+        if sqlite3_step(select) == SQLITE_ROW, let text = sqlite3_column_text(select, 0) {
+            let url = String(cString: text)
+            if !url.isEmpty { found += 1 }
+        }
+        sqlite3_reset(select)
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    if found != ops { fail("SQLite's C API found only \(found) of \(ops) keys") }
+    return seconds
+}
+
 
 /// A fresh copy of the `--template` store (or a new empty file), flushed
 /// to disk before anything is timed.
