@@ -13,15 +13,16 @@ with two more fields: `label` (the row it belongs to) and `side` ("ours" or
         miss when it says MISSED.
     note    TEXT
         a note under the table (references/upload.py's notes on its rows).
-    growth  LABEL TARGET FIELD BIG SMALL SCALE
+    growth  LABEL TARGET FIELD BIG SMALL SCALE [ENGINE_BIG ENGINE_SMALL]
         how ours keeps up as the input grows: median FIELD of row BIG ÷ that
         of row SMALL, times SCALE (for a workload whose cost is meant to grow
         linearly, SCALE is the size ratio, so 1.0 means exactly linear).
+        ENGINE_BIG and ENGINE_SMALL are the same work through the engine
+        alone (such as SQLite's C API), measured in turn with ours.
 
-A growth row whose runs of ours carry `direct_FIELD` (the same work through
-the engine alone, such as SQLite's C API on the same file) is marked "limit"
-when that engine's own growth is below the target: it counts as met only when
-ours keeps at least LIMIT_SHARE of the engine's ratio.
+A growth row with ENGINE_BIG and ENGINE_SMALL is marked "limit" when the
+engine's own growth is below the target: it counts as met only when ours
+keeps at least LIMIT_SHARE of the engine's ratio.
 
 A ratio row whose reference lines carry `limit_FIELD` (what the work itself
 allows on this machine, such as the hashing alone) and whose target asks for
@@ -107,19 +108,24 @@ def main(argv):
             ours_small = median(runs, small, 'ours', field)
             ratio = ours_big / ours_small * scale
             ok = 'yes' if ratio >= target else 'MISSED'
-            direct_big = [r['direct_' + field] for r in runs.get((big, 'ours'), []) if 'direct_' + field in r]
-            direct_small = [r['direct_' + field] for r in runs.get((small, 'ours'), []) if 'direct_' + field in r]
-            if ratio < target and direct_big and direct_small:
-                engine = statistics.median(direct_big) / statistics.median(direct_small) * scale
+            if ratio < target and len(rest) == 5:
+                engine_big = median(runs, rest[3], 'ours', field)
+                engine_small = median(runs, rest[4], 'ours', field)
+                engine = engine_big / engine_small * scale
                 if engine < target:
                     share = ratio / engine
                     ok = 'limit' if share >= LIMIT_SHARE else 'MISSED'
                     notes.append(
                         '- %s: the target asks for %g, but the engine alone (the same look-ups through its C API, '
-                        'on a connection of its own to the same file, in the same runs: %s and %s) keeps %.2f '
+                        'from a fresh copy of the same file, taking turns with ours: %s and %s) keeps %.2f '
                         'on this machine; ours keeps %.2f, %.0f %% of that.'
-                        % (label, target, shown(statistics.median(direct_big), field),
-                           shown(statistics.median(direct_small), field), engine, ratio, share * 100))
+                        % (label, target, shown(engine_big, field), shown(engine_small, field), engine, ratio,
+                           share * 100))
+                else:
+                    notes.append(
+                        '- %s: the engine alone (the same look-ups through its C API, from a fresh copy of the '
+                        'same file, taking turns with ours: %s and %s) keeps %.2f on this machine; ours keeps %.2f.'
+                        % (label, shown(engine_big, field), shown(engine_small, field), engine, ratio))
             lines.append('| %s | %s | %s | %.2f | ≥%g | %s |'
                          % (label, shown(ours_big, field), shown(ours_small, field), ratio, target, ok))
         else:

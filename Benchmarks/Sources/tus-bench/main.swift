@@ -8,6 +8,7 @@
 //   tus-bench json-get        --entries N --ops N --dir D
 //   tus-bench sqlite-set      --entries N --ops N --dir D [--template T]
 //   tus-bench sqlite-get      --entries N --ops N --dir D [--template T]
+//   tus-bench sqlite-get-direct --entries N --ops N --dir D [--template T]
 //   tus-bench grdb-set        --entries N --ops N --dir D [--template T]
 //   tus-bench grdb-get        --entries N --ops N --dir D [--template T]
 //   tus-bench redis-set       --entries N --ops N --url redis://127.0.0.1:P
@@ -21,9 +22,9 @@
 // reads a key it holds. Keys and URLs have the shape real ones have
 // (`size:<n>--md5:<32 hex digits>` and `https://tus.example/files/<32 hex digits>`).
 //
-// sqlite-get also times the same gets through SQLite's C API alone, on a
-// connection of its own to the same file (`direct_ops_per_s`): what SQLite's
-// look-up itself allows, for the growth row.
+// sqlite-get-direct does the gets of sqlite-get through SQLite's C API
+// alone, synchronously: what SQLite's look-up itself allows, for the growth
+// row.
 //
 // grdb-set and grdb-get are a Swift anchor beside Python's sqlite3 for the
 // SQLite store: the same table, statements and pragmas as SQLiteStorage,
@@ -61,7 +62,7 @@ struct Options {
 func usage() -> Never {
     let text = """
         usage: tus-bench <workload> [--entries N] [--ops N] [--dir D] [--url U] [--file F] [--template T]
-        workloads: json-set json-get sqlite-set sqlite-get grdb-set grdb-get redis-set redis-get md5-fingerprint
+        workloads: json-set json-get sqlite-set sqlite-get sqlite-get-direct grdb-set grdb-get redis-set redis-get md5-fingerprint
                    sha256-whole
 
         """
@@ -211,16 +212,23 @@ func sqliteWorkload(_ options: Options, set: Bool) async throws {
     }
     let elapsed = try await runStore(store, set: set, entries: options.entries, ops: options.ops)
     try await store.close()
-    // The same gets through SQLite's C API alone, for the growth row: what
-    // SQLite's own look-up allows, from the same file and keys.
-    let direct = set ? [:] : ["direct_ops_per_s": Int(Double(options.ops) / directGets(path: path, entries: options.entries, ops: options.ops))]
     report(options.workload, backend: "sqlite", entries: options.entries, ops: options.ops,
-           rate: ("ops_per_s", Double(options.ops) / elapsed), extra: direct)
+           rate: ("ops_per_s", Double(options.ops) / elapsed))
+}
+
+/// `sqlite-get-direct`: the gets of `sqlite-get`, from a fresh copy of the
+/// same template, through SQLite's C API alone.
+func sqliteDirectWorkload(_ options: Options) {
+    guard options.entries > 0 else { fail("a get workload needs --entries > 0") }
+    let path = sqliteCopy(options, "direct.sqlite")
+    let seconds = directGets(path: path, entries: options.entries, ops: options.ops)
+    report(options.workload, backend: "sqlite-c-api", entries: options.entries, ops: options.ops,
+           rate: ("ops_per_s", Double(options.ops) / seconds))
 }
 
 /// Times `ops` gets of the keys ``runStore(_:set:entries:ops:)`` reads, in
-/// the same order, through SQLite's C API on a connection of its own to the
-/// store's file, as the store's connections are set up (no busy wait,
+/// the same order, through SQLite's C API on one connection to the file at
+/// `path`, set up as the store's connections are (no busy wait,
 /// `synchronous = NORMAL`, the store's statement), each URL made a `String`:
 /// the look-up with nothing of swift-tus around it. Synchronous, on this
 /// thread: it measures SQLite, not a way of calling it.
@@ -417,6 +425,7 @@ do {
     case "json-get": try await jsonWorkload(options, set: false)
     case "sqlite-set": try await sqliteWorkload(options, set: true)
     case "sqlite-get": try await sqliteWorkload(options, set: false)
+    case "sqlite-get-direct": sqliteDirectWorkload(options)
     case "grdb-set": try await grdbWorkload(options, set: true)
     case "grdb-get": try await grdbWorkload(options, set: false)
     case "redis-set": try await redisWorkload(options, set: true)
