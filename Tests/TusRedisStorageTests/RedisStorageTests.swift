@@ -312,12 +312,17 @@ import TusStorageTesting
         let store = try RedisStorage(configuration: configuration)
         try await store.connect()
 
+        // The connection is open and nothing else is in flight, so the GET
+        // is written on the caller's thread and its reply waited for off it.
         server.pause()
+        let started = ContinuousClock.now
         let error = await tusError { _ = try await store.url(forKey: "k") }
+        let waited = ContinuousClock.now - started
         server.resume()
         #expect(error?.code == .timeout, "\(String(describing: error))")
-        #expect(error?.message.contains("127.0.0.1:\(server.port)") == true)
+        #expect(error?.message == "cannot read the URL of \"k\": Redis at redis://127.0.0.1:\(server.port)/0 did not answer GET within 0.5 s")
         #expect((error?.cause as? RedisError)?.code == RedisError.io)
+        #expect(waited >= .milliseconds(490) && waited < .seconds(5), "\(waited)")
 
         // The connection that timed out is dropped; the next call uses a new one.
         try await store.setURL("https://tus.example/1", forKey: "k")

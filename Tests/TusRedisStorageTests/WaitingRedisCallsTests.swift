@@ -90,24 +90,4 @@ struct WaitingRedisCallsTests {
             try await store.close()
         }
     }
-
-    @Test func aCallWrittenOnTheCallersThreadTimesOutAndTheNextUsesANewConnection() async throws {
-        let server = try RedisServerProcess()
-        defer { server.stop() }
-        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "waiting-timeout:")
-        configuration.commandTimeout = 0.3
-        let store = try RedisStorage(configuration: configuration)
-        try await store.setURL("https://tus.example/files/1", forKey: "k")
-
-        server.pause()
-        let started = ContinuousClock.now
-        let error = await #expect(throws: TusError.self) { try await store.url(forKey: "k") }
-        let waited = ContinuousClock.now - started
-        server.resume()
-        #expect(error?.code == .timeout, "\(String(describing: error))")
-        #expect(error?.message == "cannot read the URL of \"k\": Redis at redis://127.0.0.1:\(server.port)/0 did not answer GET within 0.3 s")
-        #expect(waited >= .milliseconds(290) && waited < .seconds(5), "\(waited)")
-        #expect(try await store.url(forKey: "k") == "https://tus.example/files/1")
-        try await store.close()
-    }
 }

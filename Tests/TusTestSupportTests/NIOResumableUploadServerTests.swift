@@ -9,6 +9,20 @@ import TusTestSupport
     /// The headers of every request: the draft's interop version 6.
     private static let interop6 = ["Upload-Draft-Interop-Version": "6"]
 
+    /// An append (`PATCH`) of `body` at `offset` in interop version 6, with
+    /// `Upload-Complete` as `complete` says and the append's media type.
+    private static func append(
+        _ location: URL, offset: Int, complete: Bool, body: Data,
+        contentType: String = "application/partial-upload"
+    ) async throws -> CurlResult {
+        try await Curl.request(
+            "PATCH", location,
+            headers: interop6.merging([
+                "Upload-Complete": complete ? "?1" : "?0", "Upload-Offset": String(offset), "Content-Type": contentType,
+            ]) { $1 },
+            body: body, tus: false)
+    }
+
     @Test func aWholeUploadInOnePostIsWrittenToItsFile() async throws {
         var random = SeededGenerator.forTest()
         let body = random.bytes(Int.random(in: 1...64 * 1024, using: &random))
@@ -57,13 +71,7 @@ import TusTestSupport
             // Quirk: the 104 comes for a creation with `Upload-Complete: ?0` too.
             #expect(created.interim.contains { $0.status == 104 && $0["location"] == location.absoluteString })
 
-            let appended = try await Curl.request(
-                "PATCH", location,
-                headers: Self.interop6.merging([
-                    "Upload-Complete": "?0", "Upload-Offset": String(first.count),
-                    "Content-Type": "application/partial-upload",
-                ]) { $1 },
-                body: second, tus: false)
+            let appended = try await Self.append(location, offset: first.count, complete: false, body: second)
             // Draft -05 §6 asks for 201 here; draft -12 for any 2xx.
             #expect(appended.status == 201, "\(appended.stderr) \(server.output)")
             #expect(appended["upload-complete"] == "?0")
@@ -77,13 +85,7 @@ import TusTestSupport
             #expect(!FileManager.default.fileExists(atPath: server.uploadedFile("parts.bin").path), "not complete yet")
 
             // An empty append with `Upload-Complete: ?1` completes it.
-            let completed = try await Curl.request(
-                "PATCH", location,
-                headers: Self.interop6.merging([
-                    "Upload-Complete": "?1", "Upload-Offset": String(first.count + second.count),
-                    "Content-Type": "application/partial-upload",
-                ]) { $1 },
-                body: Data(), tus: false)
+            let completed = try await Self.append(location, offset: first.count + second.count, complete: true, body: Data())
             #expect(completed.status == 201, "\(completed.stderr) \(server.output)")
             #expect(try Data(contentsOf: server.uploadedFile("parts.bin")) == first + second)
         }
@@ -98,13 +100,7 @@ import TusTestSupport
                 headers: Self.interop6.merging(["Upload-Complete": "?0"]) { $1 }, body: first, tus: false)
             let location = try #require(created["location"].flatMap(URL.init(string:)), "\(server.output)")
 
-            let wrong = try await Curl.request(
-                "PATCH", location,
-                headers: Self.interop6.merging([
-                    "Upload-Complete": "?1", "Upload-Offset": String(first.count + 5),
-                    "Content-Type": "application/partial-upload",
-                ]) { $1 },
-                body: Data("late".utf8), tus: false)
+            let wrong = try await Self.append(location, offset: first.count + 5, complete: true, body: Data("late".utf8))
             #expect(wrong.status == 409)
             #expect(wrong["upload-offset"] == String(first.count))
             #expect(wrong["upload-complete"] == "?0")
@@ -137,13 +133,9 @@ import TusTestSupport
                 "POST", server.uploadURL("typed.txt"),
                 headers: Self.interop6.merging(["Upload-Complete": "?0"]) { $1 }, body: Data("a".utf8), tus: false)
             let location = try #require(created["location"].flatMap(URL.init(string:)), "\(server.output)")
-            let withParameter = try await Curl.request(
-                "PATCH", location,
-                headers: Self.interop6.merging([
-                    "Upload-Complete": "?1", "Upload-Offset": "1",
-                    "Content-Type": "application/partial-upload; charset=binary",
-                ]) { $1 },
-                body: Data("b".utf8), tus: false)
+            let withParameter = try await Self.append(
+                location, offset: 1, complete: true, body: Data("b".utf8),
+                contentType: "application/partial-upload; charset=binary")
             #expect(withParameter.status == 400)
         }
     }
@@ -168,13 +160,7 @@ import TusTestSupport
                 let location = try #require(created["location"].flatMap(URL.init(string:)))
                 #expect(location.absoluteString.hasPrefix("\(relayOrigin.absoluteString)/resumable_upload/"))
 
-                let completed = try await Curl.request(
-                    "PATCH", location,
-                    headers: Self.interop6.merging([
-                        "Upload-Complete": "?1", "Upload-Offset": String(first.count),
-                        "Content-Type": "application/partial-upload",
-                    ]) { $1 },
-                    body: second, tus: false)
+                let completed = try await Self.append(location, offset: first.count, complete: true, body: second)
                 #expect(completed.status == 201, "\(completed.stderr) \(server.output)")
                 #expect(try Data(contentsOf: server.uploadedFile("relayed.bin")) == first + second)
                 // Both requests, and so both bodies, came through the relay.

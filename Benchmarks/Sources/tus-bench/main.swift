@@ -263,7 +263,6 @@ func directGets(path: String, entries: Int, ops: Int) -> Double {
     return seconds
 }
 
-
 /// A fresh copy of the `--template` store (or a new empty file), flushed
 /// to disk before anything is timed.
 func sqliteCopy(_ options: Options, _ name: String) -> String {
