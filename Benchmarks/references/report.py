@@ -30,6 +30,11 @@ more than that limit is marked "limit": the target cannot be met by any
 implementation here. It counts as met only when ours reaches at least
 LIMIT_SHARE of the limit.
 
+A ratio row that also has reference measurements labelled "LABEL, same
+commands synchronously" (Benchmarks/compare's SYNC=, for the Redis set: the
+store's own transaction from hiredis, blocking) gets a note comparing ours
+and the reference with them.
+
 Prints the table and notes; exits 1 when a row misses its target.
 """
 import json
@@ -100,6 +105,13 @@ def main(argv):
                         '- %s: the target asks for %s, but the work alone allows at most %s on this '
                         'machine (%.2f× the reference); ours reaches %.0f %% of that limit.'
                         % (label, shown(target * reference, field), shown(limit, field), limit / reference, share * 100))
+            synchronous = (label + ', same commands synchronously', 'reference')
+            if synchronous in runs:
+                same = median(runs, *synchronous, field)
+                notes.append(
+                    '- %s: the same commands as ours (MULTI, SET, ZADD, EXEC in one write) from hiredis, '
+                    'blocking on the replies, in the same turns: %s, %.2f× the reference; ours is %.2f× that.'
+                    % (label, shown(same, field), same / reference, ours / same))
             lines.append('| %s | %s | %s | %.2f | ≥%g | %s |'
                          % (label, shown(ours, field), shown(reference, field), ratio, target, ok))
         elif kind == 'growth':

@@ -7,6 +7,7 @@ arguments and the output of tus-bench: one JSON object a line.
 
 Workloads: json-set json-get (tuspy 1.1.0's FileStorage), sqlite-set
 sqlite-get (Python's sqlite3), redis-set redis-get (redis-benchmark),
+redis-set-transaction (hiredis, synchronously: redis_set_transaction.c),
 md5-fingerprint (tuspy's Fingerprint), sha256-whole (sha256sum).
 """
 import hashlib, json, os, resource, shutil, sqlite3, subprocess, sys, time
@@ -137,6 +138,26 @@ def redis_benchmark(workload, entries, ops, url):
 # The database redis-benchmark runs in: not tus-bench's (0).
 REDIS_DB = 9
 
+def redis_set_transaction(workload, entries, ops, url):
+    """The store's own set, synchronously: redis_set_transaction.c, built
+    here with the system's C compiler and hiredis when its build is missing
+    or older than its source, sends what RedisStorage.setURL sends (MULTI,
+    SET, ZADD, EXEC in one write) and blocks on the replies. Same keys, URLs
+    and counts as tus-bench's redis-set; in database 9, emptied afterwards."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = os.path.join(here, 'redis_set_transaction.c')
+    program = os.path.join(here, '..', '.build', 'references', 'redis_set_transaction')
+    if not os.path.exists(program) or os.path.getmtime(program) < os.path.getmtime(source):
+        os.makedirs(os.path.dirname(program), exist_ok=True)
+        subprocess.run(['cc', '-O2', '-o', program, source, '-lhiredis'], check=True)
+    port = url.rsplit(':', 1)[1].split('/')[0]
+    try:
+        out = subprocess.run([program, port, str(REDIS_DB), str(entries), str(ops)],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(['redis-cli', '-p', port, '-n', str(REDIS_DB), 'flushdb'], check=True, capture_output=True)
+    report(workload, 'hiredis-transaction', entries, ops, 'ops_per_s', float(out.strip()), children=True)
+
 def md5_fingerprint(workload, ops, path):
     from tusclient.fingerprint.fingerprint import Fingerprint
     fingerprint = Fingerprint()
@@ -179,6 +200,8 @@ def main(argv):
         sqlite_store(workload, entries, ops, args['--dir'], args.get('--template'))
     elif workload in ('redis-set', 'redis-get'):
         redis_benchmark(workload, entries, ops, args['--url'])
+    elif workload == 'redis-set-transaction':
+        redis_set_transaction(workload, entries, ops, args['--url'])
     elif workload == 'md5-fingerprint':
         md5_fingerprint(workload, ops, args['--file'])
     elif workload == 'sha256-whole':

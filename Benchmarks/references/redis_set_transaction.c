@@ -1,0 +1,84 @@
+/*
+ * The synchronous reference of the "Redis set" row: hiredis, on one thread,
+ * doing what RedisStorage.setURL does for each set: MULTI, SET of the URL
+ * key, ZADD of the key to the stored_at index, EXEC, written at once, then
+ * the four replies read, blocking, before the next set.
+ *
+ *   redis_set_transaction PORT DB ENTRIES OPS
+ *
+ * Like tus-bench's redis-set: ENTRIES entries are stored first (untimed),
+ * then OPS sets of keys the server does not hold yet are timed, with keys
+ * and URLs built as references/stores.py's entry() builds them. Prints the
+ * sets per second; the caller empties the database.
+ */
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void fail(const char *what, redisContext *c) {
+    fprintf(stderr, "redis_set_transaction: %s: %s\n", what, c && c->err ? c->errstr : "unexpected reply");
+    exit(1);
+}
+
+/* One set: MULTI, SET, ZADD, EXEC in one write, then their replies. */
+static void set_entry(redisContext *c, const char *prefix, long index) {
+    char key[64], url[80], url_key[160], millis[24];
+    unsigned long long digits = ((unsigned long long)index * 2654435761ULL) & 0xffffffffffffULL;
+    snprintf(key, sizeof key, "size:%ld--md5:%032llx", 1048576 + index, digits);
+    snprintf(url, sizeof url, "https://tus.example/files/%032llx", digits);
+    snprintf(url_key, sizeof url_key, "%surl:%s", prefix, key);
+    char index_key[128];
+    snprintf(index_key, sizeof index_key, "%sstored_at", prefix);
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    snprintf(millis, sizeof millis, "%lld", (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000);
+
+    const char *multi[] = {"MULTI"};
+    const char *set[] = {"SET", url_key, url};
+    const char *zadd[] = {"ZADD", index_key, millis, key};
+    const char *exec[] = {"EXEC"};
+    if (redisAppendCommandArgv(c, 1, multi, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(c, 3, set, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(c, 4, zadd, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(c, 1, exec, NULL) != REDIS_OK)
+        fail("append", c);
+    for (int i = 0; i < 4; i++) {
+        redisReply *reply;
+        if (redisGetReply(c, (void **)&reply) != REDIS_OK) fail("reply", c);
+        int ok = reply->type != REDIS_REPLY_ERROR && (i < 3 || (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2));
+        freeReplyObject(reply);
+        if (!ok) fail(i < 3 ? "queueing" : "EXEC", NULL);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: redis_set_transaction PORT DB ENTRIES OPS\n");
+        return 2;
+    }
+    long entries = atol(argv[3]), ops = atol(argv[4]);
+    redisContext *c = redisConnect("127.0.0.1", atoi(argv[1]));
+    if (!c || c->err) fail("connect", c);
+    redisReply *reply = redisCommand(c, "SELECT %s", argv[2]);
+    if (!reply || reply->type == REDIS_REPLY_ERROR) fail("SELECT", c);
+    freeReplyObject(reply);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "tus-ref:%d:%lld:", (int)getpid(), (long long)time(NULL) * 1000);
+    for (long i = 0; i < entries; i++) set_entry(c, prefix, i);
+    double start = now();
+    for (long i = 0; i < ops; i++) set_entry(c, prefix, entries + i);
+    double elapsed = now() - start;
+    printf("%.1f\n", ops / elapsed);
+    redisFree(c);
+    return 0;
+}
