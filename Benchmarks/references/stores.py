@@ -140,7 +140,7 @@ REDIS_DB = 9
 
 def redis_set_transaction(workload, entries, ops, url):
     """The store's own set, synchronously: redis_set_transaction.c, built
-    here with the system's C compiler and hiredis when its build is missing
+    with the system's C compiler (or Swift's clang) and hiredis when its build is missing
     or older than its source, sends what RedisStorage.setURL sends (MULTI,
     SET, ZADD, EXEC in one write) and blocks on the replies. Same keys, URLs
     and counts as tus-bench's redis-set; in database 9, emptied afterwards."""
@@ -148,8 +148,11 @@ def redis_set_transaction(workload, entries, ops, url):
     source = os.path.join(here, 'redis_set_transaction.c')
     program = os.path.join(here, '..', '.build', 'references', 'redis_set_transaction')
     if not os.path.exists(program) or os.path.getmtime(program) < os.path.getmtime(source):
+        compiler = shutil.which('cc') or shutil.which('clang')  # Swift's toolchain brings clang
+        if compiler is None:
+            sys.exit('stores.py: redis-set-transaction needs a C compiler (cc or clang) on the PATH')
         os.makedirs(os.path.dirname(program), exist_ok=True)
-        subprocess.run(['cc', '-O2', '-o', program, source, '-lhiredis'], check=True)
+        subprocess.run([compiler, '-O2', '-o', program, source, '-lhiredis'], check=True)
     port = url.rsplit(':', 1)[1].split('/')[0]
     try:
         out = subprocess.run([program, port, str(REDIS_DB), str(entries), str(ops)],
