@@ -9,7 +9,9 @@
  * Like tus-bench's redis-set: ENTRIES entries are stored first (untimed),
  * then OPS sets of keys the server does not hold yet are timed, with keys
  * and URLs built as references/stores.py's entry() builds them. Prints the
- * sets per second; the caller empties the database.
+ * sets per second and its peak resident memory in KiB; the caller empties
+ * the database. Any reply other than the store's set expects ends it with
+ * a message and exit status 1.
  */
 #include <hiredis/hiredis.h>
 #include <stdint.h>
@@ -25,9 +27,28 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static void fail(const char *what, redisContext *c) {
-    fprintf(stderr, "redis_set_transaction: %s: %s\n", what, c && c->err ? c->errstr : "unexpected reply");
+static void fail(const char *what, const char *why) {
+    fprintf(stderr, "redis_set_transaction: %s: %s\n", what, why);
     exit(1);
+}
+
+/* Fails unless `reply` is the status `expected`. */
+static void expect_status(redisReply *reply, const char *expected, const char *what) {
+    if (reply->type == REDIS_REPLY_ERROR) fail(what, reply->str);
+    if (reply->type != REDIS_REPLY_STATUS || strcmp(reply->str, expected) != 0)
+        fail(what, "an unexpected reply");
+}
+
+/* This process's peak resident memory in KiB (VmHWM: getrusage's maximum
+   would count the process it was forked from, before exec), 0 if unknown. */
+static long peak_kib(void) {
+    FILE *status = fopen("/proc/self/status", "r");
+    long kib = 0;
+    char line[256];
+    while (status && fgets(line, sizeof line, status))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    if (status) fclose(status);
+    return kib;
 }
 
 /* One set: MULTI, SET, ZADD, EXEC in one write, then their replies. */
@@ -51,13 +72,23 @@ static void set_entry(redisContext *c, const char *prefix, long index) {
         redisAppendCommandArgv(c, 3, set, NULL) != REDIS_OK ||
         redisAppendCommandArgv(c, 4, zadd, NULL) != REDIS_OK ||
         redisAppendCommandArgv(c, 1, exec, NULL) != REDIS_OK)
-        fail("append", c);
+        fail("buffering the transaction", c->errstr);
+    static const char *const names[] = {"MULTI", "SET (queueing)", "ZADD (queueing)"};
+    static const char *const statuses[] = {"OK", "QUEUED", "QUEUED"};
     for (int i = 0; i < 4; i++) {
         redisReply *reply;
-        if (redisGetReply(c, (void **)&reply) != REDIS_OK) fail("reply", c);
-        int ok = reply->type != REDIS_REPLY_ERROR && (i < 3 || (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2));
+        if (redisGetReply(c, (void **)&reply) != REDIS_OK) fail("reading a reply", c->errstr);
+        if (i < 3) {
+            expect_status(reply, statuses[i], names[i]);
+        } else {
+            /* EXEC: SET's OK, and ZADD's count of new members, 1. */
+            if (reply->type == REDIS_REPLY_ERROR) fail("EXEC", reply->str);
+            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) fail("EXEC", "not an array of two replies");
+            expect_status(reply->element[0], "OK", "SET");
+            if (reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer != 1)
+                fail("ZADD", "the key was not a new member of the index");
+        }
         freeReplyObject(reply);
-        if (!ok) fail(i < 3 ? "queueing" : "EXEC", NULL);
     }
 }
 
@@ -68,9 +99,11 @@ int main(int argc, char **argv) {
     }
     long entries = atol(argv[3]), ops = atol(argv[4]);
     redisContext *c = redisConnect("127.0.0.1", atoi(argv[1]));
-    if (!c || c->err) fail("connect", c);
+    if (!c) fail("connecting", "cannot allocate a hiredis context");
+    if (c->err) fail("connecting", c->errstr);
     redisReply *reply = redisCommand(c, "SELECT %s", argv[2]);
-    if (!reply || reply->type == REDIS_REPLY_ERROR) fail("SELECT", c);
+    if (!reply) fail("SELECT", c->errstr);
+    expect_status(reply, "OK", "SELECT");
     freeReplyObject(reply);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "tus-ref:%d:%lld:", (int)getpid(), (long long)time(NULL) * 1000);
@@ -78,7 +111,7 @@ int main(int argc, char **argv) {
     double start = now();
     for (long i = 0; i < ops; i++) set_entry(c, prefix, entries + i);
     double elapsed = now() - start;
-    printf("%.1f\n", ops / elapsed);
+    printf("%.1f %ld\n", ops / elapsed, peak_kib());
     redisFree(c);
     return 0;
 }

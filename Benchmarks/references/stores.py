@@ -7,7 +7,8 @@ arguments and the output of tus-bench: one JSON object a line.
 
 Workloads: json-set json-get (tuspy 1.1.0's FileStorage), sqlite-set
 sqlite-get (Python's sqlite3), redis-set redis-get (redis-benchmark),
-redis-set-transaction (hiredis, synchronously: redis_set_transaction.c),
+redis-set-transaction (hiredis, synchronously: redis_set_transaction.c;
+build-redis-set-transaction only builds it and prints its path),
 md5-fingerprint (tuspy's Fingerprint), sha256-whole (sha256sum).
 """
 import hashlib, json, os, resource, shutil, sqlite3, subprocess, sys, time
@@ -16,11 +17,12 @@ def entry(i):
     digits = '%032x' % ((i * 2654435761) & 0xffffffffffff)
     return 'size:%d--md5:%s' % (1048576 + i, digits), 'https://tus.example/files/' + digits
 
-def report(workload, backend, entries, ops, rate_name, rate, children=False, **extra):
+def report(workload, backend, entries, ops, rate_name, rate, children=False, peak_bytes=None, **extra):
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    if peak_bytes is None:
+        peak_bytes = resource.getrusage(who).ru_maxrss * 1024
     fields = {'workload': workload, 'backend': backend, 'entries': entries, 'ops': ops,
-              rate_name: round(rate, 1), **extra,
-              'peak_rss_bytes': resource.getrusage(who).ru_maxrss * 1024}
+              rate_name: round(rate, 1), **extra, 'peak_rss_bytes': peak_bytes}
     print(json.dumps(fields))
 
 def fresh(directory, name):
@@ -138,28 +140,41 @@ def redis_benchmark(workload, entries, ops, url):
 # The database redis-benchmark runs in: not tus-bench's (0).
 REDIS_DB = 9
 
-def redis_set_transaction(workload, entries, ops, url):
-    """The store's own set, synchronously: redis_set_transaction.c, built
-    with the system's C compiler (or Swift's clang) and hiredis when its build is missing
-    or older than its source, sends what RedisStorage.setURL sends (MULTI,
-    SET, ZADD, EXEC in one write) and blocks on the replies. Same keys, URLs
-    and counts as tus-bench's redis-set; in database 9, emptied afterwards."""
+def redis_set_transaction_program():
+    """The path of redis_set_transaction.c's build, built first with the
+    system's C compiler (or Swift's clang) and hiredis when it is missing or
+    older than its source."""
     here = os.path.dirname(os.path.abspath(__file__))
     source = os.path.join(here, 'redis_set_transaction.c')
-    program = os.path.join(here, '..', '.build', 'references', 'redis_set_transaction')
+    program = os.path.normpath(os.path.join(here, '..', '.build', 'references', 'redis_set_transaction'))
     if not os.path.exists(program) or os.path.getmtime(program) < os.path.getmtime(source):
         compiler = shutil.which('cc') or shutil.which('clang')  # Swift's toolchain brings clang
         if compiler is None:
             sys.exit('stores.py: redis-set-transaction needs a C compiler (cc or clang) on the PATH')
         os.makedirs(os.path.dirname(program), exist_ok=True)
-        subprocess.run([compiler, '-O2', '-o', program, source, '-lhiredis'], check=True)
+        # Built beside its final path, then moved there: an interrupted build
+        # leaves no program to run.
+        partial = program + '.partial'
+        if subprocess.run([compiler, '-O2', '-o', partial, source, '-lhiredis']).returncode != 0:
+            sys.exit('stores.py: cannot build %s (it needs hiredis\'s headers: scripts/setup installs them)' % source)
+        os.replace(partial, program)
+    return program
+
+def redis_set_transaction(workload, entries, ops, url):
+    """The store's own set, synchronously: redis_set_transaction.c sends
+    what RedisStorage.setURL sends (MULTI, SET, ZADD, EXEC in one write) and
+    blocks on the replies. Same keys, URLs and counts as tus-bench's
+    redis-set; in database 9, emptied afterwards. The peak memory is the
+    program's own, as it reports it."""
+    program = redis_set_transaction_program()
     port = url.rsplit(':', 1)[1].split('/')[0]
     try:
         out = subprocess.run([program, port, str(REDIS_DB), str(entries), str(ops)],
-                             check=True, capture_output=True, text=True).stdout
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
     finally:
         subprocess.run(['redis-cli', '-p', port, '-n', str(REDIS_DB), 'flushdb'], check=True, capture_output=True)
-    report(workload, 'hiredis-transaction', entries, ops, 'ops_per_s', float(out.strip()), children=True)
+    rate, peak_kib = out.split()
+    report(workload, 'hiredis-transaction', entries, ops, 'ops_per_s', float(rate), peak_bytes=int(peak_kib) * 1024)
 
 def md5_fingerprint(workload, ops, path):
     from tusclient.fingerprint.fingerprint import Fingerprint
@@ -205,6 +220,8 @@ def main(argv):
         redis_benchmark(workload, entries, ops, args['--url'])
     elif workload == 'redis-set-transaction':
         redis_set_transaction(workload, entries, ops, args['--url'])
+    elif workload == 'build-redis-set-transaction':
+        print(redis_set_transaction_program())
     elif workload == 'md5-fingerprint':
         md5_fingerprint(workload, ops, args['--file'])
     elif workload == 'sha256-whole':
