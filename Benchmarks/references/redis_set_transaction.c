@@ -51,22 +51,30 @@ static long peak_kib(void) {
     return kib;
 }
 
-/* One set: MULTI, SET, ZADD, EXEC in one write, then their replies. */
-static void set_entry(redisContext *c, const char *prefix, long index) {
-    char key[64], url[80], url_key[160], millis[24];
+/* One entry's key and URL, as references/stores.py's entry(i) makes them,
+   and the key of its URL under `prefix`. */
+struct entry {
+    char key[64], url[80], url_key[160];
+};
+
+static void make_entry(struct entry *e, const char *prefix, long index) {
     unsigned long long digits = ((unsigned long long)index * 2654435761ULL) & 0xffffffffffffULL;
-    snprintf(key, sizeof key, "size:%ld--md5:%032llx", 1048576 + index, digits);
-    snprintf(url, sizeof url, "https://tus.example/files/%032llx", digits);
-    snprintf(url_key, sizeof url_key, "%surl:%s", prefix, key);
-    char index_key[128];
-    snprintf(index_key, sizeof index_key, "%sstored_at", prefix);
+    snprintf(e->key, sizeof e->key, "size:%ld--md5:%032llx", 1048576 + index, digits);
+    snprintf(e->url, sizeof e->url, "https://tus.example/files/%032llx", digits);
+    snprintf(e->url_key, sizeof e->url_key, "%surl:%s", prefix, e->key);
+}
+
+/* One set: MULTI, SET, ZADD (scored with the time now, in milliseconds),
+   EXEC in one write, then their replies. */
+static void set_entry(redisContext *c, const char *index_key, const struct entry *e) {
+    char millis[24];
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     snprintf(millis, sizeof millis, "%lld", (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000);
 
     const char *multi[] = {"MULTI"};
-    const char *set[] = {"SET", url_key, url};
-    const char *zadd[] = {"ZADD", index_key, millis, key};
+    const char *set[] = {"SET", e->url_key, e->url};
+    const char *zadd[] = {"ZADD", index_key, millis, e->key};
     const char *exec[] = {"EXEC"};
     if (redisAppendCommandArgv(c, 1, multi, NULL) != REDIS_OK ||
         redisAppendCommandArgv(c, 3, set, NULL) != REDIS_OK ||
@@ -105,12 +113,19 @@ int main(int argc, char **argv) {
     if (!reply) fail("SELECT", c->errstr);
     expect_status(reply, "OK", "SELECT");
     freeReplyObject(reply);
-    char prefix[64];
+    char prefix[64], index_key[96];
     snprintf(prefix, sizeof prefix, "tus-ref:%d:%lld:", (int)getpid(), (long long)time(NULL) * 1000);
-    for (long i = 0; i < entries; i++) set_entry(c, prefix, i);
+    snprintf(index_key, sizeof index_key, "%sstored_at", prefix);
+    /* Every key and URL made before the timing starts, as tus-bench makes
+       them. */
+    struct entry *all = calloc((size_t)(entries + ops), sizeof *all);
+    if (!all) fail("preparing the entries", "out of memory");
+    for (long i = 0; i < entries + ops; i++) make_entry(&all[i], prefix, i);
+    for (long i = 0; i < entries; i++) set_entry(c, index_key, &all[i]);
     double start = now();
-    for (long i = 0; i < ops; i++) set_entry(c, prefix, entries + i);
+    for (long i = 0; i < ops; i++) set_entry(c, index_key, &all[entries + i]);
     double elapsed = now() - start;
+    free(all);
     printf("%.1f %ld\n", ops / elapsed, peak_kib());
     redisFree(c);
     return 0;

@@ -109,9 +109,9 @@ def main(argv):
             if synchronous in runs:
                 same = median(runs, *synchronous, field)
                 notes.append(
-                    '- %s: the same commands as ours (MULTI, SET, ZADD, EXEC in one write) from hiredis, '
-                    'blocking on the replies, in the same turns: %s, %.2f× the reference; ours is %.2f× that.'
-                    % (label, shown(same, field), same / reference, ours / same))
+                    '- %s: the same commands as ours, in one write, from a client that blocks on the replies (%s), '
+                    'in the same turns: %s, %.2f× the reference; ours is %.2f× that.'
+                    % (label, runs[synchronous][0]['backend'], shown(same, field), same / reference, ours / same))
             lines.append('| %s | %s | %s | %.2f | ≥%g | %s |'
                          % (label, shown(ours, field), shown(reference, field), ratio, target, ok))
         elif kind == 'growth':

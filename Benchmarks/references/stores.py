@@ -174,7 +174,7 @@ def redis_set_transaction(workload, entries, ops, url):
     finally:
         subprocess.run(['redis-cli', '-p', port, '-n', str(REDIS_DB), 'flushdb'], check=True, capture_output=True)
     rate, peak_kib = out.split()
-    report(workload, 'hiredis-transaction', entries, ops, 'ops_per_s', float(rate), peak_bytes=int(peak_kib) * 1024)
+    report(workload, 'hiredis', entries, ops, 'ops_per_s', float(rate), peak_bytes=int(peak_kib) * 1024)
 
 def md5_fingerprint(workload, ops, path):
     from tusclient.fingerprint.fingerprint import Fingerprint
