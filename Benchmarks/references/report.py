@@ -35,6 +35,11 @@ commands synchronously" (Benchmarks/compare's SYNC=, for the Redis set: the
 store's own transaction from hiredis, blocking) gets a note comparing ours
 and the reference with them.
 
+A ratio row that also has ours's measurements labelled "LABEL, calls from
+the pool" (Benchmarks/compare's POOL=, for the Redis rows, whose ours calls
+from a task on the store's executor) gets a note with ours's rate when the
+same calls come from a task of Swift concurrency's pool.
+
 Prints the table and notes; exits 1 when a row misses its target.
 """
 import json
@@ -112,6 +117,15 @@ def main(argv):
                     '- %s: the same commands as ours, in one write, from a client that blocks on the replies (%s), '
                     'in the same turns: %s, %.2f× the reference; ours is %.2f× that.'
                     % (label, runs[synchronous][0]['backend'], shown(same, field), same / reference, ours / same))
+            pool = (label + ', calls from the pool', 'ours')
+            if pool in runs:
+                from_pool = median(runs, *pool, field)
+                notes.append(
+                    '- %s: ours makes its calls from a task on the store\'s executor, which waits for each reply '
+                    'on the store\'s thread; the same calls from a task of Swift concurrency\'s pool (each reply '
+                    'handed over by the store\'s waiting thread when it has not come as the call is written), '
+                    'in the same turns: %s, %.2f× the reference.'
+                    % (label, shown(from_pool, field), from_pool / reference))
             lines.append('| %s | %s | %s | %.2f | ≥%g | %s |'
                          % (label, shown(ours, field), shown(reference, field), ratio, target, ok))
         elif kind == 'growth':

@@ -99,6 +99,26 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// without credentials.
     public var address: String { configuration.address }
 
+    /// The store's own thread, as a task executor.
+    ///
+    /// A task that prefers it runs on that thread, and its calls to the store
+    /// send their commands and wait for the replies there, as a blocking
+    /// client does: no other thread is woken to hand a reply over. For a
+    /// task that makes many calls in a row:
+    ///
+    /// ```swift
+    /// try await withTaskExecutorPreference(store.taskExecutor) {
+    ///     for (key, url) in entries { try await store.setURL(url, forKey: key) }
+    /// }
+    /// ```
+    ///
+    /// Everything else the task does runs on the store's thread too, and
+    /// holds up the store's other callers meanwhile; a call the task makes
+    /// waits for Redis at most the command timeout, as on the store's thread.
+    /// Tasks that do not prefer it are not affected: no thread of Swift
+    /// concurrency's pool waits on Redis either way.
+    public var taskExecutor: any TaskExecutor { executor }
+
     private let session: Session
     // Runs every call that does not go on its caller's thread, one at a time.
     private let executor = ThreadExecutor(name: "tus-redis")
@@ -324,6 +344,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     private func call<Result: Sendable>(
         _ request: Session.Request<Result>, _ operation: @escaping @Sendable () -> String
     ) async throws -> Result {
+        if executor.isCurrent { return try performHere(request, operation) }
         #if os(Linux)
         if let lane, lane.tryTake() {
             switch await sendOnCallersThread(request, lane, operation) {
@@ -402,6 +423,21 @@ public final class RedisStorage: ListableStorage, Sendable {
         }
     }
     #endif
+
+    /// Sends `request` and waits for its replies on the calling thread, which
+    /// is the store's own: the caller's task prefers ``taskExecutor``. It
+    /// takes the connection as a job of the store's thread does.
+    private func performHere<Result: Sendable>(
+        _ request: Session.Request<Result>, _ operation: @escaping @Sendable () -> String
+    ) throws -> Result {
+        lane?.jobSubmitted()
+        lane?.jobStarts()
+        defer { lane?.jobEnded() }
+        guard !session.isClosed else {
+            throw TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
+        }
+        return try session.perform(request, Operation(describe: operation))
+    }
 
     /// Runs `body` on the store's thread, which gives the connection to one
     /// operation at a time, and waits for it.

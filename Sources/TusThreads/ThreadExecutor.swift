@@ -102,6 +102,16 @@ package final class ThreadExecutor: Sendable {
         JobQueue.nameCurrentThread(JobQueue.systemName(name))
     }
 
+    /// Queues `job` to run on a thread of this executor; false, without
+    /// queuing it, once the executor has stopped.
+    func submitJob(_ job: @escaping () -> Void) -> Bool {
+        queue.submit(job)
+    }
+
+    /// Whether the calling thread is one of this executor's: a job of
+    /// ``run(_:ifStopped:)``, or a task that prefers this executor.
+    package var isCurrent: Bool { queue.isCurrentThread }
+
     /// How many threads are running now (for tests).
     package var runningThreads: Int { queue.runningThreads }
 
@@ -169,6 +179,19 @@ private final class JobQueue: @unchecked Sendable {
     }
 
     var runningThreads: Int { condition.withLock { threads } }
+
+    /// Whether the calling thread is one of this queue's.
+    var isCurrentThread: Bool {
+        pthread_getspecific(Self.ownerKey) == Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Marks, on each thread of a queue, which queue it serves (a thread-local
+    /// value of the process's one key).
+    private static let ownerKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "cannot make a thread-local key")
+        return key
+    }()
     var waitingJobs: Int { condition.withLock { jobs.count - head } }
 
     /// Queues `job`; false when the queue is stopped.
@@ -228,6 +251,7 @@ private final class JobQueue: @unchecked Sendable {
             let thread = Thread { [self] in
                 // Before its first job, so every job runs on a named thread.
                 Self.nameCurrentThread(name)
+                pthread_setspecific(Self.ownerKey, Unmanaged.passUnretained(self).toOpaque())
                 work()
             }
             thread.start()

@@ -41,8 +41,9 @@ private func connectionsWithUnreadBytes(toPort port: Int) -> Int {
 
 /// Store calls that wait for a server's reply wait off the threads that run
 /// every task of the process: a call written on its caller's thread
-/// suspends until the store's waiter sees the reply, and a call queued
-/// behind it waits on the store's own thread.
+/// suspends until the store's waiter sees the reply, a call queued behind
+/// it waits on the store's own thread, and so does a call from a task that
+/// prefers the store's executor.
 @Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: "/proc/net/tcp"), "needs Linux's /proc"))
 struct WaitingRedisCallsTests {
     @Test func otherTasksRunWhileCallsWaitForAServerThatDoesNotAnswer() async throws {
@@ -89,5 +90,43 @@ struct WaitingRedisCallsTests {
             #expect(try await store.url(forKey: "k") == "https://tus.example/files/\(index)")
             try await store.close()
         }
+    }
+
+    @Test func otherTasksRunWhileATaskOnTheStoresExecutorWaitsForAServerThatDoesNotAnswer() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "waiting-executor:")
+        configuration.commandTimeout = 60
+        let store = try RedisStorage(configuration: configuration)
+        try await store.setURL("https://tus.example/files/before", forKey: "before")
+
+        server.pause()
+        let log = EventLog()
+        // The change waits for its reply on the store's own thread, which
+        // the task prefers: not on a thread of the pool.
+        let onExecutor = Task(executorPreference: store.taskExecutor) {
+            try await store.setURL("https://tus.example/files/after", forKey: "k")
+            log.record("the change returned")
+        }
+        try await waitUntil("the change is written to the paused server") {
+            connectionsWithUnreadBytes(toPort: server.port) == 1
+        }
+        // A read from the pool, made while the store's thread waits.
+        let fromPool = Task {
+            let url = try await store.url(forKey: "before")
+            log.record("the read returned")
+            return url
+        }
+
+        #expect(await aThousandTasksRun())
+        log.record("1000 tasks finished")
+        #expect(log.all == ["1000 tasks finished"])
+
+        server.resume()
+        try await onExecutor.value
+        #expect(try await fromPool.value == "https://tus.example/files/before")
+        #expect(log.all.first == "1000 tasks finished")
+        #expect(try await store.url(forKey: "k") == "https://tus.example/files/after")
+        try await store.close()
     }
 }

@@ -11,8 +11,8 @@
 //   tus-bench sqlite-get-direct --entries N --ops N --dir D [--template T]
 //   tus-bench grdb-set        --entries N --ops N --dir D [--template T]
 //   tus-bench grdb-get        --entries N --ops N --dir D [--template T]
-//   tus-bench redis-set       --entries N --ops N --url redis://127.0.0.1:P
-//   tus-bench redis-get       --entries N --ops N --url redis://127.0.0.1:P
+//   tus-bench redis-set       --entries N --ops N --url redis://127.0.0.1:P [--callers store|pool]
+//   tus-bench redis-get       --entries N --ops N --url redis://127.0.0.1:P [--callers store|pool]
 //   tus-bench md5-fingerprint --file F --ops N
 //   tus-bench sha256-whole    --file F [--ops N]
 //
@@ -25,6 +25,11 @@
 // sqlite-get-direct does the gets of sqlite-get through SQLite's C API
 // alone, synchronously: what SQLite's look-up itself allows, for the growth
 // row.
+//
+// The Redis workloads make their calls, by default, from a task that prefers
+// the store's executor (`RedisStorage.taskExecutor`): each call waits for
+// its reply on the store's thread. With `--callers pool` they make them from
+// a task of Swift concurrency's pool, as code that does not choose does.
 //
 // grdb-set and grdb-get are a Swift anchor beside Python's sqlite3 for the
 // SQLite store: the same table, statements and pragmas as SQLiteStorage,
@@ -57,11 +62,15 @@ struct Options {
     var url: String?
     var file: String?
     var template: String?
+    /// Where the Redis workloads make their calls from: "store", a task
+    /// that prefers the store's executor (`RedisStorage.taskExecutor`), or
+    /// "pool", a task of Swift concurrency's pool.
+    var callers = "store"
 }
 
 func usage() -> Never {
     let text = """
-        usage: tus-bench <workload> [--entries N] [--ops N] [--dir D] [--url U] [--file F] [--template T]
+        usage: tus-bench <workload> [--entries N] [--ops N] [--dir D] [--url U] [--file F] [--template T] [--callers store|pool]
         workloads: json-set json-get sqlite-set sqlite-get sqlite-get-direct grdb-set grdb-get redis-set redis-get md5-fingerprint
                    sha256-whole
 
@@ -92,6 +101,9 @@ func parseOptions() -> Options {
         case "--url": options.url = value
         case "--file": options.file = value
         case "--template": options.template = value
+        case "--callers":
+            guard value == "store" || value == "pool" else { fail("--callers wants store or pool, not \(value)") }
+            options.callers = value
         default: fail("unknown option \(flag)")
         }
     }
@@ -352,16 +364,22 @@ func redisWorkload(_ options: Options, set: Bool) async throws {
     // A prefix of its own, so that runs never see each other's keys.
     configuration.keyPrefix = "tus-bench:\(getpid()):\(Int(Date().timeIntervalSince1970 * 1000)):"
     let store = try RedisStorage(configuration: configuration)
-    try await store.connect()
-    for index in 0..<options.entries {
-        let (key, url) = entry(index)
-        try await store.setURL(url, forKey: key)
+    let run = {
+        try await store.connect()
+        for index in 0..<options.entries {
+            let (key, url) = entry(index)
+            try await store.setURL(url, forKey: key)
+        }
+        let elapsed = try await runStore(store, set: set, entries: options.entries, ops: options.ops)
+        // Leave the server as it was (not timed).
+        for stored in try await store.entries() { try await store.removeURL(forKey: stored.key) }
+        return elapsed
     }
-    let elapsed = try await runStore(store, set: set, entries: options.entries, ops: options.ops)
-    // Leave the server as it was (not timed).
-    for stored in try await store.entries() { try await store.removeURL(forKey: stored.key) }
+    let elapsed = options.callers == "store"
+        ? try await withTaskExecutorPreference(store.taskExecutor, operation: run)
+        : try await run()
     try await store.close()
-    report(options.workload, backend: "redis", entries: options.entries, ops: options.ops,
+    report(options.workload, backend: options.callers == "store" ? "redis" : "redis-from-pool", entries: options.entries, ops: options.ops,
            rate: ("ops_per_s", Double(options.ops) / elapsed))
 }
 
