@@ -200,7 +200,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// when there is none or it has expired.
     public func url(forKey key: String) async throws -> String? {
         let session = session
-        let request = session.command([Array("GET".utf8), session.urlKey(key)]).map { reply, operation -> String? in
+        let request = session.command([CommandWords.get, session.urlKey(key)], name: "GET").map { reply, operation -> String? in
             switch reply {
             case .null: return nil
             case .string(let bytes): return String(decoding: bytes, as: UTF8.self)
@@ -222,12 +222,12 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// counts from this call, not from `storedAt`.
     public func setURL(_ url: String, forKey key: String, storedAt: Date?) async throws {
         let milliseconds = Self.milliseconds(storedAt ?? Date())
-        var set = [Array("SET".utf8), session.urlKey(key), Array(url.utf8)]
+        var set = [CommandWords.set, session.urlKey(key), Array(url.utf8)]
         if let ttl = configuration.ttl {
             set += [Array("PX".utf8), Array(String(max(1, Int64((ttl * 1000).rounded(.up)))).utf8)]
         }
         let request = session.transactionRequest(
-            [set, [Array("ZADD".utf8), session.indexKey, Array(milliseconds.utf8), Array(key.utf8)]]
+            [set, [CommandWords.zadd, session.indexKey, Array(milliseconds.utf8), Array(key.utf8)]]
         )
         _ = try await call(request) { "store the URL of \(Self.shown(key))" }
     }
@@ -236,7 +236,7 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// absent key is not an error.
     public func removeURL(forKey key: String) async throws {
         let request = session.transactionRequest(
-            [[Array("ZREM".utf8), session.indexKey, Array(key.utf8)], [Array("DEL".utf8), session.urlKey(key)]]
+            [[CommandWords.zrem, session.indexKey, Array(key.utf8)], [CommandWords.del, session.urlKey(key)]]
         )
         _ = try await call(request) { "remove the URL of \(Self.shown(key))" }
     }

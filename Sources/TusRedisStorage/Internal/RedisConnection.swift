@@ -210,9 +210,18 @@ final class RedisConnection {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(size)
+        // The number's decimal digits, written in place: this runs for every
+        // argument of every call.
         func header(_ marker: UInt8, _ number: Int) {
             bytes.append(marker)
-            bytes.append(contentsOf: String(number).utf8)
+            var divisor = 1
+            while divisor <= number / 10 { divisor *= 10 }
+            var rest = number
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
             bytes.append(13)
             bytes.append(10)
         }
@@ -234,9 +243,9 @@ final class RedisConnection {
         case REDIS_REPLY_STRING:
             return .string(bytes(reply.str, reply.len))
         case REDIS_REPLY_STATUS:
-            return .status(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+            return .status(text(reply.str, reply.len))
         case REDIS_REPLY_ERROR:
-            return .error(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+            return .error(text(reply.str, reply.len))
         case REDIS_REPLY_INTEGER:
             return .integer(reply.integer)
         case REDIS_REPLY_ARRAY:
@@ -258,6 +267,13 @@ final class RedisConnection {
     private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> [UInt8] {
         guard let pointer, count > 0 else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    /// The reply's text as a `String`, decoded in place (`OK` and `QUEUED`
+    /// fit in a string without allocating).
+    private static func text(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> String {
+        guard let pointer, count > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
     private static func makeTimeval(_ seconds: TimeInterval) -> timeval {

@@ -104,9 +104,10 @@ final class Session: @unchecked Sendable {
         try perform(command(arguments), operation)
     }
 
-    /// One command, whose error reply is thrown as a ``TusError``.
-    func command(_ arguments: [[UInt8]]) -> Request<RedisReply> {
-        let name = Self.name(of: arguments)
+    /// One command, whose error reply is thrown as a ``TusError``; `name`
+    /// is what messages call it (by default its first word, in capitals).
+    func command(_ arguments: [[UInt8]], name: String? = nil) -> Request<RedisReply> {
+        let name = name ?? Self.name(of: arguments)
         return Request(commands: [arguments], name: name) { replies, operation in
             if case .error(let text) = replies[0] {
                 throw self.replyFailure(text, from: name, operation)
