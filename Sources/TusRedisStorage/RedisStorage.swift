@@ -107,17 +107,26 @@ public final class RedisStorage: ListableStorage, Sendable {
     /// task that makes many calls in a row:
     ///
     /// ```swift
+    /// let store = try RedisStorage(url: "redis://127.0.0.1:6379/0?prefix=uploader:")
+    /// let uploads = [("size:1048576--md5:9e107d9d372bb6826bd81d3542a419d6", "https://tus.example/files/24e5")]
     /// try await withTaskExecutorPreference(store.taskExecutor) {
-    ///     for (key, url) in entries { try await store.setURL(url, forKey: key) }
+    ///     for (key, url) in uploads { try await store.setURL(url, forKey: key) }
     /// }
     /// ```
     ///
     /// Everything else the task does runs on the store's thread too, and
-    /// holds up the store's other callers meanwhile; a call the task makes
-    /// waits for Redis at most the command timeout, as on the store's thread.
-    /// Tasks that do not prefer it are not affected: no thread of Swift
+    /// holds up the store's other callers meanwhile. A call the task makes
+    /// waits, as a call on the store's thread does, for a call of another
+    /// task that holds the connection, then for Redis at most the command
+    /// timeout; when calls of other tasks are queued for the store's thread,
+    /// it goes behind them, so that changes keep the order they were made
+    /// in. Tasks that do not prefer it are not affected: no thread of Swift
     /// concurrency's pool waits on Redis either way.
     public var taskExecutor: any TaskExecutor { executor }
+
+    /// How many calls wait for the store's thread, not counting the one it
+    /// runs (for tests).
+    package var queuedCalls: Int { executor.waitingJobs }
 
     private let session: Session
     // Runs every call that does not go on its caller's thread, one at a time.
@@ -344,9 +353,18 @@ public final class RedisStorage: ListableStorage, Sendable {
     private func call<Result: Sendable>(
         _ request: Session.Request<Result>, _ operation: @escaping @Sendable () -> String
     ) async throws -> Result {
-        if executor.isCurrent { return try performHere(request, operation) }
+        if executor.isCurrent {
+            // The caller's task prefers the store's executor. Calls already
+            // queued for the store's thread go first, to keep the order of
+            // changes: this call then queues behind them.
+            if executor.waitingJobs == 0 { return try performHere(request, operation) }
+            return try await perform(operation()) { session, operation in try session.perform(request, operation) }
+        }
         #if os(Linux)
-        if let lane, lane.tryTake() {
+        // Not from another store's thread (a task that prefers another
+        // store's executor): the lane would stay held until that thread is
+        // free to resume the task, and this store's thread would wait for it.
+        if let lane, !ThreadExecutor.isOnExecutorThread, lane.tryTake() {
             switch await sendOnCallersThread(request, lane, operation) {
             case .done(let result):
                 return try result.get()

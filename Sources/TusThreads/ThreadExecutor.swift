@@ -26,6 +26,10 @@ import Foundation
 ///   out of jobs looks for the next one for 50 µs before it parks: the next
 ///   call of a busy store comes within microseconds, and waking a parked
 ///   thread costs more.
+/// - A task that prefers the executor (it is a `TaskExecutor`) runs on its
+///   thread, its jobs queued among the blocking jobs in the order they
+///   come; ``isCurrent`` tells a store that its caller is such a task and
+///   may wait where it is.
 /// - A job always runs to its end, and its caller gets its result, even when
 ///   the caller's task is cancelled meanwhile: a store call that changes
 ///   something must never look abandoned while it still happens. What a job
@@ -112,6 +116,12 @@ package final class ThreadExecutor: Sendable {
     /// ``run(_:ifStopped:)``, or a task that prefers this executor.
     package var isCurrent: Bool { queue.isCurrentThread }
 
+    /// Whether the calling thread is a thread of any `ThreadExecutor`: a
+    /// job, or a task that prefers one. Such a thread resumes a suspended
+    /// task only once it is free, so a store must not hold anything for
+    /// others across a suspension made there.
+    package static var isOnExecutorThread: Bool { JobQueue.isOnQueueThread }
+
     /// How many threads are running now (for tests).
     package var runningThreads: Int { queue.runningThreads }
 
@@ -184,6 +194,9 @@ private final class JobQueue: @unchecked Sendable {
     var isCurrentThread: Bool {
         pthread_getspecific(Self.ownerKey) == Unmanaged.passUnretained(self).toOpaque()
     }
+
+    /// Whether the calling thread is any queue's.
+    static var isOnQueueThread: Bool { pthread_getspecific(ownerKey) != nil }
 
     /// Marks, on each thread of a queue, which queue it serves (a thread-local
     /// value of the process's one key).

@@ -4,6 +4,15 @@ import TusCore
 import TusRedisStorage
 import TusTestSupport
 
+/// A number (a thread's id, a step reached), written by one task and read
+/// by another; -1 until written.
+private final class SharedNumber: @unchecked Sendable {
+    private let lock = NSLock()
+    private var id = -1
+    func set(_ value: Int) { lock.withLock { id = value } }
+    var value: Int { lock.withLock { id } }
+}
+
 /// Events in the order they happened, from any task or thread.
 private final class EventLog: @unchecked Sendable {
     private let lock = NSLock()
@@ -37,6 +46,38 @@ private func connectionsWithUnreadBytes(toPort port: Int) -> Int {
         let queues = fields[4].split(separator: ":")
         return queues.count == 2 && (Int(queues[1], radix: 16) ?? 0) > 0
     }.count
+}
+
+/// The id of the calling thread, from `/proc/thread-self` (`PID/task/TID`).
+private func currentThreadID() -> Int {
+    var buffer = [CChar](repeating: 0, count: 64)
+    let count = readlink("/proc/thread-self", &buffer, buffer.count - 1)
+    guard count > 0 else { return -1 }
+    let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return path.split(separator: "/").last.flatMap { Int($0) } ?? -1
+}
+
+/// Whether thread `id` of this process is blocked in `read(2)`, from
+/// `/proc/self/task/ID/syscall`, whose first field is the number of the
+/// system call the thread is in.
+private func isBlockedInRead(thread id: Int) -> Bool {
+    #if arch(x86_64)
+    let read = "0"
+    #elseif arch(arm64)
+    let read = "63"
+    #else
+    let read = "?"
+    #endif
+    guard let text = try? String(contentsOfFile: "/proc/self/task/\(id)/syscall", encoding: .utf8) else { return false }
+    return text.split(separator: " ").first.map(String.init) == read
+}
+
+/// Runs a thousand tasks while store calls wait, and checks that they all
+/// finished before any call returned (none is recorded in `log` yet).
+private func expectAThousandTasksRunFirst(_ log: EventLog) async {
+    #expect(await aThousandTasksRun())
+    log.record("1000 tasks finished")
+    #expect(log.all == ["1000 tasks finished"])
 }
 
 /// Store calls that wait for a server's reply wait off the threads that run
@@ -77,9 +118,7 @@ struct WaitingRedisCallsTests {
             return url
         }
 
-        #expect(await aThousandTasksRun())
-        log.record("1000 tasks finished")
-        #expect(log.all == ["1000 tasks finished"])
+        await expectAThousandTasksRunFirst(log)
 
         server.resume()
         for call in calls { try await call.value }
@@ -104,13 +143,18 @@ struct WaitingRedisCallsTests {
         let log = EventLog()
         // The change waits for its reply on the store's own thread, which
         // the task prefers: not on a thread of the pool.
+        let thread = SharedNumber()
         let onExecutor = Task(executorPreference: store.taskExecutor) {
+            thread.set(currentThreadID())
             try await store.setURL("https://tus.example/files/after", forKey: "k")
             log.record("the change returned")
         }
         try await waitUntil("the change is written to the paused server") {
             connectionsWithUnreadBytes(toPort: server.port) == 1
         }
+        // It waits for the reply in a read on the store's thread, as a
+        // blocking client does, not through the store's waiting thread.
+        try await waitUntil("the store's thread waits in read(2)") { isBlockedInRead(thread: thread.value) }
         // A read from the pool, made while the store's thread waits.
         let fromPool = Task {
             let url = try await store.url(forKey: "before")
@@ -118,9 +162,7 @@ struct WaitingRedisCallsTests {
             return url
         }
 
-        #expect(await aThousandTasksRun())
-        log.record("1000 tasks finished")
-        #expect(log.all == ["1000 tasks finished"])
+        await expectAThousandTasksRunFirst(log)
 
         server.resume()
         try await onExecutor.value
@@ -128,5 +170,70 @@ struct WaitingRedisCallsTests {
         #expect(log.all.first == "1000 tasks finished")
         #expect(try await store.url(forKey: "k") == "https://tus.example/files/after")
         try await store.close()
+    }
+
+    @Test func aCallQueuedFromThePoolGoesBeforeALaterCallOfATaskOnTheStoresExecutor() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "executor-order:")
+        configuration.commandTimeout = 60
+        let store = try RedisStorage(configuration: configuration)
+        try await store.connect()
+
+        server.pause()
+        let gate = SharedNumber()
+        let onExecutor = Task(executorPreference: store.taskExecutor) {
+            try await store.setURL("https://tus.example/files/1", forKey: "k")
+            gate.set(1)
+            try await store.setURL("https://tus.example/files/3", forKey: "k")
+        }
+        try await waitUntil("the first change is written to the paused server") {
+            connectionsWithUnreadBytes(toPort: server.port) == 1
+        }
+        // Made while the store's thread waits for the first change's reply:
+        // it queues for that thread.
+        let fromPool = Task { try await store.setURL("https://tus.example/files/2", forKey: "k") }
+        try await waitUntil("the pool's change is queued") { store.queuedCalls == 1 }
+        #expect(gate.value == -1)
+
+        server.resume()
+        try await onExecutor.value
+        try await fromPool.value
+        // The changes ran in the order they were made: the task's second
+        // change went behind the one queued from the pool.
+        #expect(try await store.url(forKey: "k") == "https://tus.example/files/3")
+        try await store.close()
+    }
+
+    @Test func aCallFromAnotherStoresExecutorWaitsOnThisStoresThread() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "executor-a:")
+        configuration.commandTimeout = 60
+        let storeA = try RedisStorage(configuration: configuration)
+        configuration.keyPrefix = "executor-b:"
+        let storeB = try RedisStorage(configuration: configuration)
+        try await storeA.connect()
+        try await storeB.connect()
+        let threadB = await Task(executorPreference: storeB.taskExecutor) { currentThreadID() }.value
+
+        server.pause()
+        // A task on store A's thread calls store B: the call goes to B's
+        // thread, which waits for the reply, and A's thread is free
+        // meanwhile (were the call written on A's thread and its task
+        // suspended there, B's connection would stay taken until A's
+        // thread could resume it).
+        let call = Task(executorPreference: storeA.taskExecutor) {
+            try await storeB.setURL("https://tus.example/files/b", forKey: "k")
+        }
+        try await waitUntil("store B's thread waits in read(2)") { isBlockedInRead(thread: threadB) }
+        #expect(await Task(executorPreference: storeA.taskExecutor) { "store A's thread is free" }.value == "store A's thread is free")
+
+        server.resume()
+        try await call.value
+        #expect(try await storeB.url(forKey: "k") == "https://tus.example/files/b")
+        #expect(try await storeA.url(forKey: "k") == nil)
+        try await storeA.close()
+        try await storeB.close()
     }
 }
