@@ -59,7 +59,7 @@ final class FastLane: @unchecked Sendable {
         guard !broken, let select else { return nil }
         do {
             var url: String?
-            try select.run([.text(key)]) { row in url = row.text(0) }
+            try select.run(text: key) { row in url = row.text(0) }
             return .some(url)
         } catch {
             fail(error)

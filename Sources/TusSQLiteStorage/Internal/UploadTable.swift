@@ -256,7 +256,7 @@ final class UploadTable {
     func url(forKey key: String) throws(SQLiteError) -> String? {
         guard let select else { return nil }
         var url: String?
-        try select.run([.text(key)]) { row in url = row.text(0) }
+        try select.run(text: key) { row in url = row.text(0) }
         return url
     }
 
