@@ -72,6 +72,14 @@ private func isBlockedInRead(thread id: Int) -> Bool {
     return text.split(separator: " ").first.map(String.init) == read
 }
 
+/// A store on `server` whose calls wait up to a minute for a reply, so that
+/// a paused server never times them out during a test.
+private func patientStore(on server: RedisServerProcess, prefix: String) throws -> RedisStorage {
+    var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: prefix)
+    configuration.commandTimeout = 60
+    return try RedisStorage(configuration: configuration)
+}
+
 /// Runs a thousand tasks while store calls wait, and checks that they all
 /// finished before any call returned (none is recorded in `log` yet).
 private func expectAThousandTasksRunFirst(_ log: EventLog) async {
@@ -90,11 +98,7 @@ struct WaitingRedisCallsTests {
     @Test func otherTasksRunWhileCallsWaitForAServerThatDoesNotAnswer() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        let stores = try (0..<3).map { index in
-            var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "waiting\(index):")
-            configuration.commandTimeout = 60
-            return try RedisStorage(configuration: configuration)
-        }
+        let stores = try (0..<3).map { try patientStore(on: server, prefix: "waiting\($0):") }
         for store in stores { try await store.setURL("https://tus.example/files/before", forKey: "before") }
 
         server.pause()
@@ -134,9 +138,7 @@ struct WaitingRedisCallsTests {
     @Test func otherTasksRunWhileATaskOnTheStoresExecutorWaitsForAServerThatDoesNotAnswer() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "waiting-executor:")
-        configuration.commandTimeout = 60
-        let store = try RedisStorage(configuration: configuration)
+        let store = try patientStore(on: server, prefix: "waiting-executor:")
         try await store.setURL("https://tus.example/files/before", forKey: "before")
 
         server.pause()
@@ -175,9 +177,7 @@ struct WaitingRedisCallsTests {
     @Test func aCallQueuedFromThePoolGoesBeforeALaterCallOfATaskOnTheStoresExecutor() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "executor-order:")
-        configuration.commandTimeout = 60
-        let store = try RedisStorage(configuration: configuration)
+        let store = try patientStore(on: server, prefix: "executor-order:")
         try await store.connect()
 
         server.pause()
@@ -208,11 +208,8 @@ struct WaitingRedisCallsTests {
     @Test func aCallFromAnotherStoresExecutorWaitsOnThisStoresThread() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "executor-a:")
-        configuration.commandTimeout = 60
-        let storeA = try RedisStorage(configuration: configuration)
-        configuration.keyPrefix = "executor-b:"
-        let storeB = try RedisStorage(configuration: configuration)
+        let storeA = try patientStore(on: server, prefix: "executor-a:")
+        let storeB = try patientStore(on: server, prefix: "executor-b:")
         try await storeA.connect()
         try await storeB.connect()
         let threadB = await Task(executorPreference: storeB.taskExecutor) { currentThreadID() }.value
