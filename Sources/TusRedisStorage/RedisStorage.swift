@@ -449,12 +449,9 @@ public final class RedisStorage: ListableStorage, Sendable {
         _ request: Session.Request<Result>, _ operation: @escaping @Sendable () -> String
     ) throws -> Result {
         lane?.jobSubmitted()
-        lane?.jobStarts()
-        defer { lane?.jobEnded() }
-        guard !session.isClosed else {
-            throw TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
+        return try Self.runAsJob(session, lane, operation) { session, operation in
+            try session.perform(request, operation)
         }
-        return try session.perform(request, Operation(describe: operation))
     }
 
     /// Runs `body` on the store's thread, which gives the connection to one
@@ -465,19 +462,31 @@ public final class RedisStorage: ListableStorage, Sendable {
     ) async throws -> Result {
         let session = session
         let lane = lane
-        let closed: @Sendable () -> TusError = {
-            TusError(.closed, "cannot \(operation()): the Redis store at \(session.configuration.address) is closed")
-        }
         lane?.jobSubmitted()
         return try await executor.run({
-            lane?.jobStarts()
-            defer { lane?.jobEnded() }
-            if session.isClosed { throw closed() }
-            return try body(session, Operation(describe: operation))
+            try Self.runAsJob(session, lane, operation, body)
         }, ifStopped: {
             lane?.jobEnded()
-            return closed()
+            return Self.closedError(operation(), session)
         })
+    }
+
+    /// A call's work on the store's thread, once `lane` has counted it as
+    /// submitted: waits until no call on its caller's thread holds the
+    /// connection, then runs `body`, unless the store is closed.
+    private static func runAsJob<Result>(
+        _ session: Session, _ lane: CallerLane?, _ operation: @escaping @Sendable () -> String,
+        _ body: (Session, Operation) throws -> Result
+    ) throws -> Result {
+        lane?.jobStarts()
+        defer { lane?.jobEnded() }
+        if session.isClosed { throw closedError(operation(), session) }
+        return try body(session, Operation(describe: operation))
+    }
+
+    /// What a call made after ``close()`` throws.
+    private static func closedError(_ operation: String, _ session: Session) -> TusError {
+        TusError(.closed, "cannot \(operation): the Redis store at \(session.configuration.address) is closed")
     }
 
     /// Milliseconds since 1970, as Redis and Lua parse them.

@@ -205,6 +205,7 @@ private final class JobQueue: @unchecked Sendable {
         precondition(pthread_key_create(&key, nil) == 0, "cannot make a thread-local key")
         return key
     }()
+
     var waitingJobs: Int { condition.withLock { jobs.count - head } }
 
     /// Queues `job`; false when the queue is stopped.

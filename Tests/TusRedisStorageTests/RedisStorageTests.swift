@@ -304,19 +304,25 @@ import TusStorageTesting
         try await store.close()
     }
 
-    @Test func aServerThatStopsAnsweringTimesOut() async throws {
+    /// From the pool, the connection is open and nothing else is in flight,
+    /// so the GET is written on the caller's thread and its reply waited for
+    /// off it; from a task on the store's executor, it is written and waited
+    /// for on the store's thread.
+    @Test(arguments: ["the pool", "the store's executor"])
+    func aServerThatStopsAnsweringTimesOut(callingFrom caller: String) async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
         var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "timeout:")
         configuration.commandTimeout = 0.5
         let store = try RedisStorage(configuration: configuration)
         try await store.connect()
+        let preference: (any TaskExecutor)? = caller == "the pool" ? nil : store.taskExecutor
 
-        // The connection is open and nothing else is in flight, so the GET
-        // is written on the caller's thread and its reply waited for off it.
         server.pause()
         let started = ContinuousClock.now
-        let error = await tusError { _ = try await store.url(forKey: "k") }
+        let error = await withTaskExecutorPreference(preference) {
+            await tusError { _ = try await store.url(forKey: "k") }
+        }
         let waited = ContinuousClock.now - started
         server.resume()
         #expect(error?.code == .timeout, "\(String(describing: error))")
@@ -325,7 +331,9 @@ import TusStorageTesting
         #expect(waited >= .milliseconds(490) && waited < .seconds(5), "\(waited)")
 
         // The connection that timed out is dropped; the next call uses a new one.
-        try await store.setURL("https://tus.example/1", forKey: "k")
+        try await withTaskExecutorPreference(preference) {
+            try await store.setURL("https://tus.example/1", forKey: "k")
+        }
         #expect(try await store.url(forKey: "k") == "https://tus.example/1")
         try await store.close()
     }

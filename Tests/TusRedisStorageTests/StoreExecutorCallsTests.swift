@@ -61,30 +61,6 @@ private func threadName() -> String {
         try await store.close()
     }
 
-    @Test func aServerThatStopsAnsweringTimesOutOnTheStoresExecutorToo() async throws {
-        let server = try RedisServerProcess()
-        defer { server.stop() }
-        var configuration = RedisStorage.Configuration(port: server.port, keyPrefix: "executor-timeout:")
-        configuration.commandTimeout = 0.5
-        let store = try RedisStorage(configuration: configuration)
-        try await store.connect()
-
-        server.pause()
-        let error = await withTaskExecutorPreference(store.taskExecutor) {
-            await tusError { _ = try await store.url(forKey: "k") }
-        }
-        server.resume()
-        #expect(error?.code == .timeout, "\(String(describing: error))")
-        #expect(error?.message == "cannot read the URL of \"k\": Redis at redis://127.0.0.1:\(server.port)/0 did not answer GET within 0.5 s")
-
-        // The next call, from the store's executor, uses a new connection.
-        try await withTaskExecutorPreference(store.taskExecutor) {
-            try await store.setURL("https://tus.example/1", forKey: "k")
-        }
-        #expect(try await store.url(forKey: "k") == "https://tus.example/1")
-        try await store.close()
-    }
-
     @Test func aTaskOnTheStoresExecutorThatClosesItGoesOnAndGetsClosedErrors() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }

@@ -78,7 +78,7 @@ final class FastLane: @unchecked Sendable {
     /// Removes the row of `key`; false when the removal must go to the
     /// store's thread.
     func removeURL(forKey key: String) -> Bool {
-        change({ (delete) throws(SQLiteError) in try delete.run([.text(key)]) }, using: { delete })
+        change({ (delete) throws(SQLiteError) in try delete.run(text: key) }, using: { delete })
     }
 
     /// Runs one change with `statement`, when the lane is free, no earlier

@@ -286,6 +286,11 @@ final class SQLiteStatement {
             }
             guard result == SQLITE_OK else { throw connection.lastError(result) }
         }
+        try steps(handle, row: row)
+    }
+
+    /// Steps the bound statement to its end, calling `row` for each row.
+    private func steps(_ handle: OpaquePointer, row: (Row) throws(SQLiteError) -> Void) throws(SQLiteError) {
         while true {
             let result = sqlite3_step(handle)
             if result == SQLITE_DONE { return }
@@ -295,10 +300,11 @@ final class SQLiteStatement {
     }
 
     /// ``run(_:row:)`` for a statement whose one parameter is `text`, bound
-    /// without a copy and cleared before the bytes go away: a look-up by
-    /// key, the store's most frequent call, spares SQLite an allocation and
-    /// a copy of the key, and itself an array of values.
-    func run(text: String, row: (Row) throws(SQLiteError) -> Void) throws(SQLiteError) {
+    /// without a copy and cleared before the bytes go away: a look-up or a
+    /// removal by key (a get is the store's most frequent call) spares
+    /// SQLite an allocation and a copy of the key, and itself an array of
+    /// values.
+    func run(text: String, row: (Row) throws(SQLiteError) -> Void = { _ in }) throws(SQLiteError) {
         guard let handle else { throw SQLiteError(resultCode: SQLITE_MISUSE, message: "the statement was finalized") }
         var text = text
         let outcome: Result<Void, SQLiteError> = text.withUTF8 { bytes in
@@ -308,16 +314,7 @@ final class SQLiteStatement {
             }
             let bound = ctus_sqlite3_bind_text_static(handle, 1, bytes.baseAddress, sqlite3_uint64(bytes.count))
             guard bound == SQLITE_OK else { return .failure(connection.lastError(bound)) }
-            while true {
-                let result = sqlite3_step(handle)
-                if result == SQLITE_DONE { return .success(()) }
-                guard result == SQLITE_ROW else { return .failure(connection.lastError(result)) }
-                do throws(SQLiteError) {
-                    try row(Row(handle: handle))
-                } catch {
-                    return .failure(error)
-                }
-            }
+            return Result { () throws(SQLiteError) in try steps(handle, row: row) }
         }
         try outcome.get()
     }

@@ -267,7 +267,7 @@ final class UploadTable {
 
     func removeURL(forKey key: String) throws(SQLiteError) {
         guard let delete else { throw readOnlyError }
-        try delete.run([.text(key)])
+        try delete.run(text: key)
     }
 
     func entries() throws(SQLiteError) -> [StoredUpload] {
